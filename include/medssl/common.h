@@ -1,0 +1,50 @@
+/* common — error reporting, checked allocation and always-on invariants.
+ *
+ * Library functions return an int status: MS_OK (0), MS_ERR_RUNTIME (1) or
+ * MS_ERR_INPUT (2, bad usage or bad input file). The message for the last
+ * failure on this thread is kept in a thread-local buffer (like errno) and read
+ * with ms_last_error(); only the CLI prints it and decides to exit.
+ *
+ * CHECK(cond) is an always-on invariant for programmer errors (not user input):
+ * it prints file:line and the condition, then aborts. It never vanishes in
+ * release builds, unlike assert().
+ */
+#ifndef MEDSSL_COMMON_H
+#define MEDSSL_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { MS_OK = 0, MS_ERR_RUNTIME = 1, MS_ERR_INPUT = 2 };
+
+/* Records a formatted message for this thread and returns `code`, so a
+ * failing function can `return MS_FAIL(MS_ERR_INPUT, "%s: ...", path);`. */
+int ms_fail_at(int code, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define MS_FAIL(code, ...) ms_fail_at((code), __FILE__, __LINE__, __VA_ARGS__)
+
+const char *ms_last_error(void);      /* "" when nothing failed */
+const char *ms_last_error_where(void); /* "file.c:123" of the MS_FAIL */
+void ms_clear_error(void);
+
+_Noreturn void ms_check_failed(const char *file, int line, const char *cond, const char *msg);
+#define CHECK(cond) \
+    do { if (!(cond)) ms_check_failed(__FILE__, __LINE__, #cond, NULL); } while (0)
+#define CHECKM(cond, msg) \
+    do { if (!(cond)) ms_check_failed(__FILE__, __LINE__, #cond, (msg)); } while (0)
+
+/* Allocation that cannot return NULL: out of memory prints the size and the
+ * call site, then aborts (there is no sensible recovery inside a training step). */
+void *ms_malloc_at(size_t bytes, const char *file, int line);
+void *ms_calloc_at(size_t count, size_t size, const char *file, int line);
+void *ms_realloc_at(void *p, size_t bytes, const char *file, int line);
+/* 64-byte aligned, for activation and parameter buffers; free with free(). */
+void *ms_aligned_at(size_t bytes, const char *file, int line);
+#define ms_malloc(b) ms_malloc_at((b), __FILE__, __LINE__)
+#define ms_calloc(n, s) ms_calloc_at((n), (s), __FILE__, __LINE__)
+#define ms_realloc(p, b) ms_realloc_at((p), (b), __FILE__, __LINE__)
+#define ms_aligned(b) ms_aligned_at((b), __FILE__, __LINE__)
+
+double ms_now(void); /* monotonic seconds */
+
+#endif

@@ -1,0 +1,136 @@
+/* layers — forward/backward pairs for the CNN operations, NCHW float32.
+ *
+ * Dimension legend (used in every shape comment below):
+ *   N  batch size          C  input channels      H, W   input height, width
+ *   K  output channels     R, S kernel height, width
+ *   OH, OW output height, width                   HW = H*W, OHW = OH*OW
+ *   CRS = C*R*S (rows of the im2col matrix)       I, O  linear in/out features
+ *
+ * Conventions:
+ *   - Plain functions with explicit buffers; nothing allocates.
+ *   - Forward overwrites `out`.
+ *   - Backward ACCUMULATES (+=) into every gradient it is given: input
+ *     gradients (dinp) and parameter gradients (dw, dbias, dgamma, dbeta).
+ *     The caller zeroes them once per step. This makes fan-out (residual and
+ *     skip connections) correct without special cases.
+ *   - A NULL gradient pointer means "not needed": the work is skipped
+ *     (e.g. dinp of the first layer, dw of a frozen layer).
+ */
+#ifndef MEDSSL_LAYERS_H
+#define MEDSSL_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- conv2d: im2col + cblas_sgemm; 1x1 stride-1 pad-0 skips im2col ---------------- */
+
+typedef struct {
+    int N, C, H, W;      /* input */
+    int K, R, S;         /* filters */
+    int stride, pad;     /* same for both axes */
+    int OH, OW;          /* output, from conv_shape_make */
+} ms_conv_shape;
+
+/* Fills OH/OW: OH = (H + 2*pad - R) / stride + 1. Returns 0, or -1 if the
+ * output would be empty. */
+int conv_shape_make(ms_conv_shape *cs, int N, int C, int H, int W, int K, int R, int S,
+                    int stride, int pad);
+/* Floats of im2col workspace one image needs: CRS * OHW (0 for the 1x1 fast path). */
+size_t conv_col_size(const ms_conv_shape *cs);
+
+/* col (CRS, OHW) <- inp (C,H,W) of one image; zero padding. */
+void im2col(float *col, const float *inp, const ms_conv_shape *cs);
+/* dinp (C,H,W) += col2im(dcol (CRS, OHW)) for one image. */
+void col2im_add(float *dinp, const float *dcol, const ms_conv_shape *cs);
+
+/* out (N,K,OH,OW) = conv(inp (N,C,H,W), w (K,C,R,S)) + bias (K) or no bias if NULL.
+ * col: workspace of conv_col_size(cs) floats (may be NULL for 1x1). */
+void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float *inp,
+                    const float *w, const float *bias);
+/* Inverts out = W * im2col(inp) + b:
+ *   dw (K,CRS) += dout (K,OHW) * col^T ; dbias (K) += sum_OHW dout ;
+ *   dinp += col2im(W^T * dout).
+ * dinp, dw, dbias may each be NULL. col: workspace as in forward. */
+void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbias, float *col,
+                     const float *dout, const float *inp, const float *w);
+
+/* ---- batchnorm2d -------------------------------------------------------------------- */
+
+/* Training mode: normalise with the batch statistics over (N, H, W) per channel,
+ * save mean (C) and rstd (C) = 1/sqrt(var_biased + eps) for backward, and update
+ * running stats as PyTorch does:
+ *   running_mean = (1-momentum)*running_mean + momentum*mean
+ *   running_var  = (1-momentum)*running_var  + momentum*var_unbiased
+ * out, inp (N,C,HW); gamma, beta, running_* (C). running_* may be NULL (no update). */
+void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                        const float *gamma, const float *beta, float *running_mean,
+                        float *running_var, int N, int C, int HW, float momentum, float eps);
+/* Eval mode: out = gamma * (inp - running_mean) / sqrt(running_var + eps) + beta. */
+void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
+                       const float *running_mean, const float *running_var, int N, int C,
+                       int HW, float eps);
+/* Backward of training mode (batch statistics), using mean/rstd saved by forward.
+ * dinp (N,C,HW) may be NULL; dgamma, dbeta (C) may be NULL. */
+void bn2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                   const float *inp, const float *mean, const float *rstd, const float *gamma,
+                   int N, int C, int HW);
+/* Backward of eval mode (fixed statistics): a per-channel affine map. */
+void bn2d_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *gamma, const float *running_mean,
+                        const float *running_var, int N, int C, int HW, float eps);
+
+/* ---- activations (elementwise over n floats) ------------------------------------------ */
+
+/* out = x > 0 ? x : slope * x  (slope 0 = ReLU). out may equal inp. */
+void relu_forward(float *out, const float *inp, size_t n, float slope);
+/* dinp += dout * (out > 0 ? 1 : slope), using the forward OUTPUT (valid also in place). */
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n, float slope);
+
+/* ---- pooling ------------------------------------------------------------------------ */
+
+/* 2x2 max-pool, stride 2, floor: inp (N,C,H,W) -> out (N,C,H/2,W/2).
+ * argmax (N,C,H/2,W/2) records the flat index within the (H,W) plane of the winner. */
+void maxpool2x2_forward(float *out, int32_t *argmax, const float *inp, int N, int C, int H, int W);
+void maxpool2x2_backward(float *dinp, const float *dout, const int32_t *argmax, int N, int C,
+                         int H, int W);
+
+/* Global average pool: inp (N,C,HW) -> out (N,C). */
+void gap_forward(float *out, const float *inp, int N, int C, int HW);
+void gap_backward(float *dinp, const float *dout, int N, int C, int HW);
+
+/* ---- linear ------------------------------------------------------------------------- */
+
+/* out (N,O) = inp (N,I) * w^T (w is (O,I), PyTorch layout) + bias (O) (NULL = none). */
+void linear_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+                    int I, int O);
+/* dinp (N,I) += dout * w ; dw (O,I) += dout^T * inp ; dbias (O) += sum_N dout. */
+void linear_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                     const float *w, int N, int I, int O);
+
+/* ---- dropout (inverted; mask is a pure function of (key, element index)) ------------ */
+
+/* Training: out[i] = keep(i) ? inp[i] / (1-p) : 0, keep(i) = rng_uniform_at(key, i) >= p.
+ * Eval is the identity (call with p = 0 or copy). */
+void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key);
+void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key);
+
+/* ---- 2x upsampling: inp (N,C,H,W) -> out (N,C,2H,2W) -------------------------------- */
+
+void upsample2x_nearest_forward(float *out, const float *inp, int N, int C, int H, int W);
+void upsample2x_nearest_backward(float *dinp, const float *dout, int N, int C, int H, int W);
+/* Bilinear, align_corners=False (PyTorch's default for nn.Upsample(scale_factor=2)). */
+void upsample2x_bilinear_forward(float *out, const float *inp, int N, int C, int H, int W);
+void upsample2x_bilinear_backward(float *dinp, const float *dout, int N, int C, int H, int W);
+
+/* ---- joins ------------------------------------------------------------------------- */
+
+/* Channel concat: out (N, Ca+Cb, HW) = [a (N,Ca,HW), b (N,Cb,HW)]. */
+void concat_forward(float *out, const float *a, const float *b, int N, int Ca, int Cb, int HW);
+/* da += dout[:, :Ca], db += dout[:, Ca:]  (either may be NULL). */
+void concat_backward(float *da, float *db, const float *dout, int N, int Ca, int Cb, int HW);
+
+/* Residual add: out = a + b over n floats; backward: da += dout, db += dout. */
+void add_forward(float *out, const float *a, const float *b, size_t n);
+void add_backward(float *da, float *db, const float *dout, size_t n);
+
+#endif

@@ -1,0 +1,78 @@
+/* common — error buffer, CHECK, checked allocation (see include/medssl/common.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "medssl/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local char err_msg[1024];
+static _Thread_local char err_where[128];
+
+int ms_fail_at(int code, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+    const char *base = strrchr(file, '/');
+    snprintf(err_where, sizeof err_where, "%s:%d", base ? base + 1 : file, line);
+    return code;
+}
+
+const char *ms_last_error(void) { return err_msg; }
+const char *ms_last_error_where(void) { return err_where; }
+void ms_clear_error(void) { err_msg[0] = 0; err_where[0] = 0; }
+
+void ms_check_failed(const char *file, int line, const char *cond, const char *msg)
+{
+    fprintf(stderr, "medssl: internal error at %s:%d: CHECK(%s) failed%s%s\n", file, line, cond,
+            msg ? ": " : "", msg ? msg : "");
+    fflush(stderr);
+    abort();
+}
+
+static _Noreturn void oom(size_t bytes, const char *file, int line)
+{
+    fprintf(stderr, "medssl: out of memory allocating %zu bytes at %s:%d "
+                    "(reduce --batch or the image size)\n", bytes, file, line);
+    abort();
+}
+
+void *ms_malloc_at(size_t bytes, const char *file, int line)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) oom(bytes, file, line);
+    return p;
+}
+
+void *ms_calloc_at(size_t count, size_t size, const char *file, int line)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) oom(count * size, file, line);
+    return p;
+}
+
+void *ms_realloc_at(void *p, size_t bytes, const char *file, int line)
+{
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) oom(bytes, file, line);
+    return q;
+}
+
+void *ms_aligned_at(size_t bytes, const char *file, int line)
+{
+    void *p = NULL;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) oom(bytes, file, line);
+    return p;
+}
+
+double ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

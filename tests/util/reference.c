@@ -1,0 +1,2 @@
+/* reference — naive implementations for tests (see reference.h). */
+#include "reference.h"
