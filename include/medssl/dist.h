@@ -1,0 +1,52 @@
+/* dist — data-parallel training over MPI ranks.
+ *
+ * A run started without mpirun is a world of one rank: every function here
+ * then does nothing (no #ifdef anywhere). Gradients are averaged with
+ * non-blocking all-reduces over slab ranges, issued in bucket order as
+ * model_backward reports ranges final (dist_grads_ready is its callback), so
+ * communication overlaps the rest of backward. Every rank issues the same
+ * collectives in the same order: the bucket boundaries depend only on the
+ * model and the bucket size.
+ */
+#ifndef MEDSSL_DIST_H
+#define MEDSSL_DIST_H
+
+#include <stddef.h>
+
+#include <mpi.h>
+
+#include "medssl/slab.h"
+
+typedef struct {
+    int rank, size;
+    int we_initialized;   /* dist_init called MPI_Init, so dist_finalize finalizes */
+} ms_dist;
+
+int dist_init(ms_dist *d, int *argc, char ***argv);
+void dist_finalize(ms_dist *d);
+/* Gives every rank rank 0's parameter values (including BN running stats). */
+void dist_broadcast_params(const ms_dist *d, ms_slab *s);
+
+#define DIST_MAX_BUCKETS 256
+
+typedef struct {
+    const ms_dist *d;
+    ms_slab *s;
+    size_t bucket_floats;  /* launch an all-reduce once a pending range reaches this */
+    size_t lo, hi;         /* pending range [lo, hi) not yet launched */
+    MPI_Request req[DIST_MAX_BUCKETS];
+    int n_req;
+} ms_grad_sync;
+
+void grad_sync_init(ms_grad_sync *g, const ms_dist *d, ms_slab *s, size_t bucket_floats);
+/* Start of a step's backward. */
+void grad_sync_begin(ms_grad_sync *g);
+/* ms_grads_ready_fn: the gradients in [offset, offset+count) are final. */
+void dist_grads_ready(void *grad_sync, size_t offset, size_t count);
+/* Launches what is pending, waits for all, divides by the rank count. */
+void grad_sync_finish(ms_grad_sync *g);
+
+/* Sum of a double over ranks (for logging losses and metrics). */
+double dist_sum_double(const ms_dist *d, double x);
+
+#endif

@@ -1,0 +1,162 @@
+/* model — networks built from a text spec, as a list of ops over planned
+ * activation buffers, with forward and backward passes.
+ *
+ * A model is a small static graph: values (activations) and ops in build
+ * order. Parameters go into one slab (medssl/slab.h) in that same order, so
+ * backward, which walks the ops in reverse, finishes each layer's gradient
+ * range in one piece and can hand it to the all-reduce at once.
+ *
+ * Spec (the `model_spec` text stored in checkpoints): parts separated by ';',
+ * each `part:key=value,key=value`:
+ *
+ *   encoder:in=1,widths=32-64-128-256,block=plain,convs=2
+ *       stages of (conv3x3 without bias, BN, ReLU) x convs, or residual basic
+ *       blocks (block=residual: convs/2 blocks of conv-BN-ReLU-conv-BN + shortcut,
+ *       1x1 conv+BN projection when the width changes); 2x2 max-pool between
+ *       stages; global average pool gives the features (N, widths[-1]).
+ *   head:type=linear,classes=4                 linear classifier on the features
+ *   head:type=mlp,classes=10,hidden=256,dropout=0.5
+ *   decoder:out=2,up=bilinear                  U-Net decoder mirroring the encoder,
+ *       skip connections from every stage, dense output (N, out, H, W);
+ *       up=nearest|bilinear. H and W must be divisible by 2^(stages-1).
+ *
+ * A model has an encoder and at most one head and at most one decoder; its
+ * output is the head's logits (N, classes) if there is a head, else the
+ * decoder's map. Parameter names follow PyTorch (see README "Model spec").
+ *
+ * Dimension legend: N batch, C channels, H, W spatial size.
+ */
+#ifndef MEDSSL_MODEL_H
+#define MEDSSL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "medssl/slab.h"
+
+#define MODEL_MAX_STAGES 8
+
+typedef enum { BLOCK_PLAIN, BLOCK_RESIDUAL, BLOCK__COUNT } ms_block_kind;
+typedef enum { HEAD_NONE, HEAD_LINEAR, HEAD_MLP, HEAD__COUNT } ms_head_kind;
+typedef enum { UP_NEAREST, UP_BILINEAR, UP__COUNT } ms_up_kind;
+
+typedef struct {
+    /* encoder */
+    int in_channels;
+    int n_stages;
+    int widths[MODEL_MAX_STAGES];
+    ms_block_kind block;
+    int convs;            /* convs per stage */
+    /* head */
+    ms_head_kind head;
+    int classes;
+    int hidden;
+    float dropout;
+    /* decoder */
+    int has_decoder;
+    int dec_out;
+    ms_up_kind up;
+} ms_model_spec;
+
+/* Parses a spec; on error returns MS_ERR_INPUT with a message naming the key. */
+int model_spec_parse(ms_model_spec *spec, const char *text);
+/* Writes the canonical text of a spec (parse(format(s)) == s). */
+void model_spec_format(const ms_model_spec *spec, char *buf, size_t cap);
+
+typedef enum {
+    OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_DROPOUT, OP_UPSAMPLE,
+    OP_CONCAT, OP_ADD, OP__COUNT
+} ms_op_kind;
+
+/* An activation: (N, C, H, W) with its gradient. H = W = 1 for vectors. */
+typedef struct {
+    int C, H, W;
+    float *x;   /* (N,C,H,W), planned */
+    float *dx;  /* (N,C,H,W), planned; NULL when nothing upstream needs it */
+    int needs_grad;
+} ms_value;
+
+typedef struct {
+    ms_op_kind kind;
+    char name[64];          /* e.g. "encoder.stage1.conv0" */
+    int in0, in1, out;      /* value ids; in1 = -1 for unary ops */
+    int w_tensor, b_tensor; /* slab tensor indices or -1: conv/linear weight+bias, BN gamma+beta */
+    int stat_tensor;        /* BN: running_mean (running_var follows it) or -1 */
+    int first_tensor, n_tensors; /* the op's contiguous tensor range in the slab */
+    union {
+        struct { int K, R, stride, pad; } conv;
+        struct { float momentum, eps; int eval, used_batch_stats; } bn; /* eval: use running stats even in training */
+        struct { float slope; } relu;
+        struct { int O; } linear;
+        struct { float p; } dropout;
+        struct { ms_up_kind mode; } up;
+    } cfg;
+    /* planned per-op buffers */
+    float *mean, *rstd;     /* BN (C) */
+    int32_t *argmax;        /* maxpool (N,C,H/2,W/2) */
+} ms_op;
+
+typedef struct {
+    ms_model_spec spec;
+    ms_slab slab;
+    ms_value *values;
+    int n_values, cap_values;
+    ms_op *ops;
+    int n_ops, cap_ops;
+    int input;        /* value id of the input */
+    int features;     /* pooled encoder features (N, widths[-1]) */
+    int output;       /* head logits or decoder map */
+    int skips[MODEL_MAX_STAGES]; /* encoder stage outputs (before pooling) */
+    /* plan */
+    int N, H, W;
+    int last_training; /* the mode of the last forward, for backward */
+    float *col;       /* shared im2col workspace */
+    size_t col_floats;
+    void *arena;      /* every planned buffer lives here */
+    double *prof;     /* optional (2*n_ops): seconds in each op's forward [i] and backward
+                         [n_ops+i] are added here when non-NULL (the benchmark sets it) */
+} ms_model;
+
+/* Builds the graph and the parameter slab (allocated, zeroed) for `spec`.
+ * Does not initialise weights; see model_init_weights. */
+void model_build(ms_model *m, const ms_model_spec *spec);
+void model_free(ms_model *m);
+/* Kaiming-normal conv weights (fan_out, ReLU gain), PyTorch-default linear
+ * weights, BN gamma 1 / beta 0 / running var 1, keyed by seed (deterministic). */
+void model_init_weights(ms_model *m, uint64_t seed);
+
+/* Plans every activation for input (N, in_channels, H, W) once; no allocation
+ * happens in forward/backward afterwards. Re-planning with another shape frees
+ * the previous plan. Returns MS_ERR_INPUT if the shape cannot pass through the
+ * model (too small for the pooling, or not divisible for the decoder). */
+int model_plan(ms_model *m, int N, int H, int W);
+
+/* Recomputes which activations need gradients from the slab's FROZEN flags;
+ * call after freezing/unfreezing (model_plan calls it). */
+void model_update_grad_flags(ms_model *m);
+
+/* Forward pass of input (N, in_channels, H, W). training: BN uses batch stats
+ * and updates running stats (unless the op is in eval), dropout is active,
+ * keyed by dropout_key. Returns the output value's buffer. */
+float *model_forward(ms_model *m, const float *input, int training, uint64_t dropout_key);
+
+/* Called by model_backward each time the parameter gradients of a contiguous
+ * slab range [offset, offset+count) are final (reverse slab order). */
+typedef void (*ms_grads_ready_fn)(void *ctx, size_t offset, size_t count);
+
+/* Backward pass. The caller first writes d(loss)/d(output) into
+ * model_output_grad(m). Parameter gradients are accumulated (+=) into the
+ * slab's grad (zero it per step with slab_zero_grad); activation gradients are
+ * zeroed here. on_ready may be NULL. */
+void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx);
+
+float *model_output_grad(ms_model *m);
+/* Per-sample floats of a value: C*H*W. */
+size_t model_value_size(const ms_model *m, int value);
+/* FLOPs of one forward pass per image for the planned shape (multiply-add = 2). */
+double model_forward_flops(const ms_model *m);
+/* Human-readable name of op i, e.g. "encoder.stage1.conv0" (for the benchmark). */
+const char *model_op_name(const ms_model *m, int op);
+const char *model_op_kind_name(ms_op_kind kind);
+
+#endif

@@ -1,0 +1,36 @@
+/* cli — the subcommands of the medssl binary and the flag parser they share.
+ *
+ * Each subcommand is `int cmd_<name>(int argc, char **argv)` (argv[0] is the
+ * subcommand name) returning the process exit code: 0 success, 1 runtime
+ * failure, 2 bad usage or bad input (DESIGN.md). Flags are long GNU-style
+ * (`--epochs 10` or `--epochs=10`); every subcommand answers --help.
+ */
+#ifndef MEDSSL_CLI_H
+#define MEDSSL_CLI_H
+
+#include <stddef.h>
+
+typedef enum { ARG_BOOL, ARG_INT, ARG_LONG, ARG_FLOAT, ARG_STRING, ARG__COUNT } ms_arg_type;
+
+typedef struct {
+    const char *name;   /* without the leading "--" */
+    ms_arg_type type;
+    void *dst;          /* int* (BOOL, INT), long*, float*, const char ** */
+    double lo, hi;      /* accepted range for numbers */
+    const char *meta;   /* e.g. "N" in "--steps N" */
+    const char *help;
+} ms_arg;
+
+/* Parses argv[1..] against the flag table; positional arguments are stored
+ * in pos[0..max_pos) and counted in *n_pos (pos may be NULL when none are
+ * accepted). Returns 0 on success, -1 after printing help for --help (the
+ * caller exits 0), or 2 after printing one error naming the flag. */
+int cli_parse(const char *cmd, const char *synopsis, const char *about, const ms_arg *args,
+              int n_args, int argc, char **argv, const char **pos, int max_pos, int *n_pos);
+
+/* Prints "medssl <cmd>: <message>" for the last library error and returns its code. */
+int cli_report(const char *cmd, int code);
+
+int cmd_bench(int argc, char **argv);
+
+#endif

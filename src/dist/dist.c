@@ -1,0 +1,102 @@
+/* dist — MPI data parallelism: init, parameter broadcast, bucketed
+ * overlapped gradient all-reduce (see include/medssl/dist.h). */
+#include "medssl/dist.h"
+#include "medssl/common.h"
+
+#include <string.h>
+
+int dist_init(ms_dist *d, int *argc, char ***argv)
+{
+    memset(d, 0, sizeof *d);
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited) {
+        int provided;
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+            return MS_FAIL(MS_ERR_RUNTIME, "MPI_Init_thread failed");
+        d->we_initialized = 1;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    return MS_OK;
+}
+
+void dist_finalize(ms_dist *d)
+{
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (d->we_initialized && !finalized) MPI_Finalize();
+    d->we_initialized = 0;
+}
+
+/* MPI counts are int: large ranges go in pieces. */
+#define DIST_CHUNK ((size_t)1 << 30)
+
+void dist_broadcast_params(const ms_dist *d, ms_slab *s)
+{
+    if (d->size == 1) return;
+    for (size_t off = 0; off < s->n; off += DIST_CHUNK) {
+        size_t n = s->n - off < DIST_CHUNK ? s->n - off : DIST_CHUNK;
+        MPI_Bcast(s->val + off, (int)n, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    }
+}
+
+void grad_sync_init(ms_grad_sync *g, const ms_dist *d, ms_slab *s, size_t bucket_floats)
+{
+    memset(g, 0, sizeof *g);
+    g->d = d;
+    g->s = s;
+    /* At most DIST_MAX_BUCKETS launches per step, whatever the model size. */
+    size_t min_bucket = s->n / (DIST_MAX_BUCKETS - 1) + 1;
+    g->bucket_floats = bucket_floats > min_bucket ? bucket_floats : min_bucket;
+}
+
+void grad_sync_begin(ms_grad_sync *g)
+{
+    g->lo = g->hi = g->s->n;
+    g->n_req = 0;
+}
+
+static void launch(ms_grad_sync *g)
+{
+    if (g->hi == g->lo) return;
+    CHECK(g->n_req < DIST_MAX_BUCKETS);
+    CHECK(g->hi - g->lo < DIST_CHUNK);
+    MPI_Iallreduce(MPI_IN_PLACE, g->s->grad + g->lo, (int)(g->hi - g->lo), MPI_FLOAT, MPI_SUM,
+                   MPI_COMM_WORLD, &g->req[g->n_req++]);
+    g->hi = g->lo;
+}
+
+void dist_grads_ready(void *ctx, size_t offset, size_t count)
+{
+    ms_grad_sync *g = ctx;
+    if (g->d->size == 1) return;
+    /* Ranges arrive in reverse slab order and are contiguous. */
+    CHECK(offset + count == g->lo);
+    g->lo = offset;
+    if (g->hi - g->lo >= g->bucket_floats) launch(g);
+    if (g->n_req) { /* drive progress of what is in flight */
+        int done;
+        MPI_Testall(g->n_req, g->req, &done, MPI_STATUSES_IGNORE);
+    }
+}
+
+void grad_sync_finish(ms_grad_sync *g)
+{
+    if (g->d->size == 1) return;
+    g->lo = 0; /* anything before the first reported range (no params) is included */
+    launch(g);
+    MPI_Waitall(g->n_req, g->req, MPI_STATUSES_IGNORE);
+    g->n_req = 0;
+    float inv = 1.0f / (float)g->d->size;
+    float *restrict grad = g->s->grad;
+    for (size_t i = 0; i < g->s->n; i++) grad[i] *= inv;
+}
+
+double dist_sum_double(const ms_dist *d, double x)
+{
+    if (d->size == 1) return x;
+    double sum = 0;
+    MPI_Allreduce(&x, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    return sum;
+}

@@ -1,0 +1,644 @@
+/* model — graph building, activation planning, forward and backward (see model.h).
+ *
+ * Dimension legend: N batch; C, K channels in/out; H, W spatial; HW = H*W.
+ * Ops are dispatched through a table indexed by ms_op_kind. Every op's
+ * parameters are one contiguous slab range, added in build order.
+ */
+#include "medssl/model.h"
+#include "medssl/common.h"
+#include "medssl/layers.h"
+#include "medssl/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+/* dst = a + b; names are short by construction, CHECK guards the invariant. */
+static void name_join(char *dst, size_t cap, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    CHECKM(la + lb < cap, a);
+    memcpy(dst, a, la);
+    memcpy(dst + la, b, lb + 1);
+}
+
+/* ---- building ------------------------------------------------------------------------- */
+
+static int add_value(ms_model *m, int C)
+{
+    if (m->n_values == m->cap_values) {
+        m->cap_values = m->cap_values ? 2 * m->cap_values : 64;
+        m->values = ms_realloc(m->values, (size_t)m->cap_values * sizeof *m->values);
+    }
+    ms_value *v = &m->values[m->n_values];
+    memset(v, 0, sizeof *v);
+    v->C = C;
+    return m->n_values++;
+}
+
+static ms_op *add_op(ms_model *m, ms_op_kind kind, const char *name, int in0, int in1, int out_C)
+{
+    if (m->n_ops == m->cap_ops) {
+        m->cap_ops = m->cap_ops ? 2 * m->cap_ops : 64;
+        m->ops = ms_realloc(m->ops, (size_t)m->cap_ops * sizeof *m->ops);
+    }
+    ms_op *op = &m->ops[m->n_ops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    name_join(op->name, sizeof op->name, name, "");
+    op->in0 = in0;
+    op->in1 = in1;
+    op->w_tensor = op->b_tensor = op->stat_tensor = -1;
+    op->first_tensor = m->slab.n_tensors;
+    op->out = add_value(m, out_C);
+    return op;
+}
+
+static int add_tensor(ms_model *m, const char *op_name, const char *what, int ndim, const int *shape,
+                      unsigned flags)
+{
+    char name[SLAB_NAME_MAX], suffix[32];
+    CHECK(strlen(what) + 2 < sizeof suffix);
+    suffix[0] = '.';
+    memcpy(suffix + 1, what, strlen(what) + 1);
+    name_join(name, sizeof name, op_name, suffix);
+    slab_add(&m->slab, name, ndim, shape, flags);
+    return m->slab.n_tensors - 1;
+}
+
+static void close_op(ms_model *m, ms_op *op) { op->n_tensors = m->slab.n_tensors - op->first_tensor; }
+
+static int g_conv(ms_model *m, const char *name, int in, int K, int R, int stride, int pad, int bias)
+{
+    int C = m->values[in].C;
+    ms_op *op = add_op(m, OP_CONV, name, in, -1, K);
+    op->cfg.conv.K = K;
+    op->cfg.conv.R = R;
+    op->cfg.conv.stride = stride;
+    op->cfg.conv.pad = pad;
+    op->w_tensor = add_tensor(m, name, "weight", 4, (int[]){ K, C, R, R }, 0);
+    if (bias) op->b_tensor = add_tensor(m, name, "bias", 1, (int[]){ K }, SLAB_NO_DECAY);
+    close_op(m, op);
+    return op->out;
+}
+
+static int g_bn(ms_model *m, const char *name, int in)
+{
+    int C = m->values[in].C;
+    ms_op *op = add_op(m, OP_BN, name, in, -1, C);
+    op->cfg.bn.momentum = BN_MOMENTUM;
+    op->cfg.bn.eps = BN_EPS;
+    op->w_tensor = add_tensor(m, name, "weight", 1, (int[]){ C }, SLAB_NO_DECAY);
+    op->b_tensor = add_tensor(m, name, "bias", 1, (int[]){ C }, SLAB_NO_DECAY);
+    op->stat_tensor = add_tensor(m, name, "running_mean", 1, (int[]){ C }, SLAB_BUFFER | SLAB_NO_DECAY);
+    add_tensor(m, name, "running_var", 1, (int[]){ C }, SLAB_BUFFER | SLAB_NO_DECAY);
+    close_op(m, op);
+    return op->out;
+}
+
+static int g_unary(ms_model *m, ms_op_kind kind, const char *name, int in)
+{
+    ms_op *op = add_op(m, kind, name, in, -1, m->values[in].C);
+    close_op(m, op);
+    return op->out;
+}
+
+static int g_relu(ms_model *m, const char *name, int in) { return g_unary(m, OP_RELU, name, in); }
+
+static int g_linear(ms_model *m, const char *name, int in, int O)
+{
+    int I = m->values[in].C;
+    ms_op *op = add_op(m, OP_LINEAR, name, in, -1, O);
+    op->cfg.linear.O = O;
+    op->w_tensor = add_tensor(m, name, "weight", 2, (int[]){ O, I }, 0);
+    op->b_tensor = add_tensor(m, name, "bias", 1, (int[]){ O }, SLAB_NO_DECAY);
+    close_op(m, op);
+    return op->out;
+}
+
+static int g_binary(ms_model *m, ms_op_kind kind, const char *name, int a, int b, int out_C)
+{
+    ms_op *op = add_op(m, kind, name, a, b, out_C);
+    close_op(m, op);
+    return op->out;
+}
+
+/* conv3x3 (no bias) -> BN -> ReLU, named <prefix>.conv<i>, <prefix>.bn<i>. */
+static int g_conv_bn_relu(ms_model *m, const char *prefix, int i, int in, int K)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.conv%d", prefix, i);
+    int x = g_conv(m, name, in, K, 3, 1, 1, 0);
+    snprintf(name, sizeof name, "%s.bn%d", prefix, i);
+    x = g_bn(m, name, x);
+    snprintf(name, sizeof name, "%s.relu%d", prefix, i);
+    return g_relu(m, name, x);
+}
+
+/* Residual basic block: relu(bn1(conv1(relu(bn0(conv0(x))))) + shortcut(x)). */
+static int g_basic_block(ms_model *m, const char *prefix, int in, int K)
+{
+    char name[64];
+    int x = g_conv_bn_relu(m, prefix, 0, in, K);
+    name_join(name, sizeof name, prefix, ".conv1");
+    x = g_conv(m, name, x, K, 3, 1, 1, 0);
+    name_join(name, sizeof name, prefix, ".bn1");
+    x = g_bn(m, name, x);
+    int shortcut = in;
+    if (m->values[in].C != K) {
+        name_join(name, sizeof name, prefix, ".proj");
+        shortcut = g_conv(m, name, in, K, 1, 1, 0, 0);
+        name_join(name, sizeof name, prefix, ".proj_bn");
+        shortcut = g_bn(m, name, shortcut);
+    }
+    name_join(name, sizeof name, prefix, ".add");
+    x = g_binary(m, OP_ADD, name, x, shortcut, K);
+    name_join(name, sizeof name, prefix, ".relu");
+    return g_relu(m, name, x);
+}
+
+static int build_encoder(ms_model *m, int x)
+{
+    const ms_model_spec *s = &m->spec;
+    char prefix[64], name[64];
+    for (int st = 0; st < s->n_stages; st++) {
+        if (st > 0) {
+            snprintf(name, sizeof name, "encoder.pool%d", st - 1);
+            x = g_unary(m, OP_MAXPOOL, name, x);
+        }
+        if (s->block == BLOCK_PLAIN) {
+            snprintf(prefix, sizeof prefix, "encoder.stage%d", st);
+            for (int i = 0; i < s->convs; i++) x = g_conv_bn_relu(m, prefix, i, x, s->widths[st]);
+        } else {
+            for (int b = 0; b < s->convs / 2; b++) {
+                snprintf(prefix, sizeof prefix, "encoder.stage%d.block%d", st, b);
+                x = g_basic_block(m, prefix, x, s->widths[st]);
+            }
+        }
+        m->skips[st] = x;
+    }
+    return g_unary(m, OP_GAP, "encoder.pool", x);
+}
+
+static int build_head(ms_model *m, int x)
+{
+    const ms_model_spec *s = &m->spec;
+    if (s->head == HEAD_LINEAR) return g_linear(m, "head.fc", x, s->classes);
+    x = g_linear(m, "head.fc0", x, s->hidden);
+    x = g_relu(m, "head.relu0", x);
+    if (s->dropout > 0) {
+        ms_op *op = add_op(m, OP_DROPOUT, "head.dropout0", x, -1, s->hidden);
+        op->cfg.dropout.p = s->dropout;
+        close_op(m, op);
+        x = op->out;
+    }
+    return g_linear(m, "head.fc1", x, s->classes);
+}
+
+static int build_decoder(ms_model *m)
+{
+    const ms_model_spec *s = &m->spec;
+    char prefix[64], name[64];
+    int x = m->skips[s->n_stages - 1];
+    for (int st = s->n_stages - 2, j = 0; st >= 0; st--, j++) {
+        snprintf(prefix, sizeof prefix, "decoder.up%d", j);
+        name_join(name, sizeof name, prefix, ".upsample");
+        ms_op *op = add_op(m, OP_UPSAMPLE, name, x, -1, m->values[x].C);
+        op->cfg.up.mode = s->up;
+        close_op(m, op);
+        x = op->out;
+        name_join(name, sizeof name, prefix, ".concat");
+        x = g_binary(m, OP_CONCAT, name, x, m->skips[st], m->values[x].C + m->values[m->skips[st]].C);
+        for (int i = 0; i < s->convs; i++) x = g_conv_bn_relu(m, prefix, i, x, s->widths[st]);
+    }
+    return g_conv(m, "decoder.out", x, s->dec_out, 1, 1, 0, 1);
+}
+
+void model_build(ms_model *m, const ms_model_spec *spec)
+{
+    memset(m, 0, sizeof *m);
+    m->spec = *spec;
+    slab_init(&m->slab);
+    m->input = add_value(m, spec->in_channels);
+    m->features = build_encoder(m, m->input);
+    m->output = m->features;
+    if (spec->head != HEAD_NONE) m->output = build_head(m, m->features);
+    if (spec->has_decoder) {
+        int dec = build_decoder(m);
+        if (spec->head == HEAD_NONE) m->output = dec;
+    }
+    slab_alloc(&m->slab);
+}
+
+void model_free(ms_model *m)
+{
+    slab_free(&m->slab);
+    free(m->values);
+    free(m->ops);
+    free(m->arena);
+    memset(m, 0, sizeof *m);
+}
+
+void model_init_weights(ms_model *m, uint64_t seed)
+{
+    for (int i = 0; i < m->n_ops; i++) {
+        const ms_op *op = &m->ops[i];
+        for (int t = op->first_tensor; t < op->first_tensor + op->n_tensors; t++) {
+            ms_tensor *tn = &m->slab.t[t];
+            float *v = m->slab.val + tn->offset;
+            ms_rng r = rng_stream(rng_key(seed, 0, (uint64_t)t, RNG_INIT));
+            if (op->kind == OP_BN) {
+                /* weight 1, bias 0, running_mean 0, running_var 1 */
+                float fill = (t == op->w_tensor || t == op->stat_tensor + 1) ? 1.0f : 0.0f;
+                for (size_t k = 0; k < tn->size; k++) v[k] = fill;
+            } else if (op->kind == OP_CONV && t == op->w_tensor) {
+                /* Kaiming normal, fan_out, ReLU gain (torchvision's ResNet init) */
+                float std = sqrtf(2.0f / (float)(tn->shape[0] * tn->shape[2] * tn->shape[3]));
+                for (size_t k = 0; k < tn->size; k++) v[k] = std * rng_normal(&r);
+            } else {
+                /* PyTorch's default for linear weight/bias and conv bias: U(-1/sqrt(fan_in), +) */
+                const ms_tensor *w = &m->slab.t[op->w_tensor];
+                int fan_in = (int)(w->size / (size_t)w->shape[0]);
+                float bound = 1.0f / sqrtf((float)fan_in);
+                for (size_t k = 0; k < tn->size; k++) v[k] = bound * (2.0f * rng_uniform(&r) - 1.0f);
+            }
+        }
+    }
+}
+
+/* ---- planning ------------------------------------------------------------------------- */
+
+static int is_trainable(const ms_tensor *t) { return !(t->flags & (SLAB_FROZEN | SLAB_BUFFER)); }
+
+void model_update_grad_flags(ms_model *m)
+{
+    for (int v = 0; v < m->n_values; v++) m->values[v].needs_grad = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        const ms_op *op = &m->ops[i];
+        int ng = m->values[op->in0].needs_grad || (op->in1 >= 0 && m->values[op->in1].needs_grad);
+        for (int t = op->first_tensor; t < op->first_tensor + op->n_tensors; t++)
+            ng |= is_trainable(&m->slab.t[t]);
+        m->values[op->out].needs_grad = ng;
+    }
+}
+
+/* Spatial size of every value for an input of H x W; returns an error naming
+ * the op where the shape stops fitting. */
+static int plan_shapes(ms_model *m, int H, int W)
+{
+    m->values[m->input].H = H;
+    m->values[m->input].W = W;
+    for (int i = 0; i < m->n_ops; i++) {
+        ms_op *op = &m->ops[i];
+        const ms_value *in = &m->values[op->in0];
+        ms_value *out = &m->values[op->out];
+        out->H = in->H;
+        out->W = in->W;
+        switch (op->kind) {
+        case OP_CONV: {
+            ms_conv_shape cs;
+            if (conv_shape_make(&cs, 1, in->C, in->H, in->W, op->cfg.conv.K, op->cfg.conv.R,
+                                op->cfg.conv.R, op->cfg.conv.stride, op->cfg.conv.pad) != 0)
+                return MS_FAIL(MS_ERR_INPUT, "input %dx%d is too small for %s", H, W, op->name);
+            out->H = cs.OH;
+            out->W = cs.OW;
+            break;
+        }
+        case OP_MAXPOOL:
+            if (in->H < 2 || in->W < 2)
+                return MS_FAIL(MS_ERR_INPUT, "input %dx%d is too small: %s gets %dx%d (needs at least 2x2)",
+                               H, W, op->name, in->H, in->W);
+            out->H = in->H / 2;
+            out->W = in->W / 2;
+            break;
+        case OP_GAP: out->H = out->W = 1; break;
+        case OP_LINEAR: CHECK(in->H == 1 && in->W == 1); break;
+        case OP_UPSAMPLE: out->H = 2 * in->H; out->W = 2 * in->W; break;
+        case OP_CONCAT:
+        case OP_ADD: {
+            const ms_value *b = &m->values[op->in1];
+            if (b->H != in->H || b->W != in->W)
+                return MS_FAIL(MS_ERR_INPUT,
+                               "input %dx%d does not fit the decoder: %s joins %dx%d with %dx%d "
+                               "(H and W must be divisible by %d)", H, W, op->name, in->H, in->W,
+                               b->H, b->W, 1 << (m->spec.n_stages - 1));
+            break;
+        }
+        default: break;
+        }
+    }
+    return MS_OK;
+}
+
+size_t model_value_size(const ms_model *m, int v)
+{
+    return (size_t)m->values[v].C * (size_t)m->values[v].H * (size_t)m->values[v].W;
+}
+
+int model_plan(ms_model *m, int N, int H, int W)
+{
+    CHECK(N > 0);
+    if (H < 1 || W < 1 || H > 16384 || W > 16384)
+        return MS_FAIL(MS_ERR_INPUT, "input size %dx%d is out of range", H, W);
+    int rc = plan_shapes(m, H, W);
+    if (rc) return rc;
+    free(m->arena);
+    m->arena = NULL;
+    m->N = N;
+    m->H = H;
+    m->W = W;
+
+    /* Two passes over the same carving: the first only measures. */
+    size_t col_floats = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        const ms_op *op = &m->ops[i];
+        if (op->kind != OP_CONV) continue;
+        const ms_value *in = &m->values[op->in0];
+        ms_conv_shape cs;
+        conv_shape_make(&cs, N, in->C, in->H, in->W, op->cfg.conv.K, op->cfg.conv.R, op->cfg.conv.R,
+                        op->cfg.conv.stride, op->cfg.conv.pad);
+        size_t c = conv_col_size(&cs);
+        if (c > col_floats) col_floats = c;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        char *base = m->arena;
+        size_t used = 0;
+#define CARVE(ptr, type, count) \
+        do { size_t bytes_ = ((count) * sizeof(type) + 63) / 64 * 64; \
+             (ptr) = base ? (type *)(void *)(base + used) : NULL; used += bytes_; } while (0)
+        for (int v = 0; v < m->n_values; v++) {
+            ms_value *val = &m->values[v];
+            if (v == m->input) { val->x = val->dx = NULL; continue; }
+            size_t n = (size_t)N * model_value_size(m, v);
+            CARVE(val->x, float, n);
+            CARVE(val->dx, float, n);
+        }
+        for (int i = 0; i < m->n_ops; i++) {
+            ms_op *op = &m->ops[i];
+            const ms_value *in = &m->values[op->in0];
+            op->mean = op->rstd = NULL;
+            op->argmax = NULL;
+            if (op->kind == OP_BN) {
+                CARVE(op->mean, float, (size_t)in->C);
+                CARVE(op->rstd, float, (size_t)in->C);
+            } else if (op->kind == OP_MAXPOOL) {
+                CARVE(op->argmax, int32_t, (size_t)N * model_value_size(m, op->out));
+            }
+        }
+        CARVE(m->col, float, col_floats);
+#undef CARVE
+        if (pass == 0) m->arena = ms_aligned(used);
+    }
+    m->col_floats = col_floats;
+    model_update_grad_flags(m);
+    return MS_OK;
+}
+
+/* ---- forward / backward, one pair per op kind ----------------------------------------- */
+
+static float *tval(ms_model *m, int t) { return t < 0 ? NULL : m->slab.val + m->slab.t[t].offset; }
+/* The gradient of tensor t, or NULL when it is not trained. */
+static float *tgrad(ms_model *m, int t)
+{
+    if (t < 0 || !is_trainable(&m->slab.t[t])) return NULL;
+    return m->slab.grad + m->slab.t[t].offset;
+}
+static float *din(ms_model *m, int v) { return m->values[v].needs_grad ? m->values[v].dx : NULL; }
+static uint64_t op_key(uint64_t key, const ms_model *m, const ms_op *op)
+{
+    return rng_mix(key ^ (0x5bd1e995ull * (uint64_t)(op - m->ops + 1)));
+}
+
+static void conv_shape_of(const ms_model *m, const ms_op *op, ms_conv_shape *cs)
+{
+    const ms_value *in = &m->values[op->in0];
+    conv_shape_make(cs, m->N, in->C, in->H, in->W, op->cfg.conv.K, op->cfg.conv.R, op->cfg.conv.R,
+                    op->cfg.conv.stride, op->cfg.conv.pad);
+}
+
+static void fwd_conv(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    ms_conv_shape cs;
+    conv_shape_of(m, op, &cs);
+    conv2d_forward(&cs, m->values[op->out].x, m->col, m->values[op->in0].x, tval(m, op->w_tensor),
+                   tval(m, op->b_tensor));
+}
+
+static void bwd_conv(ms_model *m, ms_op *op, uint64_t key)
+{
+    ms_conv_shape cs;
+    conv_shape_of(m, op, &cs);
+    float *dinp = din(m, op->in0), *dw = tgrad(m, op->w_tensor), *db = tgrad(m, op->b_tensor);
+    if (!dinp && !dw && !db) return;
+    conv2d_backward(&cs, dinp, dw, db, m->col, m->values[op->out].dx, m->values[op->in0].x,
+                    tval(m, op->w_tensor));
+}
+
+static void fwd_bn(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    int HW = in->H * in->W;
+    float *rm = tval(m, op->stat_tensor), *rv = rm + in->C;
+    op->cfg.bn.used_batch_stats = training && !op->cfg.bn.eval;
+    if (op->cfg.bn.used_batch_stats)
+        bn2d_forward_train(m->values[op->out].x, op->mean, op->rstd, in->x, tval(m, op->w_tensor),
+                           tval(m, op->b_tensor), rm, rv, m->N, in->C, HW, op->cfg.bn.momentum,
+                           op->cfg.bn.eps);
+    else
+        bn2d_forward_eval(m->values[op->out].x, in->x, tval(m, op->w_tensor), tval(m, op->b_tensor),
+                          rm, rv, m->N, in->C, HW, op->cfg.bn.eps);
+}
+
+static void bwd_bn(ms_model *m, ms_op *op, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    int HW = in->H * in->W;
+    float *dinp = din(m, op->in0), *dg = tgrad(m, op->w_tensor), *dbeta = tgrad(m, op->b_tensor);
+    const float *dout = m->values[op->out].dx;
+    if (op->cfg.bn.used_batch_stats)
+        bn2d_backward(dinp, dg, dbeta, dout, in->x, op->mean, op->rstd, tval(m, op->w_tensor), m->N,
+                      in->C, HW);
+    else {
+        const float *rm = tval(m, op->stat_tensor);
+        bn2d_backward_eval(dinp, dg, dbeta, dout, in->x, tval(m, op->w_tensor), rm, rm + in->C, m->N,
+                           in->C, HW, op->cfg.bn.eps);
+    }
+}
+
+static size_t nflat(const ms_model *m, int v) { return (size_t)m->N * model_value_size(m, v); }
+
+static void fwd_relu(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    relu_forward(m->values[op->out].x, m->values[op->in0].x, nflat(m, op->out), op->cfg.relu.slope);
+}
+
+static void bwd_relu(ms_model *m, ms_op *op, uint64_t key)
+{
+    relu_backward(din(m, op->in0), m->values[op->out].dx, m->values[op->out].x, nflat(m, op->out),
+                  op->cfg.relu.slope);
+}
+
+static void fwd_maxpool(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    maxpool2x2_forward(m->values[op->out].x, op->argmax, in->x, m->N, in->C, in->H, in->W);
+}
+
+static void bwd_maxpool(ms_model *m, ms_op *op, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    maxpool2x2_backward(din(m, op->in0), m->values[op->out].dx, op->argmax, m->N, in->C, in->H, in->W);
+}
+
+static void fwd_gap(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    gap_forward(m->values[op->out].x, in->x, m->N, in->C, in->H * in->W);
+}
+
+static void bwd_gap(ms_model *m, ms_op *op, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    gap_backward(din(m, op->in0), m->values[op->out].dx, m->N, in->C, in->H * in->W);
+}
+
+static void fwd_linear(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    linear_forward(m->values[op->out].x, m->values[op->in0].x, tval(m, op->w_tensor),
+                   tval(m, op->b_tensor), m->N, m->values[op->in0].C, op->cfg.linear.O);
+}
+
+static void bwd_linear(ms_model *m, ms_op *op, uint64_t key)
+{
+    float *dinp = din(m, op->in0), *dw = tgrad(m, op->w_tensor), *db = tgrad(m, op->b_tensor);
+    if (!dinp && !dw && !db) return;
+    linear_backward(dinp, dw, db, m->values[op->out].dx, m->values[op->in0].x, tval(m, op->w_tensor),
+                    m->N, m->values[op->in0].C, op->cfg.linear.O);
+}
+
+static void fwd_dropout(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    float p = training ? op->cfg.dropout.p : 0.0f;
+    dropout_forward(m->values[op->out].x, m->values[op->in0].x, nflat(m, op->out), p, op_key(key, m, op));
+}
+
+static void bwd_dropout(ms_model *m, ms_op *op, uint64_t key)
+{
+    float p = m->last_training ? op->cfg.dropout.p : 0.0f;
+    dropout_backward(din(m, op->in0), m->values[op->out].dx, nflat(m, op->out), p, op_key(key, m, op));
+}
+
+static void fwd_upsample(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    if (op->cfg.up.mode == UP_BILINEAR)
+        upsample2x_bilinear_forward(m->values[op->out].x, in->x, m->N, in->C, in->H, in->W);
+    else
+        upsample2x_nearest_forward(m->values[op->out].x, in->x, m->N, in->C, in->H, in->W);
+}
+
+static void bwd_upsample(ms_model *m, ms_op *op, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0];
+    if (op->cfg.up.mode == UP_BILINEAR)
+        upsample2x_bilinear_backward(din(m, op->in0), m->values[op->out].dx, m->N, in->C, in->H, in->W);
+    else
+        upsample2x_nearest_backward(din(m, op->in0), m->values[op->out].dx, m->N, in->C, in->H, in->W);
+}
+
+static void fwd_concat(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const ms_value *a = &m->values[op->in0], *b = &m->values[op->in1];
+    concat_forward(m->values[op->out].x, a->x, b->x, m->N, a->C, b->C, a->H * a->W);
+}
+
+static void bwd_concat(ms_model *m, ms_op *op, uint64_t key)
+{
+    const ms_value *a = &m->values[op->in0], *b = &m->values[op->in1];
+    concat_backward(din(m, op->in0), din(m, op->in1), m->values[op->out].dx, m->N, a->C, b->C, a->H * a->W);
+}
+
+static void fwd_add(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    add_forward(m->values[op->out].x, m->values[op->in0].x, m->values[op->in1].x, nflat(m, op->out));
+}
+
+static void bwd_add(ms_model *m, ms_op *op, uint64_t key)
+{
+    add_backward(din(m, op->in0), din(m, op->in1), m->values[op->out].dx, nflat(m, op->out));
+}
+
+typedef void (*op_forward_fn)(ms_model *m, ms_op *op, int training, uint64_t key);
+typedef void (*op_backward_fn)(ms_model *m, ms_op *op, uint64_t key);
+
+static const struct {
+    const char *name;
+    op_forward_fn forward;
+    op_backward_fn backward;
+} op_table[OP__COUNT] = {
+    [OP_CONV] = { "conv", fwd_conv, bwd_conv },
+    [OP_BN] = { "batchnorm", fwd_bn, bwd_bn },
+    [OP_RELU] = { "relu", fwd_relu, bwd_relu },
+    [OP_MAXPOOL] = { "maxpool", fwd_maxpool, bwd_maxpool },
+    [OP_GAP] = { "avgpool", fwd_gap, bwd_gap },
+    [OP_LINEAR] = { "linear", fwd_linear, bwd_linear },
+    [OP_DROPOUT] = { "dropout", fwd_dropout, bwd_dropout },
+    [OP_UPSAMPLE] = { "upsample", fwd_upsample, bwd_upsample },
+    [OP_CONCAT] = { "concat", fwd_concat, bwd_concat },
+    [OP_ADD] = { "add", fwd_add, bwd_add },
+};
+_Static_assert(sizeof op_table / sizeof *op_table == OP__COUNT, "one entry per op kind");
+
+const char *model_op_kind_name(ms_op_kind kind) { return op_table[kind].name; }
+const char *model_op_name(const ms_model *m, int op) { return m->ops[op].name; }
+
+float *model_forward(ms_model *m, const float *input, int training, uint64_t dropout_key)
+{
+    CHECKM(m->arena != NULL, "model_forward before model_plan");
+    m->values[m->input].x = (float *)input; /* read only: no op writes its input */
+    m->last_training = training;
+    for (int i = 0; i < m->n_ops; i++) {
+        double t0 = m->prof ? ms_now() : 0;
+        op_table[m->ops[i].kind].forward(m, &m->ops[i], training, dropout_key);
+        if (m->prof) m->prof[i] += ms_now() - t0;
+    }
+    return m->values[m->output].x;
+}
+
+float *model_output_grad(ms_model *m) { return m->values[m->output].dx; }
+
+void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx)
+{
+    for (int v = 0; v < m->n_values; v++)
+        if (v != m->output && m->values[v].dx && m->values[v].needs_grad)
+            memset(m->values[v].dx, 0, nflat(m, v) * sizeof(float));
+    for (int i = m->n_ops - 1; i >= 0; i--) {
+        ms_op *op = &m->ops[i];
+        double t0 = m->prof ? ms_now() : 0;
+        if (m->values[op->out].needs_grad) op_table[op->kind].backward(m, op, dropout_key);
+        if (m->prof) m->prof[m->n_ops + i] += ms_now() - t0;
+        if (on_ready && op->n_tensors > 0) {
+            const ms_tensor *first = &m->slab.t[op->first_tensor];
+            const ms_tensor *last = &m->slab.t[op->first_tensor + op->n_tensors - 1];
+            on_ready(ctx, first->offset, last->offset + last->size - first->offset);
+        }
+    }
+}
+
+double model_forward_flops(const ms_model *m)
+{
+    double flops = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        const ms_op *op = &m->ops[i];
+        if (op->kind == OP_CONV)
+            flops += 2.0 * op->cfg.conv.K * m->values[op->in0].C * op->cfg.conv.R * op->cfg.conv.R *
+                     (double)m->values[op->out].H * m->values[op->out].W;
+        else if (op->kind == OP_LINEAR)
+            flops += 2.0 * m->values[op->in0].C * op->cfg.linear.O;
+    }
+    return flops;
+}

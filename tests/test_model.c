@@ -1,0 +1,281 @@
+/* test_model — model spec, parameter naming, whole-model gradients, freezing,
+ * and a tiny encoder+head learning a separable problem. */
+#include "medssl/common.h"
+#include "medssl/loss.h"
+#include "medssl/model.h"
+#include "medssl/optim.h"
+#include "medssl/rng.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void build(ms_model *m, const char *text)
+{
+    ms_model_spec spec;
+    int rc = model_spec_parse(&spec, text);
+    if (rc) fprintf(stderr, "spec error: %s\n", ms_last_error());
+    CHECK(rc == 0);
+    model_build(m, &spec);
+    model_init_weights(m, 42);
+}
+
+static void test_spec_parse_and_format(void)
+{
+    ms_model_spec s, s2;
+    TU_CHECK(model_spec_parse(&s, "encoder:in=3,widths=16-32-64,block=residual,convs=4;head:mlp,classes=10,hidden=128,dropout=0.5") == 0);
+    TU_CHECK(s.in_channels == 3 && s.n_stages == 3 && s.widths[2] == 64);
+    TU_CHECK(s.block == BLOCK_RESIDUAL && s.convs == 4);
+    TU_CHECK(s.head == HEAD_MLP && s.classes == 10 && s.hidden == 128);
+    TU_CLOSE(s.dropout, 0.5, 1e-6, 0);
+    char text[512], text2[512];
+    model_spec_format(&s, text, sizeof text);
+    TU_CHECK(model_spec_parse(&s2, text) == 0);
+    model_spec_format(&s2, text2, sizeof text2);
+    TU_CHECKF(strcmp(text, text2) == 0, "%s vs %s", text, text2);
+    TU_CHECK(model_spec_parse(&s, "encoder:widths=8-16;decoder:out=3,up=nearest") == 0);
+    TU_CHECK(s.has_decoder && s.dec_out == 3 && s.up == UP_NEAREST && s.head == HEAD_NONE);
+
+    /* every malformed spec is an input error whose message names the problem */
+    const char *bad[][2] = {
+        { "encoder:widths=32-64,colour=red", "colour" },
+        { "encoder:widths=", "widths" },
+        { "encoder:widths=32-x", "widths" },
+        { "encoder:widths=32,block=dense", "block" },
+        { "head:linear,classes=4", "encoder" },
+        { "encoder:widths=32;head:linear", "classes" },
+        { "encoder:widths=32;tail:x=1", "tail" },
+        { "encoder:widths=32,convs=3,block=residual", "even" },
+        { "", "empty" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ms_clear_error();
+        int rc = model_spec_parse(&s, bad[i][0]);
+        TU_CHECKF(rc == MS_ERR_INPUT, "spec '%s' gave %d", bad[i][0], rc);
+        TU_CHECKF(strstr(ms_last_error(), bad[i][1]) != NULL, "'%s': message '%s' lacks '%s'",
+                  bad[i][0], ms_last_error(), bad[i][1]);
+    }
+}
+
+static void test_reference_encoder_layout(void)
+{
+    ms_model m;
+    build(&m, "encoder:in=1,widths=32-64-128-256,block=plain,convs=2;head:type=linear,classes=4");
+    ms_tensor *t = slab_find(&m.slab, "encoder.stage0.conv0.weight");
+    TU_CHECK(t && t->ndim == 4 && t->shape[0] == 32 && t->shape[1] == 1 && t->shape[2] == 3 && t->shape[3] == 3);
+    TU_CHECK(t && t->offset == 0);
+    TU_CHECK(slab_find(&m.slab, "encoder.stage0.conv0.bias") == NULL); /* no bias before BN */
+    t = slab_find(&m.slab, "encoder.stage3.bn1.running_var");
+    TU_CHECK(t && t->shape[0] == 256 && (t->flags & SLAB_BUFFER));
+    t = slab_find(&m.slab, "encoder.stage1.bn0.weight");
+    TU_CHECK(t && (t->flags & SLAB_NO_DECAY) && !(t->flags & SLAB_BUFFER));
+    t = slab_find(&m.slab, "head.fc.weight");
+    TU_CHECK(t && t->ndim == 2 && t->shape[0] == 4 && t->shape[1] == 256);
+    /* trainable parameters: convs 9*(1*32 + 32*32 + 32*64 + 64*64 + 64*128 + 128*128 + 128*256 + 256*256)
+     * + BN 2*2*(32+64+128+256) + linear 256*4 + 4 */
+    size_t convs = 9 * (32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128 + 128 * 256 + 256 * 256);
+    size_t expect = convs + 4 * (32 + 64 + 128 + 256) + 256 * 4 + 4;
+    TU_CHECKF(slab_count_trainable(&m.slab) == expect, "%zu vs %zu", slab_count_trainable(&m.slab), expect);
+    /* tensors are laid out contiguously in build order */
+    for (int i = 1; i < m.slab.n_tensors; i++)
+        TU_CHECK(m.slab.t[i].offset == m.slab.t[i - 1].offset + m.slab.t[i - 1].size);
+    TU_CHECK(model_plan(&m, 2, 64, 64) == 0);
+    TU_CLOSE(3 * model_forward_flops(&m) * 1e-9, 1.25, 0.02, 0);
+    TU_CHECK(model_plan(&m, 2, 4, 4) == MS_ERR_INPUT); /* 4 -> 2 -> 1 -> too small */
+    model_free(&m);
+}
+
+/* Whole-model gradient check: L = sum(out * R) in double. ReLU and max-pool
+ * kinks make a few finite differences meaningless, so a small fraction of
+ * mismatches is tolerated here; each layer is checked exactly in test_layers. */
+typedef struct {
+    ms_model *m;
+    float *x, *R;
+    size_t n_out;
+} fd_ctx;
+
+static double fd_loss(void *p)
+{
+    fd_ctx *c = p;
+    float *out = model_forward(c->m, c->x, 1, 99);
+    double L = 0;
+    for (size_t i = 0; i < c->n_out; i++) L += (double)out[i] * c->R[i];
+    return L;
+}
+
+static void gradcheck_model(const char *text, int N, int H, int W)
+{
+    ms_model m;
+    build(&m, text);
+    CHECK(model_plan(&m, N, H, W) == 0);
+    m.values[m.input].needs_grad = 1; /* also check d/dinput */
+    size_t n_in = (size_t)N * m.spec.in_channels * H * W, n_out = (size_t)N * model_value_size(&m, m.output);
+    float *x = ms_malloc(n_in * sizeof(float)), *R = ms_malloc(n_out * sizeof(float));
+    float *dx_in = ms_calloc(n_in, sizeof(float));
+    tu_fill_normal(x, n_in, 1, 1.0f);
+    tu_fill_normal(R, n_out, 2, 1.0f);
+    /* input gradient: model_backward fills values[input].dx only if it exists;
+     * give the input value a gradient buffer for this check */
+    m.values[m.input].dx = dx_in;
+    fd_ctx c = { &m, x, R, n_out };
+    fd_loss(&c);
+    memcpy(model_output_grad(&m), R, n_out * sizeof(float));
+    slab_zero_grad(&m.slab);
+    memset(dx_in, 0, n_in * sizeof(float));
+    model_backward(&m, 99, NULL, NULL);
+    float *grad = ms_malloc(m.slab.n * sizeof(float));
+    memcpy(grad, m.slab.grad, m.slab.n * sizeof(float));
+
+    int checked = 0, bad = 0;
+    for (int t = 0; t < m.slab.n_tensors; t++) {
+        const ms_tensor *tn = &m.slab.t[t];
+        if (tn->flags & SLAB_BUFFER) continue;
+        size_t stride = tn->size > 12 ? tn->size / 12 : 1;
+        for (size_t k = 0; k < tn->size; k += stride) {
+            float *v = &m.slab.val[tn->offset + k];
+            float v0 = *v, h = 1e-2f;
+            *v = v0 + h; double fp = fd_loss(&c);
+            *v = v0 - h; double fm = fd_loss(&c);
+            *v = v0;
+            double num = (fp - fm) / (2 * h), ana = grad[tn->offset + k];
+            checked++;
+            if (fabs(num - ana) > 2e-2 + 5e-2 * fmax(fabs(num), fabs(ana))) {
+                if (bad < 5) fprintf(stderr, "  %s[%zu]: numeric %.5g analytic %.5g\n", tn->name, k, num, ana);
+                bad++;
+            }
+        }
+    }
+    for (size_t k = 0; k < n_in; k += n_in / 20 + 1) {
+        float x0 = x[k], h = 1e-2f;
+        x[k] = x0 + h; double fp = fd_loss(&c);
+        x[k] = x0 - h; double fm = fd_loss(&c);
+        x[k] = x0;
+        double num = (fp - fm) / (2 * h), ana = dx_in[k];
+        checked++;
+        if (fabs(num - ana) > 2e-2 + 5e-2 * fmax(fabs(num), fabs(ana))) {
+            if (bad < 5) fprintf(stderr, "  input[%zu]: numeric %.5g analytic %.5g\n", k, num, ana);
+            bad++;
+        }
+    }
+    TU_CHECKF(bad <= checked / 25, "%s: %d of %d gradients off", text, bad, checked);
+    TU_CHECK(checked > 50);
+    free(grad);
+    free(x);
+    free(R);
+    free(dx_in);
+    model_free(&m);
+}
+
+static void test_gradcheck_plain_classifier(void)
+{
+    gradcheck_model("encoder:in=2,widths=3-4,convs=1;head:linear,classes=3", 3, 7, 6);
+}
+
+static void test_gradcheck_residual_mlp(void)
+{
+    gradcheck_model("encoder:in=1,widths=3-5,block=residual,convs=2;head:mlp,classes=2,hidden=6,dropout=0.25", 2, 6, 6);
+}
+
+static void test_gradcheck_unet(void)
+{
+    gradcheck_model("encoder:in=1,widths=3-4-5,convs=1;decoder:out=2,up=bilinear", 2, 8, 8);
+    gradcheck_model("encoder:in=2,widths=2-3,convs=2;decoder:out=1,up=nearest", 1, 6, 4);
+}
+
+/* Synthetic separable problem: class 0 = bright square top-left, class 1 =
+ * bright square bottom-right, plus noise. */
+static void make_squares(float *x, int32_t *y, int N, int S, uint64_t seed)
+{
+    ms_rng r = rng_stream(rng_key(seed, 0, 0, RNG_DATA));
+    for (int n = 0; n < N; n++) {
+        int cls = (int)rng_below(&r, 2);
+        y[n] = cls;
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                int in_sq = cls == 0 ? (i < S / 2 && j < S / 2) : (i >= S / 2 && j >= S / 2);
+                x[(size_t)n * S * S + i * S + j] = (in_sq ? 1.0f : 0.0f) + 0.3f * rng_normal(&r);
+            }
+    }
+}
+
+static void test_tiny_model_learns(void)
+{
+    ms_model m;
+    build(&m, "encoder:in=1,widths=8-16,convs=1;head:linear,classes=2");
+    const int N = 32, S = 12;
+    CHECK(model_plan(&m, N, S, S) == 0);
+    float *x = ms_malloc((size_t)N * S * S * sizeof(float));
+    int32_t *y = ms_malloc(N * sizeof(int32_t));
+    ms_optim opt = optim_sgd(0.9f, 0, 5e-4f);
+    double first = 0, last = 0;
+    for (int step = 0; step < 60; step++) {
+        make_squares(x, y, N, S, 100 + (uint64_t)step);
+        slab_zero_grad(&m.slab);
+        float *logits = model_forward(&m, x, 1, 0);
+        float loss = softmax_ce_loss(model_output_grad(&m), logits, y, NULL, -1, N, 2, 1, 1.0f);
+        model_backward(&m, 0, NULL, NULL);
+        optim_step(&opt, &m.slab, 0.05f);
+        if (step < 5) first += loss / 5;
+        if (step >= 55) last += loss / 5;
+    }
+    /* held-out accuracy in eval mode (running BN statistics) */
+    make_squares(x, y, N, S, 9999);
+    float *logits = model_forward(&m, x, 0, 0);
+    int correct = 0;
+    for (int n = 0; n < N; n++) correct += (logits[2 * n + 1] > logits[2 * n]) == (y[n] == 1);
+    fprintf(stderr, "  loss %.4f -> %.4f, held-out accuracy %d/%d\n", first, last, correct, N);
+    TU_CHECKF(last < first / 10, "loss %.4f -> %.4f", first, last);
+    TU_CHECK(correct >= N - 1);
+    free(x);
+    free(y);
+    model_free(&m);
+}
+
+static void test_freezing(void)
+{
+    ms_model m;
+    build(&m, "encoder:in=1,widths=4-6,convs=1;head:linear,classes=2");
+    const int N = 8, S = 8;
+    CHECK(model_plan(&m, N, S, S) == 0);
+    TU_CHECK(slab_set_flag_prefix(&m.slab, "encoder.stage0.", SLAB_FROZEN, 1) == 5);
+    model_update_grad_flags(&m);
+    float *before = ms_malloc(m.slab.n * sizeof(float));
+    memcpy(before, m.slab.val, m.slab.n * sizeof(float));
+    float *x = ms_malloc((size_t)N * S * S * sizeof(float));
+    int32_t *y = ms_malloc(N * sizeof(int32_t));
+    ms_optim opt = optim_sgd(0.9f, 1, 1e-2f);
+    for (int step = 0; step < 5; step++) {
+        make_squares(x, y, N, S, (uint64_t)step);
+        slab_zero_grad(&m.slab);
+        float *logits = model_forward(&m, x, 1, 0);
+        softmax_ce_loss(model_output_grad(&m), logits, y, NULL, -1, N, 2, 1, 1.0f);
+        model_backward(&m, 0, NULL, NULL);
+        optim_step(&opt, &m.slab, 0.1f);
+    }
+    for (int t = 0; t < m.slab.n_tensors; t++) {
+        const ms_tensor *tn = &m.slab.t[t];
+        int same = memcmp(before + tn->offset, m.slab.val + tn->offset, tn->size * sizeof(float)) == 0;
+        int frozen_param = strncmp(tn->name, "encoder.stage0.", 15) == 0 && !(tn->flags & SLAB_BUFFER);
+        if (frozen_param) TU_CHECKF(same, "%s changed although frozen", tn->name);
+        else TU_CHECKF(!same, "%s did not change", tn->name); /* incl. BN running stats */
+    }
+    /* the frozen first stage gets no gradient at all; the conv sees no dinput need */
+    TU_CHECK(!m.values[m.ops[0].out].needs_grad);
+    free(before);
+    free(x);
+    free(y);
+    model_free(&m);
+}
+
+int main(void)
+{
+    TU_RUN(test_spec_parse_and_format);
+    TU_RUN(test_reference_encoder_layout);
+    TU_RUN(test_gradcheck_plain_classifier);
+    TU_RUN(test_gradcheck_residual_mlp);
+    TU_RUN(test_gradcheck_unet);
+    TU_RUN(test_tiny_model_learns);
+    TU_RUN(test_freezing);
+    return tu_summary();
+}
