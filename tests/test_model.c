@@ -86,22 +86,57 @@ static void test_reference_encoder_layout(void)
     model_free(&m);
 }
 
-/* Whole-model gradient check: L = sum(out * R) in double. ReLU and max-pool
- * kinks make a few finite differences meaningless, so a small fraction of
- * mismatches is tolerated here; each layer is checked exactly in test_layers. */
+/* Whole-model gradient check: L = sum(out * R) in double, entry by entry
+ * (a spread-out sample of every tensor, and of the input). BN over the tiny
+ * feature maps of a test-sized model curves sharply, so central differences
+ * D(h) = (L(p+h) - L(p-h)) / 2h are Richardson-extrapolated,
+ * (4 D(h/2) - D(h)) / 3, to cancel the h^2 term. An entry whose step
+ * crosses a ReLU or max-pool kink shows up as D(h) and D(h/2) disagreeing
+ * beyond what curvature explains; such entries are skipped (and counted, so a
+ * test where most entries "cross kinks" still fails). Each layer is also
+ * checked strictly, entry by entry, in test_layers. */
 typedef struct {
     ms_model *m;
     float *x, *R;
     size_t n_out;
 } fd_ctx;
 
-static double fd_loss(void *p)
+static double fd_loss(const fd_ctx *c)
 {
-    fd_ctx *c = p;
     float *out = model_forward(c->m, c->x, 1, 99);
     double L = 0;
     for (size_t i = 0; i < c->n_out; i++) L += (double)out[i] * c->R[i];
     return L;
+}
+
+/* Checks up to 12 entries of p (n) against grad; returns the mismatches. */
+static int entry_check(const fd_ctx *c, const char *what, float *p, const float *grad, size_t n,
+                       int *checked, int *kinks)
+{
+    int bad = 0;
+    for (size_t k = 0; k < n; k += n > 12 ? n / 12 : 1) {
+        float p0 = p[k];
+        double D[2], h = 2e-3;
+        for (int j = 0; j < 2; j++, h /= 2) {
+            p[k] = p0 + (float)h;
+            double fp = fd_loss(c);
+            p[k] = p0 - (float)h;
+            double fm = fd_loss(c);
+            D[j] = (fp - fm) / (2 * h);
+        }
+        p[k] = p0;
+        double num = (4 * D[1] - D[0]) / 3, ana = grad[k];
+        if (fabs(D[0] - D[1]) > 2e-3 + 1e-2 * fmax(fabs(D[0]), fabs(D[1]))) {
+            (*kinks)++;
+            continue;
+        }
+        (*checked)++;
+        if (fabs(num - ana) > 5e-3 + 2e-2 * fmax(fabs(num), fabs(ana))) {
+            if (bad < 3) fprintf(stderr, "  %s[%zu]: numeric %.5g analytic %.5g\n", what, k, num, ana);
+            bad++;
+        }
+    }
+    return bad;
 }
 
 static void gradcheck_model(const char *text, int N, int H, int W)
@@ -109,58 +144,31 @@ static void gradcheck_model(const char *text, int N, int H, int W)
     ms_model m;
     build(&m, text);
     CHECK(model_plan(&m, N, H, W) == 0);
-    m.values[m.input].needs_grad = 1; /* also check d/dinput */
     size_t n_in = (size_t)N * m.spec.in_channels * H * W, n_out = (size_t)N * model_value_size(&m, m.output);
     float *x = ms_malloc(n_in * sizeof(float)), *R = ms_malloc(n_out * sizeof(float));
     float *dx_in = ms_calloc(n_in, sizeof(float));
     tu_fill_normal(x, n_in, 1, 1.0f);
     tu_fill_normal(R, n_out, 2, 1.0f);
-    /* input gradient: model_backward fills values[input].dx only if it exists;
-     * give the input value a gradient buffer for this check */
+    /* give the input a gradient buffer so d/dinput is checked too */
+    m.values[m.input].needs_grad = 1;
     m.values[m.input].dx = dx_in;
     fd_ctx c = { &m, x, R, n_out };
     fd_loss(&c);
     memcpy(model_output_grad(&m), R, n_out * sizeof(float));
     slab_zero_grad(&m.slab);
-    memset(dx_in, 0, n_in * sizeof(float));
     model_backward(&m, 99, NULL, NULL);
-    float *grad = ms_malloc(m.slab.n * sizeof(float));
-    memcpy(grad, m.slab.grad, m.slab.n * sizeof(float));
 
-    int checked = 0, bad = 0;
+    int checked = 0, bad = 0, kinks = 0;
     for (int t = 0; t < m.slab.n_tensors; t++) {
         const ms_tensor *tn = &m.slab.t[t];
-        if (tn->flags & SLAB_BUFFER) continue;
-        size_t stride = tn->size > 12 ? tn->size / 12 : 1;
-        for (size_t k = 0; k < tn->size; k += stride) {
-            float *v = &m.slab.val[tn->offset + k];
-            float v0 = *v, h = 1e-2f;
-            *v = v0 + h; double fp = fd_loss(&c);
-            *v = v0 - h; double fm = fd_loss(&c);
-            *v = v0;
-            double num = (fp - fm) / (2 * h), ana = grad[tn->offset + k];
-            checked++;
-            if (fabs(num - ana) > 2e-2 + 5e-2 * fmax(fabs(num), fabs(ana))) {
-                if (bad < 5) fprintf(stderr, "  %s[%zu]: numeric %.5g analytic %.5g\n", tn->name, k, num, ana);
-                bad++;
-            }
-        }
+        if (!(tn->flags & SLAB_BUFFER))
+            bad += entry_check(&c, tn->name, m.slab.val + tn->offset, m.slab.grad + tn->offset, tn->size, &checked, &kinks);
     }
-    for (size_t k = 0; k < n_in; k += n_in / 20 + 1) {
-        float x0 = x[k], h = 1e-2f;
-        x[k] = x0 + h; double fp = fd_loss(&c);
-        x[k] = x0 - h; double fm = fd_loss(&c);
-        x[k] = x0;
-        double num = (fp - fm) / (2 * h), ana = dx_in[k];
-        checked++;
-        if (fabs(num - ana) > 2e-2 + 5e-2 * fmax(fabs(num), fabs(ana))) {
-            if (bad < 5) fprintf(stderr, "  input[%zu]: numeric %.5g analytic %.5g\n", k, num, ana);
-            bad++;
-        }
-    }
-    TU_CHECKF(bad <= checked / 25, "%s: %d of %d gradients off", text, bad, checked);
+    bad += entry_check(&c, "input", x, dx_in, n_in, &checked, &kinks);
+    fprintf(stderr, "  %s: %d of %d entries off, %d skipped at kinks\n", text, bad, checked, kinks);
+    TU_CHECKF(bad == 0, "%s: %d of %d gradients off", text, bad, checked);
+    TU_CHECKF(kinks <= checked / 4, "%d entries at kinks, %d checked", kinks, checked);
     TU_CHECK(checked > 50);
-    free(grad);
     free(x);
     free(R);
     free(dx_in);
@@ -179,7 +187,7 @@ static void test_gradcheck_residual_mlp(void)
 
 static void test_gradcheck_unet(void)
 {
-    gradcheck_model("encoder:in=1,widths=3-4-5,convs=1;decoder:out=2,up=bilinear", 2, 8, 8);
+    gradcheck_model("encoder:in=1,widths=3-4-5,convs=1;decoder:out=2,up=bilinear", 3, 8, 8);
     gradcheck_model("encoder:in=2,widths=2-3,convs=2;decoder:out=1,up=nearest", 1, 6, 4);
 }
 

@@ -44,9 +44,11 @@ double tu_max_rel_err(const float *a, const float *b, size_t n, double atol, dou
 {
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]) / (atol + rtol * fabs((double)b[i]));
-        if (!(e <= worst)) worst = e; /* NaN counts as worst */
+        double diff = fabs((double)a[i] - b[i]);
+        if (diff == 0) continue; /* exact, also with atol = rtol = 0 */
+        double e = diff / (atol + rtol * fabs((double)b[i]));
         if (isnan(e)) return INFINITY;
+        if (e > worst) worst = e;
     }
     return worst;
 }
@@ -57,7 +59,9 @@ void tu_allclose_at(const float *a, const float *b, size_t n, double atol, doubl
     size_t worst_i = 0;
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]) / (atol + rtol * fabs((double)b[i]));
+        double diff = fabs((double)a[i] - b[i]);
+        if (diff == 0) continue; /* exact, also with atol = rtol = 0 */
+        double e = diff / (atol + rtol * fabs((double)b[i]));
         if (isnan(e) || e > worst) { worst = isnan(e) ? INFINITY : e; worst_i = i; }
     }
     if (worst > 1.0) {
