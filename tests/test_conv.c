@@ -20,7 +20,8 @@ typedef struct {
 } conv_case;
 
 /* Odd and even sizes, stride 1/2, pad 0/1/2, 1x1 (fast path and not), 3x3, 5x5,
- * non-square image and kernel, C = 1, N > 1, pad larger than half the kernel. */
+ * non-square image and kernel, C = 1, N > 1, pad larger than half the kernel,
+ * several images per GEMM with an uneven last group. */
 static const conv_case CASES[] = {
     { 2, 3, 7, 5, 4, 3, 3, 1, 1, 1 },   /* odd, non-square, same padding */
     { 1, 1, 9, 9, 2, 3, 3, 2, 0, 1 },   /* C = 1, stride 2, pad 0 */
@@ -35,6 +36,9 @@ static const conv_case CASES[] = {
     { 1, 1, 1, 1, 2, 1, 1, 1, 0, 1 },   /* 1x1 image */
     { 2, 16, 16, 16, 8, 3, 3, 1, 1, 1 }, /* ResNet-like */
     { 1, 3, 15, 15, 4, 7, 7, 2, 3, 1 }, /* stem-like 7x7 stride 2 */
+    { 5, 2, 40, 40, 3, 3, 3, 1, 1, 1 }, /* 1600 px: groups of 2 images per GEMM, remainder 1 */
+    { 7, 3, 20, 30, 2, 3, 3, 1, 1, 0 }, /* groups of 6 + 1, non-square same-width path */
+    { 3, 2, 8, 8, 4, 5, 5, 1, 2, 1 },   /* 5x5 same-width path, whole padding rows */
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
@@ -88,7 +92,9 @@ static void test_conv_shape(void)
     ms_conv_shape cs;
     TU_CHECK(conv_shape_make(&cs, 2, 3, 7, 5, 4, 3, 3, 2, 1) == 0);
     TU_CHECK(cs.OH == 4 && cs.OW == 3); /* (7+2-3)/2+1 = 4, (5+2-3)/2+1 = 3 */
-    TU_CHECK(conv_col_size(&cs) == (size_t)3 * 3 * 3 * 4 * 3);
+    /* N=2 images of 12 output pixels share one GEMM: columns (CRS, 2*OHW) plus the
+     * regrouping buffer (K, 2*OHW) */
+    TU_CHECK(conv_col_size(&cs) == (size_t)3 * 3 * 3 * 2 * 4 * 3 + (size_t)4 * 2 * 4 * 3);
     TU_CHECK(conv_shape_make(&cs, 1, 8, 6, 6, 4, 1, 1, 1, 0) == 0);
     TU_CHECK(cs.OH == 6 && cs.OW == 6 && conv_col_size(&cs) == 0); /* fast path: no workspace */
     TU_CHECK(conv_shape_make(&cs, 1, 8, 6, 6, 4, 1, 1, 2, 0) == 0);

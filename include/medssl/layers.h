@@ -35,7 +35,8 @@ typedef struct {
  * output would be empty. */
 int conv_shape_make(ms_conv_shape *cs, int N, int C, int H, int W, int K, int R, int S,
                     int stride, int pad);
-/* Floats of im2col workspace one image needs: CRS * OHW (0 for the 1x1 fast path). */
+/* Floats of workspace conv2d_forward/backward need for this shape (0 for the 1x1 fast
+ * path): a column matrix for a group of images, plus a GEMM output for regrouping. */
 size_t conv_col_size(const ms_conv_shape *cs);
 
 /* col (CRS, OHW) <- inp (C,H,W) of one image; zero padding. */
@@ -69,6 +70,15 @@ void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
 void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
                        const float *running_mean, const float *running_var, int N, int C,
                        int HW, float eps);
+/* Fused BN + ReLU: out = max(0, bn(inp)), one pass fewer and one buffer fewer
+ * than bn2d_forward_* followed by relu_forward. Backward: relu_mask_grad on
+ * the output gradient, then bn2d_backward / bn2d_backward_eval. */
+void bn2d_relu_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                             const float *gamma, const float *beta, float *running_mean,
+                             float *running_var, int N, int C, int HW, float momentum, float eps);
+void bn2d_relu_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var, int N, int C,
+                            int HW, float eps);
 /* Backward of training mode (batch statistics), using mean/rstd saved by forward.
  * dinp (N,C,HW) may be NULL; dgamma, dbeta (C) may be NULL. */
 void bn2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
@@ -85,6 +95,10 @@ void bn2d_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *d
 void relu_forward(float *out, const float *inp, size_t n, float slope);
 /* dinp += dout * (out > 0 ? 1 : slope), using the forward OUTPUT (valid also in place). */
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n, float slope);
+
+/* In place: dout[i] = out[i] > 0 ? dout[i] : 0 (ReLU backward into the same
+ * buffer, for fused BN + ReLU whose output gradient the caller owns). */
+void relu_mask_grad(float *dout, const float *out, size_t n);
 
 /* ---- pooling ------------------------------------------------------------------------ */
 

@@ -85,7 +85,8 @@ typedef struct {
     int first_tensor, n_tensors; /* the op's contiguous tensor range in the slab */
     union {
         struct { int K, R, stride, pad; } conv;
-        struct { float momentum, eps; int eval, used_batch_stats; } bn; /* eval: use running stats even in training */
+        struct { float momentum, eps; int eval, used_batch_stats, relu; } bn; /* eval: use running stats even
+                                                                         in training; relu: fused ReLU */
         struct { float slope; } relu;
         struct { int O; } linear;
         struct { float p; } dropout;

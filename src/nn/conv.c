@@ -1,4 +1,4 @@
-/* conv — 2-D convolution as im2col + one cblas_sgemm per image (see include/medssl/layers.h).
+/* conv — 2-D convolution as im2col + cblas_sgemm over groups of images (see include/medssl/layers.h).
  *
  * Dimension legend:
  *   N  batch size          C  input channels      H, W    input height, width
@@ -56,11 +56,6 @@ static int conv_is_pointwise(const ms_conv_shape *cs)
     return cs->R == 1 && cs->S == 1 && cs->stride == 1 && cs->pad == 0;
 }
 
-size_t conv_col_size(const ms_conv_shape *cs)
-{
-    if (conv_is_pointwise(cs)) return 0;
-    return (size_t)cs->C * cs->R * cs->S * (size_t)cs->OH * cs->OW;
-}
 
 /* Output columns ow in [*lo, *hi) read an in-bounds input column
  * iw = ow*stride - pad + s, i.e. 0 <= iw < W; the rest read zero padding.
@@ -76,19 +71,104 @@ static void conv_valid_range(int s, int pad, int stride, int W, int OW, int *lo,
     *hi = end;
 }
 
-/* col (CRS, OHW) <- inp (C,H,W). */
-void im2col(float *restrict col, const float *restrict inp, const ms_conv_shape *cs)
+/* Stride 1 with "same" output width (OW == W, e.g. 3x3 pad 1): the im2col row
+ * (c, r, s) is the input plane shifted by d = (r-pad)*W + (s-pad) in flat
+ * index, except where the kernel column falls into the left/right padding
+ * (those entries wrap to the neighbouring row and are zeroed afterwards). So
+ * each row is one memcpy plus a strided fix-up, instead of one memcpy per
+ * output row: this matters for the 8- and 16-pixel-wide maps of late stages. */
+static int conv_is_same_stride1(const ms_conv_shape *cs)
+{
+    return cs->stride == 1 && cs->OW == cs->W && cs->OH == cs->H;
+}
+
+/* Zeroes, in every output row oh of [oh_lo, oh_hi), the columns outside [ow_lo, ow_hi). */
+static void zero_pad_columns(float *crow, int W, int oh_lo, int oh_hi, int ow_lo, int ow_hi)
+{
+    for (int oh = oh_lo; oh < oh_hi; oh++) {
+        float *row = crow + (size_t)oh * W;
+        for (int ow = 0; ow < ow_lo; ow++) row[ow] = 0.0f;
+        for (int ow = ow_hi; ow < W; ow++) row[ow] = 0.0f;
+    }
+}
+
+static void im2col_same(float *restrict col, size_t ldcol, const float *restrict inp,
+                        const ms_conv_shape *cs)
+{
+    const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S, pad = cs->pad;
+    const long HW = (long)H * W;
+    for (int c = 0; c < C; c++) {
+        const float *plane = inp + (size_t)c * HW; /* (H,W) */
+        for (int r = 0; r < R; r++) {
+            int oh_lo, oh_hi;
+            conv_valid_range(r, pad, 1, H, H, &oh_lo, &oh_hi);
+            for (int s = 0; s < S; s++) {
+                float *crow = col + ((size_t)(c * R + r) * S + s) * ldcol; /* (H,W) */
+                int ow_lo, ow_hi;
+                conv_valid_range(s, pad, 1, W, W, &ow_lo, &ow_hi);
+                memset(crow, 0, (size_t)oh_lo * W * sizeof(float));
+                memset(crow + (size_t)oh_hi * W, 0, (size_t)(H - oh_hi) * W * sizeof(float));
+                /* flat j in [j_lo, j_hi) reads plane[j + d]; clamp to the plane */
+                long d = (long)(r - pad) * W + (s - pad);
+                long j_lo = (long)oh_lo * W, j_hi = (long)oh_hi * W;
+                if (j_lo + d < 0) j_lo = -d;
+                if (j_hi + d > HW) j_hi = HW - d;
+                if (j_hi > j_lo) memcpy(crow + j_lo, plane + j_lo + d, (size_t)(j_hi - j_lo) * sizeof(float));
+                zero_pad_columns(crow, W, oh_lo, oh_hi, ow_lo, ow_hi);
+            }
+        }
+    }
+}
+
+/* dinp (C,H,W) += col2im(dcol (CRS, ldcol)) for the same-width stride-1 case:
+ * zeroes dcol's padding entries (dcol is the caller's workspace), then adds each
+ * row as one shifted vector. */
+static void col2im_same_add(float *restrict dinp, float *restrict dcol, size_t ldcol,
+                            const ms_conv_shape *cs)
+{
+    const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S, pad = cs->pad;
+    const long HW = (long)H * W;
+    for (int c = 0; c < C; c++) {
+        float *plane = dinp + (size_t)c * HW; /* (H,W) */
+        for (int r = 0; r < R; r++) {
+            int oh_lo, oh_hi;
+            conv_valid_range(r, pad, 1, H, H, &oh_lo, &oh_hi);
+            for (int s = 0; s < S; s++) {
+                float *crow = dcol + ((size_t)(c * R + r) * S + s) * ldcol; /* (H,W) */
+                int ow_lo, ow_hi;
+                conv_valid_range(s, pad, 1, W, W, &ow_lo, &ow_hi);
+                zero_pad_columns(crow, W, oh_lo, oh_hi, ow_lo, ow_hi);
+                long d = (long)(r - pad) * W + (s - pad);
+                long j_lo = (long)oh_lo * W, j_hi = (long)oh_hi * W;
+                if (j_lo + d < 0) j_lo = -d;
+                if (j_hi + d > HW) j_hi = HW - d;
+                float *dst = plane + j_lo + d;
+                const float *src = crow + j_lo;
+                if (j_hi > j_lo) VEC_FOR(i, j_hi - j_lo, dst[i] += src[i]);
+            }
+        }
+    }
+}
+
+/* col (CRS, ldcol) <- inp (C,H,W): row (c,r,s) of this image occupies
+ * col[row*ldcol .. row*ldcol + OHW). ldcol >= OHW lets several images share one
+ * column matrix side by side. */
+static void im2col_ld(float *restrict col, size_t ldcol, const float *restrict inp,
+                      const ms_conv_shape *cs)
 {
     const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S;
     const int stride = cs->stride, pad = cs->pad, OH = cs->OH, OW = cs->OW;
-    const size_t OHW = (size_t)OH * OW;
+    if (conv_is_same_stride1(cs)) {
+        im2col_same(col, ldcol, inp, cs);
+        return;
+    }
     for (int c = 0; c < C; c++) {
         const float *plane = inp + (size_t)c * H * W; /* (H,W) */
         for (int r = 0; r < R; r++) {
             int oh_lo, oh_hi;
             conv_valid_range(r, pad, stride, H, OH, &oh_lo, &oh_hi);
             for (int s = 0; s < S; s++) {
-                float *crow = col + ((size_t)(c * R + r) * S + s) * OHW; /* (OH,OW) */
+                float *crow = col + ((size_t)(c * R + r) * S + s) * ldcol; /* (OH,OW) */
                 int ow_lo, ow_hi;
                 conv_valid_range(s, pad, stride, W, OW, &ow_lo, &ow_hi);
                 /* Rows above and below the image are all padding. */
@@ -113,20 +193,25 @@ void im2col(float *restrict col, const float *restrict inp, const ms_conv_shape 
     }
 }
 
-/* dinp (C,H,W) += col2im(dcol (CRS, OHW)): inverts im2col's copies, so every
+void im2col(float *col, const float *inp, const ms_conv_shape *cs)
+{
+    im2col_ld(col, (size_t)cs->OH * cs->OW, inp, cs);
+}
+
+/* dinp (C,H,W) += col2im(dcol (CRS, ldcol)): inverts im2col's copies, so every
  * input pixel receives the sum over the (c,r,s,oh,ow) entries that read it. */
-void col2im_add(float *restrict dinp, const float *restrict dcol, const ms_conv_shape *cs)
+static void col2im_add_ld(float *restrict dinp, const float *restrict dcol, size_t ldcol,
+                          const ms_conv_shape *cs)
 {
     const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S;
     const int stride = cs->stride, pad = cs->pad, OH = cs->OH, OW = cs->OW;
-    const size_t OHW = (size_t)OH * OW;
     for (int c = 0; c < C; c++) {
         float *plane = dinp + (size_t)c * H * W; /* (H,W) */
         for (int r = 0; r < R; r++) {
             int oh_lo, oh_hi;
             conv_valid_range(r, pad, stride, H, OH, &oh_lo, &oh_hi);
             for (int s = 0; s < S; s++) {
-                const float *crow = dcol + ((size_t)(c * R + r) * S + s) * OHW; /* (OH,OW) */
+                const float *crow = dcol + ((size_t)(c * R + r) * S + s) * ldcol; /* (OH,OW) */
                 int ow_lo, ow_hi;
                 conv_valid_range(s, pad, stride, W, OW, &ow_lo, &ow_hi);
                 if (ow_hi <= ow_lo) continue;
@@ -147,35 +232,9 @@ void col2im_add(float *restrict dinp, const float *restrict dcol, const ms_conv_
     }
 }
 
-/* out (N,K,OH,OW) = conv(inp (N,C,H,W), w (K,CRS)) + bias (K) (NULL = none);
- * col (CRS, OHW) workspace, unused (may be NULL) on the 1x1 fast path. */
-void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float *inp,
-                    const float *w, const float *bias)
+void col2im_add(float *dinp, const float *dcol, const ms_conv_shape *cs)
 {
-    CHECK(cs->OH > 0 && cs->OW > 0);
-    const int pointwise = conv_is_pointwise(cs);
-    CHECK(pointwise || col != NULL);
-    const int K_out = cs->K, CRS = cs->C * cs->R * cs->S, OHW = cs->OH * cs->OW;
-    const size_t in_image = (size_t)cs->C * cs->H * cs->W, out_image = (size_t)K_out * OHW;
-    for (int n = 0; n < cs->N; n++) {
-        const float *inp_n = inp + (size_t)n * in_image; /* (C,H,W) */
-        float *out_n = out + (size_t)n * out_image;      /* (K, OHW) */
-        const float *cols = inp_n;                       /* (CRS, OHW) */
-        if (!pointwise) {
-            im2col(col, inp_n, cs);
-            cols = col;
-        }
-        /* out_n (K, OHW) = w (K, CRS) * cols (CRS, OHW) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K_out, OHW, CRS, 1.0f, w, CRS,
-                    cols, OHW, 0.0f, out_n, OHW);
-        if (bias) {
-            for (int k = 0; k < K_out; k++) {
-                float *row = out_n + (size_t)k * OHW; /* (OHW) */
-                const float b = bias[k];
-                VEC_FOR(i, OHW, row[i] += b);
-            }
-        }
-    }
+    col2im_add_ld(dinp, dcol, (size_t)cs->OH * cs->OW, cs);
 }
 
 /* Sum of n floats: VW float lanes per block of 1024, blocks added in double. */
@@ -196,13 +255,95 @@ static double sum_floats(const float *x, size_t n)
     return total;
 }
 
-/* Inverts, per image n,  out_n (K,OHW) = w (K,CRS) * col (CRS,OHW) + bias:
- *   dw (K,CRS)   += dout_n (K,OHW) * col^T (OHW,CRS)      (col recomputed by im2col)
- *   dbias (K)    += sum over OHW of dout_n
- *   dcol (CRS,OHW) = w^T (CRS,K) * dout_n (K,OHW);  dinp_n (C,H,W) += col2im(dcol)
+/* Images per GEMM. Late stages have few output pixels per image (8x8 = 64
+ * columns), which makes one GEMM per image thin and slow (and the dW GEMM
+ * re-reads all of dW for every image); so G images share one column matrix
+ * (CRS, G*OHW), with G chosen to give about CONV_TARGET_COLS columns. */
+#define CONV_TARGET_COLS 4096
+
+static int conv_group(const ms_conv_shape *cs)
+{
+    if (conv_is_pointwise(cs)) return 1;
+    int OHW = cs->OH * cs->OW;
+    int G = OHW >= CONV_TARGET_COLS ? 1 : CONV_TARGET_COLS / OHW;
+    return G < cs->N ? G : cs->N;
+}
+
+size_t conv_col_size(const ms_conv_shape *cs)
+{
+    if (conv_is_pointwise(cs)) return 0;
+    size_t G = (size_t)conv_group(cs), OHW = (size_t)cs->OH * cs->OW;
+    size_t CRS = (size_t)cs->C * cs->R * cs->S;
+    /* the column matrix, plus the (K, G*OHW) GEMM output when G > 1 */
+    return CRS * G * OHW + (G > 1 ? (size_t)cs->K * G * OHW : 0);
+}
+
+/* Moves images between NCHW (each image (K, OHW) contiguous) and the grouped
+ * GEMM layout y (K, G*OHW), where image g occupies columns [g*OHW, (g+1)*OHW). */
+static void scatter_group(float *restrict out, const float *restrict y, int G, int K_out, int OHW)
+{
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < K_out; k++)
+            memcpy(out + ((size_t)g * K_out + k) * OHW, y + (size_t)k * G * OHW + (size_t)g * OHW,
+                   (size_t)OHW * sizeof(float));
+}
+
+static void gather_group(float *restrict y, const float *restrict dout, int G, int K_out, int OHW)
+{
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < K_out; k++)
+            memcpy(y + (size_t)k * G * OHW + (size_t)g * OHW, dout + ((size_t)g * K_out + k) * OHW,
+                   (size_t)OHW * sizeof(float));
+}
+
+/* out (N,K,OH,OW) = conv(inp (N,C,H,W), w (K,CRS)) + bias (K) (NULL = none);
+ * col: conv_col_size(cs) floats of workspace, unused (may be NULL) on the 1x1
+ * fast path. Per group of G images starting at n0:
+ *   col (CRS, G*OHW) = [im2col(inp_n0) ... im2col(inp_n0+G-1)]
+ *   y (K, G*OHW)     = w (K, CRS) * col         (y = out_n0 itself when G == 1) */
+void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float *inp,
+                    const float *w, const float *bias)
+{
+    CHECK(cs->OH > 0 && cs->OW > 0);
+    const int pointwise = conv_is_pointwise(cs);
+    CHECK(pointwise || col != NULL);
+    const int K_out = cs->K, CRS = cs->C * cs->R * cs->S, OHW = cs->OH * cs->OW;
+    const int G_max = conv_group(cs);
+    const size_t in_image = (size_t)cs->C * cs->H * cs->W, out_image = (size_t)K_out * OHW;
+    float *y_buf = col + (size_t)CRS * G_max * OHW; /* (K, G*OHW), used when G > 1 */
+    for (int n0 = 0; n0 < cs->N; n0 += G_max) {
+        const int G = cs->N - n0 < G_max ? cs->N - n0 : G_max, cols_n = G * OHW;
+        float *out_g = out + (size_t)n0 * out_image; /* (G, K, OHW) */
+        const float *cols = inp + (size_t)n0 * in_image; /* (CRS, OHW) on the fast path */
+        if (!pointwise) {
+            for (int g = 0; g < G; g++)
+                im2col_ld(col + (size_t)g * OHW, (size_t)cols_n, inp + (size_t)(n0 + g) * in_image, cs);
+            cols = col;
+        }
+        float *y = G == 1 ? out_g : y_buf;
+        /* y (K, G*OHW) = w (K, CRS) * cols (CRS, G*OHW) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K_out, cols_n, CRS, 1.0f, w, CRS,
+                    cols, cols_n, 0.0f, y, cols_n);
+        if (G > 1) scatter_group(out_g, y, G, K_out, OHW);
+        if (bias) {
+            for (int g = 0; g < G; g++)
+                for (int k = 0; k < K_out; k++) {
+                    float *row = out_g + ((size_t)g * K_out + k) * OHW; /* (OHW) */
+                    const float b = bias[k];
+                    VEC_FOR(i, OHW, row[i] += b);
+                }
+        }
+    }
+}
+
+/* Inverts, per group of G images,  y (K, G*OHW) = w (K,CRS) * col (CRS, G*OHW) + bias:
+ *   dbias (K)       += sum over OHW of dout_n, for every image n
+ *   dw (K,CRS)      += dy (K, G*OHW) * col^T (G*OHW, CRS)     (col recomputed by im2col)
+ *   dcol (CRS,G*OHW) = w^T (CRS,K) * dy (K, G*OHW);  dinp_n (C,H,W) += col2im(dcol_n)
+ * where dy is dout regrouped (dout_n itself when G == 1).
  * dinp (N,C,H,W), dw (K,CRS), dbias (K) may each be NULL; dout (N,K,OH,OW);
- * inp (N,C,H,W); col (CRS, OHW) workspace (may be NULL on the 1x1 fast path, where
- * dinp_n (C,HW) += w^T * dout_n is one GEMM with beta = 1). */
+ * inp (N,C,H,W); col: workspace as in forward (may be NULL on the 1x1 fast path,
+ * where dinp_n (C,HW) += w^T * dout_n is one GEMM with beta = 1). */
 void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbias, float *col,
                      const float *dout, const float *inp, const float *w)
 {
@@ -210,35 +351,51 @@ void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbi
     const int pointwise = conv_is_pointwise(cs);
     CHECK(pointwise || col != NULL || (dw == NULL && dinp == NULL));
     const int K_out = cs->K, CRS = cs->C * cs->R * cs->S, OHW = cs->OH * cs->OW;
+    const int G_max = conv_group(cs);
     const size_t in_image = (size_t)cs->C * cs->H * cs->W, out_image = (size_t)K_out * OHW;
-    for (int n = 0; n < cs->N; n++) {
-        const float *inp_n = inp + (size_t)n * in_image;    /* (C,H,W) */
-        const float *dout_n = dout + (size_t)n * out_image; /* (K, OHW) */
-        if (dbias) {
+    if (dbias)
+        for (int n = 0; n < cs->N; n++)
             for (int k = 0; k < K_out; k++)
-                dbias[k] += (float)sum_floats(dout_n + (size_t)k * OHW, (size_t)OHW);
+                dbias[k] += (float)sum_floats(dout + n * out_image + (size_t)k * OHW, (size_t)OHW);
+    if (!dw && !dinp) return;
+    if (pointwise) {
+        for (int n = 0; n < cs->N; n++) {
+            const float *inp_n = inp + (size_t)n * in_image;    /* (C, HW) */
+            const float *dout_n = dout + (size_t)n * out_image; /* (K, HW) */
+            /* dw (K, C) += dout_n (K, HW) * inp_n^T (HW, C) */
+            if (dw)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K_out, CRS, OHW, 1.0f, dout_n,
+                            OHW, inp_n, OHW, 1.0f, dw, CRS);
+            /* dinp_n (C, HW) += w^T (C, K) * dout_n (K, HW) */
+            if (dinp)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, OHW, K_out, 1.0f, w, CRS,
+                            dout_n, OHW, 1.0f, dinp + (size_t)n * in_image, OHW);
+        }
+        return;
+    }
+    float *y_buf = col + (size_t)CRS * G_max * OHW; /* (K, G*OHW), used when G > 1 */
+    for (int n0 = 0; n0 < cs->N; n0 += G_max) {
+        const int G = cs->N - n0 < G_max ? cs->N - n0 : G_max, cols_n = G * OHW;
+        const float *dy = dout + (size_t)n0 * out_image; /* (K, G*OHW) */
+        if (G > 1) {
+            gather_group(y_buf, dy, G, K_out, OHW);
+            dy = y_buf;
         }
         if (dw) {
-            const float *cols = inp_n; /* (CRS, OHW) */
-            if (!pointwise) {
-                im2col(col, inp_n, cs);
-                cols = col;
-            }
-            /* dw (K, CRS) += dout_n (K, OHW) * cols^T (OHW, CRS) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K_out, CRS, OHW, 1.0f, dout_n,
-                        OHW, cols, OHW, 1.0f, dw, CRS);
+            for (int g = 0; g < G; g++)
+                im2col_ld(col + (size_t)g * OHW, (size_t)cols_n, inp + (size_t)(n0 + g) * in_image, cs);
+            /* dw (K, CRS) += dy (K, G*OHW) * col^T (G*OHW, CRS) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K_out, CRS, cols_n, 1.0f, dy,
+                        cols_n, col, cols_n, 1.0f, dw, CRS);
         }
         if (dinp) {
-            float *dinp_n = dinp + (size_t)n * in_image; /* (C,H,W) */
-            if (pointwise) {
-                /* dinp_n (C, HW) += w^T (C, K) * dout_n (K, HW) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, OHW, K_out, 1.0f, w,
-                            CRS, dout_n, OHW, 1.0f, dinp_n, OHW);
-            } else {
-                /* dcol (CRS, OHW) = w^T (CRS, K) * dout_n (K, OHW), into the col workspace */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, OHW, K_out, 1.0f, w,
-                            CRS, dout_n, OHW, 0.0f, col, OHW);
-                col2im_add(dinp_n, col, cs);
+            /* dcol (CRS, G*OHW) = w^T (CRS, K) * dy (K, G*OHW), into the col workspace */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, cols_n, K_out, 1.0f, w, CRS,
+                        dy, cols_n, 0.0f, col, cols_n);
+            for (int g = 0; g < G; g++) {
+                float *dinp_n = dinp + (size_t)(n0 + g) * in_image, *dcol_n = col + (size_t)g * OHW;
+                if (conv_is_same_stride1(cs)) col2im_same_add(dinp_n, dcol_n, (size_t)cols_n, cs);
+                else col2im_add_ld(dinp_n, dcol_n, (size_t)cols_n, cs);
             }
         }
     }

@@ -55,6 +55,12 @@ static void affine(float *restrict y, const float *restrict x, float a, float b,
     VEC_FOR(i, n, y[i] = x[i] * a + b);
 }
 
+/* y (n) = max(0, x (n) * a + b) */
+static void affine_relu(float *restrict y, const float *restrict x, float a, float b, size_t n)
+{
+    VEC_FOR(i, n, { float v = x[i] * a + b; y[i] = v > 0.0f ? v : 0.0f; });
+}
+
 /* z (n) = x (n) + y (n) */
 static void add3(float *restrict z, const float *restrict x, const float *restrict y, size_t n)
 {
@@ -136,9 +142,10 @@ static void sums_dot(const float *restrict dy, const float *restrict x, size_t n
  *      shift by a sample of the channel keeps var = E[d^2] - E[d]^2 from
  *      cancelling when |mean| >> std;
  *   2. out = x * a + b with a = gamma*rstd, b = beta - mean*a. */
-void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
-                        const float *gamma, const float *beta, float *running_mean,
-                        float *running_var, int N, int C, int HW, float momentum, float eps)
+static void bn2d_forward_train_impl(float *out, float *mean, float *rstd, const float *inp,
+                                    const float *gamma, const float *beta, float *running_mean,
+                                    float *running_var, int N, int C, int HW, float momentum,
+                                    float eps, int relu)
 {
     CHECK(N > 0 && C > 0 && HW > 0);
     const size_t M = (size_t)N * HW;
@@ -165,14 +172,32 @@ void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
         for (int c = 0; c < C; c++) {
             size_t off = ((size_t)n * C + c) * HW;
             const float a = gamma[c] * rstd[c], b = beta[c] - mean[c] * a;
-            affine(out + off, inp + off, a, b, (size_t)HW);
+            if (relu) affine_relu(out + off, inp + off, a, b, (size_t)HW);
+            else affine(out + off, inp + off, a, b, (size_t)HW);
         }
 }
 
 /* out, inp (N,C,HW); gamma, beta, running_mean, running_var (C). */
-void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
-                       const float *running_mean, const float *running_var, int N, int C,
-                       int HW, float eps)
+void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                        const float *gamma, const float *beta, float *running_mean,
+                        float *running_var, int N, int C, int HW, float momentum, float eps)
+{
+    bn2d_forward_train_impl(out, mean, rstd, inp, gamma, beta, running_mean, running_var, N, C,
+                            HW, momentum, eps, 0);
+}
+
+void bn2d_relu_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                             const float *gamma, const float *beta, float *running_mean,
+                             float *running_var, int N, int C, int HW, float momentum, float eps)
+{
+    bn2d_forward_train_impl(out, mean, rstd, inp, gamma, beta, running_mean, running_var, N, C,
+                            HW, momentum, eps, 1);
+}
+
+static void bn2d_forward_eval_impl(float *out, const float *inp, const float *gamma,
+                                   const float *beta, const float *running_mean,
+                                   const float *running_var, int N, int C, int HW, float eps,
+                                   int relu)
 {
     CHECK(N > 0 && C > 0 && HW > 0);
     for (int n = 0; n < N; n++)
@@ -180,8 +205,23 @@ void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const f
             size_t off = ((size_t)n * C + c) * HW;
             const float a = gamma[c] / sqrtf(running_var[c] + eps);
             const float b = beta[c] - running_mean[c] * a;
-            affine(out + off, inp + off, a, b, (size_t)HW);
+            if (relu) affine_relu(out + off, inp + off, a, b, (size_t)HW);
+            else affine(out + off, inp + off, a, b, (size_t)HW);
         }
+}
+
+void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
+                       const float *running_mean, const float *running_var, int N, int C,
+                       int HW, float eps)
+{
+    bn2d_forward_eval_impl(out, inp, gamma, beta, running_mean, running_var, N, C, HW, eps, 0);
+}
+
+void bn2d_relu_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var, int N, int C,
+                            int HW, float eps)
+{
+    bn2d_forward_eval_impl(out, inp, gamma, beta, running_mean, running_var, N, C, HW, eps, 1);
 }
 
 /* dx (n) += k_dy * dy (n) - k_x * x (n) + k_0 */
@@ -301,6 +341,16 @@ static void relu_grad(float *restrict dx, const float *restrict dy, const float 
 
 /* Inverts out = inp > 0 ? inp : slope*inp (sign(out) == sign(inp) for slope >= 0):
  * dinp (n) += dout (n) * (out (n) > 0 ? 1 : slope). */
+static void mask_by_positive(float *restrict dy, const float *restrict y, size_t n)
+{
+    VEC_FOR(i, n, dy[i] = y[i] > 0.0f ? dy[i] : 0.0f);
+}
+
+void relu_mask_grad(float *dout, const float *out, size_t n)
+{
+    mask_by_positive(dout, out, n);
+}
+
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n, float slope)
 {
     if (dinp) relu_grad(dinp, dout, out, n, slope);
@@ -318,23 +368,34 @@ void maxpool2x2_forward(float *out, int32_t *argmax, const float *inp, int N, in
         const float *x = inp + p * H * W;       /* (H,W) */
         float *y = out + p * OH * OW;           /* (OH,OW) */
         int32_t *am = argmax + p * OH * OW;     /* (OH,OW) */
-        for (int oh = 0; oh < OH; oh++)
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            float *yr = y + (size_t)oh * OW;
+            int32_t *ar = am + (size_t)oh * OW;
+            const int32_t top = 2 * oh * W;
+            /* Branch-free: the first of equal maxima wins; a NaN wins (propagates). */
             for (int ow = 0; ow < OW; ow++) {
-                int32_t top = (2 * oh) * W + 2 * ow;
-                int32_t cand[4] = { top, top + 1, top + W, top + W + 1 };
-                int32_t best = top;
-                float v = x[top];
-                for (int q = 1; q < 4; q++) {
-                    float u = x[cand[q]];
-                    if (u > v || u != u) { v = u; best = cand[q]; }
-                }
-                y[oh * OW + ow] = v;
-                am[oh * OW + ow] = best;
+                float v = r0[2 * ow];
+                int32_t best = top + 2 * ow;
+                float u = r0[2 * ow + 1];
+                int take = (u > v) | (u != u);
+                v = take ? u : v;
+                best = take ? top + 2 * ow + 1 : best;
+                u = r1[2 * ow];
+                take = (u > v) | (u != u);
+                v = take ? u : v;
+                best = take ? top + W + 2 * ow : best;
+                u = r1[2 * ow + 1];
+                take = (u > v) | (u != u);
+                v = take ? u : v;
+                best = take ? top + W + 2 * ow + 1 : best;
+                yr[ow] = v;
+                ar[ow] = best;
             }
+        }
     }
 }
 
-/* Inverts out = inp[argmax]: dinp (N,C,H,W) [argmax] += dout (N,C,H/2,W/2). */
 void maxpool2x2_backward(float *dinp, const float *dout, const int32_t *argmax, int N, int C,
                          int H, int W)
 {

@@ -127,7 +127,8 @@ static int g_binary(ms_model *m, ms_op_kind kind, const char *name, int a, int b
     return op->out;
 }
 
-/* conv3x3 (no bias) -> BN -> ReLU, named <prefix>.conv<i>, <prefix>.bn<i>. */
+/* conv3x3 (no bias) -> BN -> ReLU, named <prefix>.conv<i>, <prefix>.bn<i>; the
+ * ReLU is fused into the BN op (PyTorch: a separate parameter-free nn.ReLU). */
 static int g_conv_bn_relu(ms_model *m, const char *prefix, int i, int in, int K)
 {
     char name[64];
@@ -135,8 +136,8 @@ static int g_conv_bn_relu(ms_model *m, const char *prefix, int i, int in, int K)
     int x = g_conv(m, name, in, K, 3, 1, 1, 0);
     snprintf(name, sizeof name, "%s.bn%d", prefix, i);
     x = g_bn(m, name, x);
-    snprintf(name, sizeof name, "%s.relu%d", prefix, i);
-    return g_relu(m, name, x);
+    m->ops[m->n_ops - 1].cfg.bn.relu = 1;
+    return x;
 }
 
 /* Residual basic block: relu(bn1(conv1(relu(bn0(conv0(x))))) + shortcut(x)). */
@@ -400,6 +401,7 @@ int model_plan(ms_model *m, int N, int H, int W)
 
 /* ---- forward / backward, one pair per op kind ----------------------------------------- */
 
+static size_t nflat(const ms_model *m, int v) { return (size_t)m->N * model_value_size(m, v); }
 static float *tval(ms_model *m, int t) { return t < 0 ? NULL : m->slab.val + m->slab.t[t].offset; }
 /* The gradient of tensor t, or NULL when it is not trained. */
 static float *tgrad(ms_model *m, int t)
@@ -445,12 +447,13 @@ static void fwd_bn(ms_model *m, ms_op *op, int training, uint64_t key)
     float *rm = tval(m, op->stat_tensor), *rv = rm + in->C;
     op->cfg.bn.used_batch_stats = training && !op->cfg.bn.eval;
     if (op->cfg.bn.used_batch_stats)
-        bn2d_forward_train(m->values[op->out].x, op->mean, op->rstd, in->x, tval(m, op->w_tensor),
-                           tval(m, op->b_tensor), rm, rv, m->N, in->C, HW, op->cfg.bn.momentum,
-                           op->cfg.bn.eps);
+        (op->cfg.bn.relu ? bn2d_relu_forward_train : bn2d_forward_train)(
+            m->values[op->out].x, op->mean, op->rstd, in->x, tval(m, op->w_tensor),
+            tval(m, op->b_tensor), rm, rv, m->N, in->C, HW, op->cfg.bn.momentum, op->cfg.bn.eps);
     else
-        bn2d_forward_eval(m->values[op->out].x, in->x, tval(m, op->w_tensor), tval(m, op->b_tensor),
-                          rm, rv, m->N, in->C, HW, op->cfg.bn.eps);
+        (op->cfg.bn.relu ? bn2d_relu_forward_eval : bn2d_forward_eval)(
+            m->values[op->out].x, in->x, tval(m, op->w_tensor), tval(m, op->b_tensor), rm, rv, m->N,
+            in->C, HW, op->cfg.bn.eps);
 }
 
 static void bwd_bn(ms_model *m, ms_op *op, uint64_t key)
@@ -458,7 +461,9 @@ static void bwd_bn(ms_model *m, ms_op *op, uint64_t key)
     const ms_value *in = &m->values[op->in0];
     int HW = in->H * in->W;
     float *dinp = din(m, op->in0), *dg = tgrad(m, op->w_tensor), *dbeta = tgrad(m, op->b_tensor);
-    const float *dout = m->values[op->out].dx;
+    float *dout = m->values[op->out].dx;
+    /* fused ReLU: mask the (complete) output gradient in place */
+    if (op->cfg.bn.relu) relu_mask_grad(dout, m->values[op->out].x, nflat(m, op->out));
     if (op->cfg.bn.used_batch_stats)
         bn2d_backward(dinp, dg, dbeta, dout, in->x, op->mean, op->rstd, tval(m, op->w_tensor), m->N,
                       in->C, HW);
@@ -469,7 +474,6 @@ static void bwd_bn(ms_model *m, ms_op *op, uint64_t key)
     }
 }
 
-static size_t nflat(const ms_model *m, int v) { return (size_t)m->N * model_value_size(m, v); }
 
 static void fwd_relu(ms_model *m, ms_op *op, int training, uint64_t key)
 {
