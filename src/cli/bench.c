@@ -14,6 +14,7 @@
 #include "medssl/loss.h"
 #include "medssl/model.h"
 #include "medssl/optim.h"
+#include "medssl/parallel.h"
 #include "medssl/rng.h"
 
 #include <cblas.h>
@@ -66,7 +67,7 @@ static int run(const bench_opts *o, const ms_dist *d)
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores > d->size ? (int)(cores / d->size) : 1;
     }
-    openblas_set_num_threads(threads);
+    parallel_set_threads(threads);
 
     ms_model_spec spec;
     if (model_spec_parse(&spec, o->spec)) return cli_report("bench", MS_ERR_INPUT);

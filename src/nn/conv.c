@@ -18,6 +18,7 @@
  */
 #include "medssl/layers.h"
 #include "medssl/common.h"
+#include "medssl/parallel.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -97,6 +98,7 @@ static void im2col_same(float *restrict col, size_t ldcol, const float *restrict
 {
     const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S, pad = cs->pad;
     const long HW = (long)H * W;
+    PARALLEL_FOR((size_t)C * R * S * HW)
     for (int c = 0; c < C; c++) {
         const float *plane = inp + (size_t)c * HW; /* (H,W) */
         for (int r = 0; r < R; r++) {
@@ -128,6 +130,7 @@ static void col2im_same_add(float *restrict dinp, float *restrict dcol, size_t l
 {
     const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S, pad = cs->pad;
     const long HW = (long)H * W;
+    PARALLEL_FOR((size_t)C * R * S * HW)
     for (int c = 0; c < C; c++) {
         float *plane = dinp + (size_t)c * HW; /* (H,W) */
         for (int r = 0; r < R; r++) {
@@ -282,6 +285,7 @@ size_t conv_col_size(const ms_conv_shape *cs)
  * GEMM layout y (K, G*OHW), where image g occupies columns [g*OHW, (g+1)*OHW). */
 static void scatter_group(float *restrict out, const float *restrict y, int G, int K_out, int OHW)
 {
+    PARALLEL_FOR((size_t)G * K_out * OHW)
     for (int g = 0; g < G; g++)
         for (int k = 0; k < K_out; k++)
             memcpy(out + ((size_t)g * K_out + k) * OHW, y + (size_t)k * G * OHW + (size_t)g * OHW,
@@ -290,6 +294,7 @@ static void scatter_group(float *restrict out, const float *restrict y, int G, i
 
 static void gather_group(float *restrict y, const float *restrict dout, int G, int K_out, int OHW)
 {
+    PARALLEL_FOR((size_t)G * K_out * OHW)
     for (int g = 0; g < G; g++)
         for (int k = 0; k < K_out; k++)
             memcpy(y + (size_t)k * G * OHW + (size_t)g * OHW, dout + ((size_t)g * K_out + k) * OHW,

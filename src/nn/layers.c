@@ -17,6 +17,7 @@
  */
 #include "medssl/layers.h"
 #include "medssl/common.h"
+#include "medssl/parallel.h"
 #include "medssl/rng.h"
 
 #include <cblas.h>
@@ -32,6 +33,18 @@
         for (; i##_blk_ + VW <= i##_n_; i##_blk_ += VW)                                    \
             for (size_t i = i##_blk_; i < i##_blk_ + VW; i++) { __VA_ARGS__; }             \
         for (size_t i = i##_blk_; i < i##_n_; i++) { __VA_ARGS__; }                        \
+    } while (0)
+
+/* Runs KERNEL(lo, len) over [0, n) in blocks, split over the threads. */
+#define PARALLEL_BLOCKS(n, KERNEL)                                               \
+    do {                                                                         \
+        const size_t blk_ = 16384, n_ = (n);                                     \
+        const long nb_ = (long)((n_ + blk_ - 1) / blk_);                         \
+        PARALLEL_FOR(n_)                                                         \
+        for (long b_ = 0; b_ < nb_; b_++) {                                      \
+            size_t lo = (size_t)b_ * blk_, len = n_ - lo < blk_ ? n_ - lo : blk_; \
+            KERNEL;                                                              \
+        }                                                                        \
     } while (0)
 
 /* Elementwise kernels. GCC honours restrict reliably on parameters (and keeps it
@@ -151,6 +164,7 @@ static void bn2d_forward_train_impl(float *out, float *mean, float *rstd, const 
     const size_t M = (size_t)N * HW;
     CHECKM(M > 1, "batchnorm in training mode needs more than 1 value per channel");
     CHECK(running_mean == NULL || running_var != NULL);
+    PARALLEL_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         const float shift = inp[(size_t)c * HW];
         double s1 = 0, s2 = 0;
@@ -168,6 +182,7 @@ static void bn2d_forward_train_impl(float *out, float *mean, float *rstd, const 
         }
     }
     /* y = gamma * (x - mean) * rstd + beta = x * a + b per channel */
+    PARALLEL_FOR((size_t)N * C * HW)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             size_t off = ((size_t)n * C + c) * HW;
@@ -200,6 +215,7 @@ static void bn2d_forward_eval_impl(float *out, const float *inp, const float *ga
                                    int relu)
 {
     CHECK(N > 0 && C > 0 && HW > 0);
+    PARALLEL_FOR((size_t)N * C * HW)
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             size_t off = ((size_t)n * C + c) * HW;
@@ -244,6 +260,7 @@ void bn2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
 {
     CHECK(N > 0 && C > 0 && HW > 0);
     const double M = (double)N * HW;
+    PARALLEL_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         double s_dy = 0, s_dyxm = 0; /* sum dy, sum dy * (x - mean) */
         for (int n = 0; n < N; n++) {
@@ -274,6 +291,7 @@ void bn2d_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *d
                         const float *running_var, int N, int C, int HW, float eps)
 {
     CHECK(N > 0 && C > 0 && HW > 0);
+    PARALLEL_FOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         const float inv_std = 1.0f / sqrtf(running_var[c] + eps);
         const float a = gamma[c] * inv_std;
@@ -321,9 +339,9 @@ void relu_forward(float *out, const float *inp, size_t n, float slope)
 {
     CHECKM(slope >= 0.0f, "backward reads the sign of the output");
     if (out == inp)
-        relu_inplace(out, n, slope);
+        PARALLEL_BLOCKS(n, relu_inplace(out + lo, len, slope));
     else
-        relu_copy(out, inp, n, slope);
+        PARALLEL_BLOCKS(n, relu_copy(out + lo, inp + lo, len, slope));
 }
 
 /* dx (n) += dy (n) * (y (n) > 0 ? 1 : slope) */
@@ -348,12 +366,12 @@ static void mask_by_positive(float *restrict dy, const float *restrict y, size_t
 
 void relu_mask_grad(float *dout, const float *out, size_t n)
 {
-    mask_by_positive(dout, out, n);
+    PARALLEL_BLOCKS(n, mask_by_positive(dout + lo, out + lo, len));
 }
 
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n, float slope)
 {
-    if (dinp) relu_grad(dinp, dout, out, n, slope);
+    if (dinp) PARALLEL_BLOCKS(n, relu_grad(dinp + lo, dout + lo, out + lo, len, slope));
 }
 
 /* ---- pooling ---------------------------------------------------------------------- */
@@ -364,6 +382,7 @@ void maxpool2x2_forward(float *out, int32_t *argmax, const float *inp, int N, in
 {
     CHECK(N > 0 && C > 0 && H >= 2 && W >= 2);
     const int OH = H / 2, OW = W / 2;
+    PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         const float *x = inp + p * H * W;       /* (H,W) */
         float *y = out + p * OH * OW;           /* (OH,OW) */
@@ -401,6 +420,7 @@ void maxpool2x2_backward(float *dinp, const float *dout, const int32_t *argmax, 
 {
     if (!dinp) return;
     const size_t OHW = (size_t)(H / 2) * (W / 2);
+    PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         float *dx = dinp + p * H * W;
         const float *dy = dout + p * OHW;
@@ -413,6 +433,7 @@ void maxpool2x2_backward(float *dinp, const float *dout, const int32_t *argmax, 
 void gap_forward(float *out, const float *inp, int N, int C, int HW)
 {
     CHECK(N > 0 && C > 0 && HW > 0);
+    PARALLEL_FOR((size_t)N * C * HW)
     for (size_t p = 0; p < (size_t)N * C; p++)
         out[p] = (float)(sum_floats(inp + p * HW, (size_t)HW) / HW);
 }
@@ -422,6 +443,7 @@ void gap_backward(float *dinp, const float *dout, int N, int C, int HW)
 {
     if (!dinp) return;
     const float inv = 1.0f / (float)HW;
+    PARALLEL_FOR((size_t)N * C * HW)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         float *dx = dinp + p * HW;
         const float g = dout[p] * inv;
@@ -498,6 +520,7 @@ void upsample2x_nearest_forward(float *out, const float *inp, int N, int C, int 
 {
     CHECK(N > 0 && C > 0 && H > 0 && W > 0);
     const int OW = 2 * W;
+    PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++)
         for (int h = 0; h < H; h++) {
             const float *x = inp + (p * H + h) * W;
@@ -512,6 +535,7 @@ void upsample2x_nearest_backward(float *dinp, const float *dout, int N, int C, i
 {
     if (!dinp) return;
     const int OW = 2 * W;
+    PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++)
         for (int h = 0; h < H; h++) {
             float *dx = dinp + (p * H + h) * W;
@@ -537,6 +561,7 @@ void upsample2x_bilinear_forward(float *out, const float *inp, int N, int C, int
 {
     CHECK(N > 0 && C > 0 && H > 0 && W > 0);
     const int OW = 2 * W;
+    PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         const float *plane = inp + p * H * W;
         for (int oh = 0; oh < 2 * H; oh++) {
@@ -566,6 +591,7 @@ void upsample2x_bilinear_backward(float *dinp, const float *dout, int N, int C, 
 {
     if (!dinp) return;
     const int OW = 2 * W;
+    PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         float *plane = dinp + p * H * W;
         for (int oh = 0; oh < 2 * H; oh++) {
@@ -615,12 +641,12 @@ void add_forward(float *out, const float *a, const float *b, size_t n)
     if (out == a && out == b) { VEC_FOR(i, n, out[i] += out[i]); return; }
     if (out == a) { add_into(out, b, n); return; }
     if (out == b) { add_into(out, a, n); return; }
-    add3(out, a, b, n);
+    PARALLEL_BLOCKS(n, add3(out + lo, a + lo, b + lo, len));
 }
 
 /* Inverts out = a + b: da (n) += dout (n), db (n) += dout (n); da may equal db. */
 void add_backward(float *da, float *db, const float *dout, size_t n)
 {
-    if (da) add_into(da, dout, n);
-    if (db) add_into(db, dout, n);
+    if (da) PARALLEL_BLOCKS(n, add_into(da + lo, dout + lo, len));
+    if (db) PARALLEL_BLOCKS(n, add_into(db + lo, dout + lo, len));
 }

@@ -7,6 +7,7 @@
 #include "medssl/model.h"
 #include "medssl/common.h"
 #include "medssl/layers.h"
+#include "medssl/parallel.h"
 #include "medssl/rng.h"
 
 #include <math.h>
@@ -619,7 +620,7 @@ void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_read
 {
     for (int v = 0; v < m->n_values; v++)
         if (v != m->output && m->values[v].dx && m->values[v].needs_grad)
-            memset(m->values[v].dx, 0, nflat(m, v) * sizeof(float));
+            parallel_zero(m->values[v].dx, nflat(m, v));
     for (int i = m->n_ops - 1; i >= 0; i--) {
         ms_op *op = &m->ops[i];
         double t0 = m->prof ? ms_now() : 0;

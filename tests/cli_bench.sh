@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# CLI test of `medssl bench`: help, usage errors (exit 2, one message naming the
+# flag), a real short run with --json checked for the DESIGN.md keys and for a
+# falling loss, and the same under mpirun -np 2 (gradients all-reduced).
+set -euo pipefail
+MEDSSL=$1
+fail() { echo "FAIL: $*"; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+"$MEDSSL" --help | grep -q "bench" || fail "top-level help lacks bench"
+"$MEDSSL" bench --help | grep -q -- "--steps" || fail "bench --help lacks --steps"
+
+expect_usage_error() { # flag-args... ; expected text
+  local want=$1; shift
+  set +e; err=$("$MEDSSL" "$@" 2>&1 >/dev/null); rc=$?; set -e
+  [ "$rc" = 2 ] || fail "'$*' exited $rc, expected 2"
+  echo "$err" | grep -q -- "$want" || fail "'$*' message '$err' lacks '$want'"
+  [ "$(echo "$err" | wc -l)" = 1 ] || fail "'$*' printed more than one line: $err"
+}
+expect_usage_error "unknown command" frobnicate
+expect_usage_error "--bogus" bench --bogus
+expect_usage_error "--steps" bench --steps 0
+expect_usage_error "--steps" bench --steps ten
+expect_usage_error "--batch" bench --batch
+expect_usage_error "model spec" bench --spec "encoder:widths=8,colour=red;head:linear,classes=2" --steps 1
+set +e; err=$(mpirun -np 2 "$MEDSSL" bench --batch 7 --steps 1 --threads 1 --size 16 2>&1 >/dev/null); rc=$?; set -e
+[ "$rc" = 2 ] || fail "mpirun -np 2 bench --batch 7 exited $rc, expected 2"
+echo "$err" | grep -q "divisible" || fail "odd batch over 2 ranks: '$err'"
+
+check_json() {
+  /usr/bin/python3 - "$1" "$2" <<'PY' || exit 1
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+for k in ("images_per_s", "ranks", "threads", "sgemm_gflops", "layers"):
+    assert k in d, f"missing key {k}"
+assert d["ranks"] == int(sys.argv[2]), d["ranks"]
+assert d["images_per_s"] > 0 and d["sgemm_gflops"] > 0
+assert len(d["layers"]) == 9 and all({"name", "gflops", "pct_of_sgemm"} <= set(l) for l in d["layers"])
+assert d["layers"][0]["name"] == "encoder.stage0.conv0"
+# the same random batch every step: SGD must fit it
+assert d["loss_last"] < d["loss_first"] * 0.9, (d["loss_first"], d["loss_last"])
+PY
+}
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+"$MEDSSL" bench --json --steps 12 --warmup 0 --batch 8 --size 32 --sgemm-n 128 --threads 1 > "$out/one.json" 2> "$out/one.err"
+[ "$(wc -l < "$out/one.json")" = 1 ] || fail "--json printed more than one line on stdout"
+check_json "$out/one.json" 1 || fail "1-rank JSON: $(cat "$out/one.json")"
+mpirun -np 2 "$MEDSSL" bench --json --steps 12 --warmup 0 --batch 8 --size 32 --sgemm-n 128 --threads 1 > "$out/two.json" 2> "$out/two.err"
+check_json "$out/two.json" 2 || fail "2-rank JSON: $(cat "$out/two.json")"
+echo "1 passed, 0 failed"
