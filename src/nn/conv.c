@@ -19,20 +19,10 @@
 #include "medssl/layers.h"
 #include "medssl/common.h"
 #include "medssl/parallel.h"
+#include "vec.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
-
-#define VW 8
-/* for (size_t i = 0; i < n; i++) BODY, in blocks of VW (BODY must be elementwise in i). */
-#define VEC_FOR(i, n, ...)                                                                 \
-    do {                                                                                   \
-        size_t i##_blk_ = 0, i##_n_ = (size_t)(n);                                         \
-        for (; i##_blk_ + VW <= i##_n_; i##_blk_ += VW)                                    \
-            for (size_t i = i##_blk_; i < i##_blk_ + VW; i++) { __VA_ARGS__; }             \
-        for (size_t i = i##_blk_; i < i##_n_; i++) { __VA_ARGS__; }                        \
-    } while (0)
 
 int conv_shape_make(ms_conv_shape *cs, int N, int C, int H, int W, int K, int R, int S,
                     int stride, int pad)
@@ -240,23 +230,6 @@ void col2im_add(float *dinp, const float *dcol, const ms_conv_shape *cs)
     col2im_add_ld(dinp, dcol, (size_t)cs->OH * cs->OW, cs);
 }
 
-/* Sum of n floats: VW float lanes per block of 1024, blocks added in double. */
-static double sum_floats(const float *x, size_t n)
-{
-    double total = 0;
-    size_t i = 0;
-    while (i < n) {
-        size_t end = n - i > 1024 ? i + 1024 : n;
-        float lane[VW] = {0};
-        for (; i + VW <= end; i += VW)
-            for (int j = 0; j < VW; j++) lane[j] += x[i + j];
-        float part = 0;
-        for (; i < end; i++) part += x[i];
-        for (int j = 0; j < VW; j++) part += lane[j];
-        total += part;
-    }
-    return total;
-}
 
 /* Images per GEMM. Late stages have few output pixels per image (8x8 = 64
  * columns), which makes one GEMM per image thin and slow (and the dW GEMM
@@ -327,7 +300,7 @@ void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float
         }
         float *y = G == 1 ? out_g : y_buf;
         /* y (K, G*OHW) = w (K, CRS) * cols (CRS, G*OHW) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K_out, cols_n, CRS, 1.0f, w, CRS,
+        parallel_sgemm(0, 0, K_out, cols_n, CRS, 1.0f, w, CRS,
                     cols, cols_n, 0.0f, y, cols_n);
         if (G > 1) scatter_group(out_g, y, G, K_out, OHW);
         if (bias) {
@@ -361,7 +334,7 @@ void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbi
     if (dbias)
         for (int n = 0; n < cs->N; n++)
             for (int k = 0; k < K_out; k++)
-                dbias[k] += (float)sum_floats(dout + n * out_image + (size_t)k * OHW, (size_t)OHW);
+                dbias[k] += (float)vec_sum(dout + n * out_image + (size_t)k * OHW, (size_t)OHW);
     if (!dw && !dinp) return;
     if (pointwise) {
         for (int n = 0; n < cs->N; n++) {
@@ -369,11 +342,11 @@ void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbi
             const float *dout_n = dout + (size_t)n * out_image; /* (K, HW) */
             /* dw (K, C) += dout_n (K, HW) * inp_n^T (HW, C) */
             if (dw)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K_out, CRS, OHW, 1.0f, dout_n,
+                parallel_sgemm(0, 1, K_out, CRS, OHW, 1.0f, dout_n,
                             OHW, inp_n, OHW, 1.0f, dw, CRS);
             /* dinp_n (C, HW) += w^T (C, K) * dout_n (K, HW) */
             if (dinp)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, OHW, K_out, 1.0f, w, CRS,
+                parallel_sgemm(1, 0, CRS, OHW, K_out, 1.0f, w, CRS,
                             dout_n, OHW, 1.0f, dinp + (size_t)n * in_image, OHW);
         }
         return;
@@ -390,12 +363,12 @@ void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbi
             for (int g = 0; g < G; g++)
                 im2col_ld(col + (size_t)g * OHW, (size_t)cols_n, inp + (size_t)(n0 + g) * in_image, cs);
             /* dw (K, CRS) += dy (K, G*OHW) * col^T (G*OHW, CRS) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K_out, CRS, cols_n, 1.0f, dy,
+            parallel_sgemm(0, 1, K_out, CRS, cols_n, 1.0f, dy,
                         cols_n, col, cols_n, 1.0f, dw, CRS);
         }
         if (dinp) {
             /* dcol (CRS, G*OHW) = w^T (CRS, K) * dy (K, G*OHW), into the col workspace */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, cols_n, K_out, 1.0f, w, CRS,
+            parallel_sgemm(1, 0, CRS, cols_n, K_out, 1.0f, w, CRS,
                         dy, cols_n, 0.0f, col, cols_n);
             for (int g = 0; g < G; g++) {
                 float *dinp_n = dinp + (size_t)(n0 + g) * in_image, *dcol_n = col + (size_t)g * OHW;

@@ -1,5 +1,6 @@
-/* layers — batchnorm, activations, pooling, linear, dropout, upsampling and joins
- * (see include/medssl/layers.h; convolution lives in conv.c).
+/* layers — activations, pooling, linear, dropout, upsampling and joins
+ * (see include/medssl/layers.h; convolution lives in conv.c, batchnorm in
+ * batchnorm.c, the shared vector kernels in vec.c).
  *
  * Dimension legend:
  *   N  batch size          C  channels            H, W  input height, width
@@ -19,292 +20,18 @@
 #include "medssl/common.h"
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
+#include "vec.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-#define VW 8
-#define SUM_BLOCK 1024 /* floats summed in float lanes before the flush to double */
-/* for (size_t i = 0; i < n; i++) BODY, in blocks of VW (BODY must be elementwise in i). */
-#define VEC_FOR(i, n, ...)                                                                 \
-    do {                                                                                   \
-        size_t i##_blk_ = 0, i##_n_ = (size_t)(n);                                         \
-        for (; i##_blk_ + VW <= i##_n_; i##_blk_ += VW)                                    \
-            for (size_t i = i##_blk_; i < i##_blk_ + VW; i++) { __VA_ARGS__; }             \
-        for (size_t i = i##_blk_; i < i##_n_; i++) { __VA_ARGS__; }                        \
-    } while (0)
-
-/* Runs KERNEL(lo, len) over [0, n) in blocks, split over the threads. */
-#define PARALLEL_BLOCKS(n, KERNEL)                                               \
-    do {                                                                         \
-        const size_t blk_ = 16384, n_ = (n);                                     \
-        const long nb_ = (long)((n_ + blk_ - 1) / blk_);                         \
-        PARALLEL_FOR(n_)                                                         \
-        for (long b_ = 0; b_ < nb_; b_++) {                                      \
-            size_t lo = (size_t)b_ * blk_, len = n_ - lo < blk_ ? n_ - lo : blk_; \
-            KERNEL;                                                              \
-        }                                                                        \
-    } while (0)
-
 /* Elementwise kernels. GCC honours restrict reliably on parameters (and keeps it
  * through inlining), not on local pointer variables, so the loops live here. */
-
-/* dst (n) += src (n) */
-static void add_into(float *restrict dst, const float *restrict src, size_t n)
-{
-    VEC_FOR(i, n, dst[i] += src[i]);
-}
-
-/* dst (n) += a * src (n) */
-static void axpy_into(float *restrict dst, const float *restrict src, float a, size_t n)
-{
-    VEC_FOR(i, n, dst[i] += a * src[i]);
-}
-
-/* y (n) = x (n) * a + b */
-static void affine(float *restrict y, const float *restrict x, float a, float b, size_t n)
-{
-    VEC_FOR(i, n, y[i] = x[i] * a + b);
-}
-
-/* y (n) = max(0, x (n) * a + b) */
-static void affine_relu(float *restrict y, const float *restrict x, float a, float b, size_t n)
-{
-    VEC_FOR(i, n, { float v = x[i] * a + b; y[i] = v > 0.0f ? v : 0.0f; });
-}
 
 /* z (n) = x (n) + y (n) */
 static void add3(float *restrict z, const float *restrict x, const float *restrict y, size_t n)
 {
     VEC_FOR(i, n, z[i] = x[i] + y[i]);
-}
-
-/* *s1 += sum (x - shift), *s2 += sum (x - shift)^2 over x (n). */
-static void sums_shifted(const float *restrict x, size_t n, float shift, double *s1, double *s2)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t end = n - i > SUM_BLOCK ? i + SUM_BLOCK : n;
-        float a[VW] = {0}, b[VW] = {0};
-        for (; i + VW <= end; i += VW)
-            for (int j = 0; j < VW; j++) {
-                float d = x[i + j] - shift;
-                a[j] += d;
-                b[j] += d * d;
-            }
-        float ta = 0, tb = 0;
-        for (; i < end; i++) {
-            float d = x[i] - shift;
-            ta += d;
-            tb += d * d;
-        }
-        for (int j = 0; j < VW; j++) { ta += a[j]; tb += b[j]; }
-        *s1 += ta;
-        *s2 += tb;
-    }
-}
-
-/* Sum of x (n). */
-static double sum_floats(const float *restrict x, size_t n)
-{
-    double total = 0;
-    size_t i = 0;
-    while (i < n) {
-        size_t end = n - i > SUM_BLOCK ? i + SUM_BLOCK : n;
-        float lane[VW] = {0};
-        for (; i + VW <= end; i += VW)
-            for (int j = 0; j < VW; j++) lane[j] += x[i + j];
-        float part = 0;
-        for (; i < end; i++) part += x[i];
-        for (int j = 0; j < VW; j++) part += lane[j];
-        total += part;
-    }
-    return total;
-}
-
-/* *s_dy += sum dy, *s_dyx += sum dy * (x - center) over dy, x (n). */
-static void sums_dot(const float *restrict dy, const float *restrict x, size_t n, float center,
-                     double *s_dy, double *s_dyx)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t end = n - i > SUM_BLOCK ? i + SUM_BLOCK : n;
-        float a[VW] = {0}, b[VW] = {0};
-        for (; i + VW <= end; i += VW)
-            for (int j = 0; j < VW; j++) {
-                a[j] += dy[i + j];
-                b[j] += dy[i + j] * (x[i + j] - center);
-            }
-        float ta = 0, tb = 0;
-        for (; i < end; i++) {
-            ta += dy[i];
-            tb += dy[i] * (x[i] - center);
-        }
-        for (int j = 0; j < VW; j++) { ta += a[j]; tb += b[j]; }
-        *s_dy += ta;
-        *s_dyx += tb;
-    }
-}
-
-/* ---- batchnorm2d ------------------------------------------------------------------ */
-
-/* out, inp (N,C,HW); mean, rstd (C) saved for backward; gamma, beta (C);
- * running_mean, running_var (C) or NULL. Two passes over the data:
- *   1. sum d and sum d^2 of d = x - x[0,c,0] (float lanes, double totals); the
- *      shift by a sample of the channel keeps var = E[d^2] - E[d]^2 from
- *      cancelling when |mean| >> std;
- *   2. out = x * a + b with a = gamma*rstd, b = beta - mean*a. */
-static void bn2d_forward_train_impl(float *out, float *mean, float *rstd, const float *inp,
-                                    const float *gamma, const float *beta, float *running_mean,
-                                    float *running_var, int N, int C, int HW, float momentum,
-                                    float eps, int relu)
-{
-    CHECK(N > 0 && C > 0 && HW > 0);
-    const size_t M = (size_t)N * HW;
-    CHECKM(M > 1, "batchnorm in training mode needs more than 1 value per channel");
-    CHECK(running_mean == NULL || running_var != NULL);
-    PARALLEL_FOR((size_t)N * C * HW)
-    for (int c = 0; c < C; c++) {
-        const float shift = inp[(size_t)c * HW];
-        double s1 = 0, s2 = 0;
-        for (int n = 0; n < N; n++)
-            sums_shifted(inp + ((size_t)n * C + c) * HW, (size_t)HW, shift, &s1, &s2);
-        double dmean = s1 / (double)M; /* mean of x - shift */
-        double var = s2 / (double)M - dmean * dmean;
-        if (var < 0) var = 0;
-        mean[c] = (float)(shift + dmean);
-        rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
-        if (running_mean) {
-            double var_unbiased = var * (double)M / (double)(M - 1);
-            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean[c];
-            running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * var_unbiased);
-        }
-    }
-    /* y = gamma * (x - mean) * rstd + beta = x * a + b per channel */
-    PARALLEL_FOR((size_t)N * C * HW)
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            size_t off = ((size_t)n * C + c) * HW;
-            const float a = gamma[c] * rstd[c], b = beta[c] - mean[c] * a;
-            if (relu) affine_relu(out + off, inp + off, a, b, (size_t)HW);
-            else affine(out + off, inp + off, a, b, (size_t)HW);
-        }
-}
-
-/* out, inp (N,C,HW); gamma, beta, running_mean, running_var (C). */
-void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
-                        const float *gamma, const float *beta, float *running_mean,
-                        float *running_var, int N, int C, int HW, float momentum, float eps)
-{
-    bn2d_forward_train_impl(out, mean, rstd, inp, gamma, beta, running_mean, running_var, N, C,
-                            HW, momentum, eps, 0);
-}
-
-void bn2d_relu_forward_train(float *out, float *mean, float *rstd, const float *inp,
-                             const float *gamma, const float *beta, float *running_mean,
-                             float *running_var, int N, int C, int HW, float momentum, float eps)
-{
-    bn2d_forward_train_impl(out, mean, rstd, inp, gamma, beta, running_mean, running_var, N, C,
-                            HW, momentum, eps, 1);
-}
-
-static void bn2d_forward_eval_impl(float *out, const float *inp, const float *gamma,
-                                   const float *beta, const float *running_mean,
-                                   const float *running_var, int N, int C, int HW, float eps,
-                                   int relu)
-{
-    CHECK(N > 0 && C > 0 && HW > 0);
-    PARALLEL_FOR((size_t)N * C * HW)
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            size_t off = ((size_t)n * C + c) * HW;
-            const float a = gamma[c] / sqrtf(running_var[c] + eps);
-            const float b = beta[c] - running_mean[c] * a;
-            if (relu) affine_relu(out + off, inp + off, a, b, (size_t)HW);
-            else affine(out + off, inp + off, a, b, (size_t)HW);
-        }
-}
-
-void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
-                       const float *running_mean, const float *running_var, int N, int C,
-                       int HW, float eps)
-{
-    bn2d_forward_eval_impl(out, inp, gamma, beta, running_mean, running_var, N, C, HW, eps, 0);
-}
-
-void bn2d_relu_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
-                            const float *running_mean, const float *running_var, int N, int C,
-                            int HW, float eps)
-{
-    bn2d_forward_eval_impl(out, inp, gamma, beta, running_mean, running_var, N, C, HW, eps, 1);
-}
-
-/* dx (n) += k_dy * dy (n) - k_x * x (n) + k_0 */
-static void bn_backward_apply(float *restrict dx, const float *restrict dy,
-                              const float *restrict x, float k_dy, float k_x, float k_0, size_t n)
-{
-    VEC_FOR(i, n, dx[i] += k_dy * dy[i] - k_x * x[i] + k_0);
-}
-
-/* Inverts y = gamma * xhat + beta, xhat = (x - mean) * rstd, with mean and rstd
- * functions of the whole channel:
- *   dbeta += sum dy ;  dgamma += sum dy * xhat
- *   dx = gamma*rstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M)
- *      = k_dy * dy - k_x * x + k_0      (per channel; second pass)
- * dinp (N,C,HW) or NULL; dgamma, dbeta (C) or NULL; dout, inp (N,C,HW);
- * mean, rstd, gamma (C). */
-void bn2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                   const float *inp, const float *mean, const float *rstd, const float *gamma,
-                   int N, int C, int HW)
-{
-    CHECK(N > 0 && C > 0 && HW > 0);
-    const double M = (double)N * HW;
-    PARALLEL_FOR((size_t)N * C * HW)
-    for (int c = 0; c < C; c++) {
-        double s_dy = 0, s_dyxm = 0; /* sum dy, sum dy * (x - mean) */
-        for (int n = 0; n < N; n++) {
-            size_t off = ((size_t)n * C + c) * HW;
-            sums_dot(dout + off, inp + off, (size_t)HW, mean[c], &s_dy, &s_dyxm);
-        }
-        const double r = rstd[c];
-        if (dbeta) dbeta[c] += (float)s_dy;
-        if (dgamma) dgamma[c] += (float)(s_dyxm * r);
-        if (!dinp) continue;
-        const double g = gamma[c];
-        const float k_dy = (float)(g * r);
-        const float k_x = (float)(g * r * r * r * s_dyxm / M);
-        const float k_0 = (float)(-g * r * s_dy / M + g * r * r * r * s_dyxm / M * mean[c]);
-        for (int n = 0; n < N; n++) {
-            size_t off = ((size_t)n * C + c) * HW;
-            bn_backward_apply(dinp + off, dout + off, inp + off, k_dy, k_x, k_0, (size_t)HW);
-        }
-    }
-}
-
-/* Inverts y = x * a + b with a = gamma / sqrt(running_var + eps), b fixed:
- *   dinp += a * dy ;  dgamma += sum dy * (x - running_mean) / sqrt(running_var + eps) ;
- *   dbeta += sum dy.
- * dinp (N,C,HW) or NULL; dgamma, dbeta (C) or NULL; dout, inp (N,C,HW); the rest (C). */
-void bn2d_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                        const float *inp, const float *gamma, const float *running_mean,
-                        const float *running_var, int N, int C, int HW, float eps)
-{
-    CHECK(N > 0 && C > 0 && HW > 0);
-    PARALLEL_FOR((size_t)N * C * HW)
-    for (int c = 0; c < C; c++) {
-        const float inv_std = 1.0f / sqrtf(running_var[c] + eps);
-        const float a = gamma[c] * inv_std;
-        double s_dy = 0, s_dyxm = 0;
-        for (int n = 0; n < N; n++) {
-            size_t off = ((size_t)n * C + c) * HW;
-            if (dgamma || dbeta)
-                sums_dot(dout + off, inp + off, (size_t)HW, running_mean[c], &s_dy, &s_dyxm);
-            if (dinp) axpy_into(dinp + off, dout + off, a, (size_t)HW);
-        }
-        if (dbeta) dbeta[c] += (float)s_dy;
-        if (dgamma) dgamma[c] += (float)(s_dyxm * inv_std);
-    }
 }
 
 /* ---- activations ------------------------------------------------------------------ */
@@ -435,7 +162,7 @@ void gap_forward(float *out, const float *inp, int N, int C, int HW)
     CHECK(N > 0 && C > 0 && HW > 0);
     PARALLEL_FOR((size_t)N * C * HW)
     for (size_t p = 0; p < (size_t)N * C; p++)
-        out[p] = (float)(sum_floats(inp + p * HW, (size_t)HW) / HW);
+        out[p] = (float)(vec_sum(inp + p * HW, (size_t)HW) / HW);
 }
 
 /* Inverts out = sum(inp)/HW: dinp (N,C,HW) += dout (N,C) / HW. */
@@ -461,10 +188,10 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
                     int in_f, int out_f)
 {
     CHECK(N > 0 && in_f > 0 && out_f > 0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out_f, in_f, 1.0f, inp, in_f, w,
+    parallel_sgemm(0, 1, N, out_f, in_f, 1.0f, inp, in_f, w,
                 in_f, 0.0f, out, out_f);
     if (bias)
-        for (int n = 0; n < N; n++) add_into(out + (size_t)n * out_f, bias, (size_t)out_f);
+        for (int n = 0; n < N; n++) vec_add_into(out + (size_t)n * out_f, bias, (size_t)out_f);
 }
 
 /* Inverts out (N,O) = inp (N,I) * w^T + bias:
@@ -475,13 +202,13 @@ void linear_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 {
     CHECK(N > 0 && in_f > 0 && out_f > 0);
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in_f, out_f, 1.0f, dout, out_f,
+        parallel_sgemm(0, 0, N, in_f, out_f, 1.0f, dout, out_f,
                     w, in_f, 1.0f, dinp, in_f);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_f, in_f, N, 1.0f, dout, out_f,
+        parallel_sgemm(1, 0, out_f, in_f, N, 1.0f, dout, out_f,
                     inp, in_f, 1.0f, dw, in_f);
     if (dbias)
-        for (int n = 0; n < N; n++) add_into(dbias, dout + (size_t)n * out_f, (size_t)out_f);
+        for (int n = 0; n < N; n++) vec_add_into(dbias, dout + (size_t)n * out_f, (size_t)out_f);
 }
 
 /* ---- dropout ----------------------------------------------------------------------- */
@@ -505,7 +232,7 @@ void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_
     CHECK(p >= 0.0f && p < 1.0f);
     if (!dinp) return;
     if (p == 0.0f) {
-        add_into(dinp, dout, n);
+        vec_add_into(dinp, dout, n);
         return;
     }
     const float scale = 1.0f / (1.0f - p);
@@ -630,8 +357,8 @@ void concat_backward(float *da, float *db, const float *dout, int N, int Ca, int
     const size_t na = (size_t)Ca * HW, nb = (size_t)Cb * HW;
     for (int n = 0; n < N; n++) {
         const float *d = dout + (size_t)n * (na + nb);
-        if (da) add_into(da + (size_t)n * na, d, na);
-        if (db) add_into(db + (size_t)n * nb, d + na, nb);
+        if (da) vec_add_into(da + (size_t)n * na, d, na);
+        if (db) vec_add_into(db + (size_t)n * nb, d + na, nb);
     }
 }
 
@@ -639,14 +366,14 @@ void concat_backward(float *da, float *db, const float *dout, int N, int Ca, int
 void add_forward(float *out, const float *a, const float *b, size_t n)
 {
     if (out == a && out == b) { VEC_FOR(i, n, out[i] += out[i]); return; }
-    if (out == a) { add_into(out, b, n); return; }
-    if (out == b) { add_into(out, a, n); return; }
+    if (out == a) { vec_add_into(out, b, n); return; }
+    if (out == b) { vec_add_into(out, a, n); return; }
     PARALLEL_BLOCKS(n, add3(out + lo, a + lo, b + lo, len));
 }
 
 /* Inverts out = a + b: da (n) += dout (n), db (n) += dout (n); da may equal db. */
 void add_backward(float *da, float *db, const float *dout, size_t n)
 {
-    if (da) PARALLEL_BLOCKS(n, add_into(da + lo, dout + lo, len));
-    if (db) PARALLEL_BLOCKS(n, add_into(db + lo, dout + lo, len));
+    if (da) PARALLEL_BLOCKS(n, vec_add_into(da + lo, dout + lo, len));
+    if (db) PARALLEL_BLOCKS(n, vec_add_into(db + lo, dout + lo, len));
 }

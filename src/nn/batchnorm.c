@@ -1,0 +1,242 @@
+/* batchnorm — batchnorm2d forward (train / eval, optionally fused with ReLU)
+ * and backward (see include/medssl/layers.h).
+ *
+ * Dimension legend: N batch, C channels, HW = H*W, M = N*HW values per channel.
+ *
+ * Training forward is two passes: per-channel sums of d = x - x[0,c,0] (the
+ * shift by a sample of the channel keeps var = E[d^2] - E[d]^2 from cancelling
+ * when |mean| >> std), then out = x * a + b with a = gamma*rstd, b = beta -
+ * mean*a. Backward is two passes too: per-channel sums of dy and dy*(x-mean),
+ * then dx. Channels are independent, so both split over the threads.
+ */
+#include "medssl/layers.h"
+#include "medssl/common.h"
+#include "vec.h"
+
+#include <math.h>
+
+/* dst (n) += a * src (n) */
+static void axpy_into(float *restrict dst, const float *restrict src, float a, size_t n)
+{
+    VEC_FOR(i, n, dst[i] += a * src[i]);
+}
+
+/* y (n) = x (n) * a + b */
+static void affine(float *restrict y, const float *restrict x, float a, float b, size_t n)
+{
+    VEC_FOR(i, n, y[i] = x[i] * a + b);
+}
+
+/* y (n) = max(0, x (n) * a + b) */
+static void affine_relu(float *restrict y, const float *restrict x, float a, float b, size_t n)
+{
+    VEC_FOR(i, n, { float v = x[i] * a + b; y[i] = v > 0.0f ? v : 0.0f; });
+}
+
+/* *s1 += sum (x - shift), *s2 += sum (x - shift)^2 over x (n). */
+static void sums_shifted(const float *restrict x, size_t n, float shift, double *s1, double *s2)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t end = n - i > SUM_BLOCK ? i + SUM_BLOCK : n;
+        float a[VW] = {0}, b[VW] = {0};
+        for (; i + VW <= end; i += VW)
+            for (int j = 0; j < VW; j++) {
+                float d = x[i + j] - shift;
+                a[j] += d;
+                b[j] += d * d;
+            }
+        float ta = 0, tb = 0;
+        for (; i < end; i++) {
+            float d = x[i] - shift;
+            ta += d;
+            tb += d * d;
+        }
+        for (int j = 0; j < VW; j++) { ta += a[j]; tb += b[j]; }
+        *s1 += ta;
+        *s2 += tb;
+    }
+}
+
+/* *s_dy += sum dy, *s_dyx += sum dy * (x - center) over dy, x (n). */
+static void sums_dot(const float *restrict dy, const float *restrict x, size_t n, float center,
+                     double *s_dy, double *s_dyx)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t end = n - i > SUM_BLOCK ? i + SUM_BLOCK : n;
+        float a[VW] = {0}, b[VW] = {0};
+        for (; i + VW <= end; i += VW)
+            for (int j = 0; j < VW; j++) {
+                a[j] += dy[i + j];
+                b[j] += dy[i + j] * (x[i + j] - center);
+            }
+        float ta = 0, tb = 0;
+        for (; i < end; i++) {
+            ta += dy[i];
+            tb += dy[i] * (x[i] - center);
+        }
+        for (int j = 0; j < VW; j++) { ta += a[j]; tb += b[j]; }
+        *s_dy += ta;
+        *s_dyx += tb;
+    }
+}
+
+/* out, inp (N,C,HW); mean, rstd (C) saved for backward; gamma, beta (C);
+ * running_mean, running_var (C) or NULL. Two passes over the data:
+ *   1. sum d and sum d^2 of d = x - x[0,c,0] (float lanes, double totals); the
+ *      shift by a sample of the channel keeps var = E[d^2] - E[d]^2 from
+ *      cancelling when |mean| >> std;
+ *   2. out = x * a + b with a = gamma*rstd, b = beta - mean*a. */
+static void bn2d_forward_train_impl(float *out, float *mean, float *rstd, const float *inp,
+                                    const float *gamma, const float *beta, float *running_mean,
+                                    float *running_var, int N, int C, int HW, float momentum,
+                                    float eps, int relu)
+{
+    CHECK(N > 0 && C > 0 && HW > 0);
+    const size_t M = (size_t)N * HW;
+    CHECKM(M > 1, "batchnorm in training mode needs more than 1 value per channel");
+    CHECK(running_mean == NULL || running_var != NULL);
+    PARALLEL_FOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        const float shift = inp[(size_t)c * HW];
+        double s1 = 0, s2 = 0;
+        for (int n = 0; n < N; n++)
+            sums_shifted(inp + ((size_t)n * C + c) * HW, (size_t)HW, shift, &s1, &s2);
+        double dmean = s1 / (double)M; /* mean of x - shift */
+        double var = s2 / (double)M - dmean * dmean;
+        if (var < 0) var = 0;
+        mean[c] = (float)(shift + dmean);
+        rstd[c] = (float)(1.0 / sqrt(var + (double)eps));
+        if (running_mean) {
+            double var_unbiased = var * (double)M / (double)(M - 1);
+            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean[c];
+            running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * var_unbiased);
+        }
+    }
+    /* y = gamma * (x - mean) * rstd + beta = x * a + b per channel */
+    PARALLEL_FOR((size_t)N * C * HW)
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t off = ((size_t)n * C + c) * HW;
+            const float a = gamma[c] * rstd[c], b = beta[c] - mean[c] * a;
+            if (relu) affine_relu(out + off, inp + off, a, b, (size_t)HW);
+            else affine(out + off, inp + off, a, b, (size_t)HW);
+        }
+}
+
+/* out, inp (N,C,HW); gamma, beta, running_mean, running_var (C). */
+void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                        const float *gamma, const float *beta, float *running_mean,
+                        float *running_var, int N, int C, int HW, float momentum, float eps)
+{
+    bn2d_forward_train_impl(out, mean, rstd, inp, gamma, beta, running_mean, running_var, N, C,
+                            HW, momentum, eps, 0);
+}
+
+void bn2d_relu_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                             const float *gamma, const float *beta, float *running_mean,
+                             float *running_var, int N, int C, int HW, float momentum, float eps)
+{
+    bn2d_forward_train_impl(out, mean, rstd, inp, gamma, beta, running_mean, running_var, N, C,
+                            HW, momentum, eps, 1);
+}
+
+static void bn2d_forward_eval_impl(float *out, const float *inp, const float *gamma,
+                                   const float *beta, const float *running_mean,
+                                   const float *running_var, int N, int C, int HW, float eps,
+                                   int relu)
+{
+    CHECK(N > 0 && C > 0 && HW > 0);
+    PARALLEL_FOR((size_t)N * C * HW)
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t off = ((size_t)n * C + c) * HW;
+            const float a = gamma[c] / sqrtf(running_var[c] + eps);
+            const float b = beta[c] - running_mean[c] * a;
+            if (relu) affine_relu(out + off, inp + off, a, b, (size_t)HW);
+            else affine(out + off, inp + off, a, b, (size_t)HW);
+        }
+}
+
+void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
+                       const float *running_mean, const float *running_var, int N, int C,
+                       int HW, float eps)
+{
+    bn2d_forward_eval_impl(out, inp, gamma, beta, running_mean, running_var, N, C, HW, eps, 0);
+}
+
+void bn2d_relu_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
+                            const float *running_mean, const float *running_var, int N, int C,
+                            int HW, float eps)
+{
+    bn2d_forward_eval_impl(out, inp, gamma, beta, running_mean, running_var, N, C, HW, eps, 1);
+}
+
+/* dx (n) += k_dy * dy (n) - k_x * x (n) + k_0 */
+static void bn_backward_apply(float *restrict dx, const float *restrict dy,
+                              const float *restrict x, float k_dy, float k_x, float k_0, size_t n)
+{
+    VEC_FOR(i, n, dx[i] += k_dy * dy[i] - k_x * x[i] + k_0);
+}
+
+/* Inverts y = gamma * xhat + beta, xhat = (x - mean) * rstd, with mean and rstd
+ * functions of the whole channel:
+ *   dbeta += sum dy ;  dgamma += sum dy * xhat
+ *   dx = gamma*rstd * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M)
+ *      = k_dy * dy - k_x * x + k_0      (per channel; second pass)
+ * dinp (N,C,HW) or NULL; dgamma, dbeta (C) or NULL; dout, inp (N,C,HW);
+ * mean, rstd, gamma (C). */
+void bn2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                   const float *inp, const float *mean, const float *rstd, const float *gamma,
+                   int N, int C, int HW)
+{
+    CHECK(N > 0 && C > 0 && HW > 0);
+    const double M = (double)N * HW;
+    PARALLEL_FOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        double s_dy = 0, s_dyxm = 0; /* sum dy, sum dy * (x - mean) */
+        for (int n = 0; n < N; n++) {
+            size_t off = ((size_t)n * C + c) * HW;
+            sums_dot(dout + off, inp + off, (size_t)HW, mean[c], &s_dy, &s_dyxm);
+        }
+        const double r = rstd[c];
+        if (dbeta) dbeta[c] += (float)s_dy;
+        if (dgamma) dgamma[c] += (float)(s_dyxm * r);
+        if (!dinp) continue;
+        const double g = gamma[c];
+        const float k_dy = (float)(g * r);
+        const float k_x = (float)(g * r * r * r * s_dyxm / M);
+        const float k_0 = (float)(-g * r * s_dy / M + g * r * r * r * s_dyxm / M * mean[c]);
+        for (int n = 0; n < N; n++) {
+            size_t off = ((size_t)n * C + c) * HW;
+            bn_backward_apply(dinp + off, dout + off, inp + off, k_dy, k_x, k_0, (size_t)HW);
+        }
+    }
+}
+
+/* Inverts y = x * a + b with a = gamma / sqrt(running_var + eps), b fixed:
+ *   dinp += a * dy ;  dgamma += sum dy * (x - running_mean) / sqrt(running_var + eps) ;
+ *   dbeta += sum dy.
+ * dinp (N,C,HW) or NULL; dgamma, dbeta (C) or NULL; dout, inp (N,C,HW); the rest (C). */
+void bn2d_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *gamma, const float *running_mean,
+                        const float *running_var, int N, int C, int HW, float eps)
+{
+    CHECK(N > 0 && C > 0 && HW > 0);
+    PARALLEL_FOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        const float inv_std = 1.0f / sqrtf(running_var[c] + eps);
+        const float a = gamma[c] * inv_std;
+        double s_dy = 0, s_dyxm = 0;
+        for (int n = 0; n < N; n++) {
+            size_t off = ((size_t)n * C + c) * HW;
+            if (dgamma || dbeta)
+                sums_dot(dout + off, inp + off, (size_t)HW, running_mean[c], &s_dy, &s_dyxm);
+            if (dinp) axpy_into(dinp + off, dout + off, a, (size_t)HW);
+        }
+        if (dbeta) dbeta[c] += (float)s_dy;
+        if (dgamma) dgamma[c] += (float)(s_dyxm * inv_std);
+    }
+}
+
