@@ -83,32 +83,48 @@ static void zero_pad_columns(float *crow, int W, int oh_lo, int oh_hi, int ow_lo
     }
 }
 
+/* For kernel tap (r, s) of a same-width stride-1 conv: the output rows
+ * [oh_lo, oh_hi) and columns [ow_lo, ow_hi) that read the image (not padding),
+ * the flat shift d (output j reads input j + d), and the flat output span
+ * [j_lo, j_hi) of the valid rows, clamped so that j + d stays inside the plane. */
+typedef struct {
+    int oh_lo, oh_hi, ow_lo, ow_hi;
+    long d, j_lo, j_hi;
+} same_tap;
+
+static same_tap same_tap_of(const ms_conv_shape *cs, int r, int s)
+{
+    const int H = cs->H, W = cs->W, pad = cs->pad;
+    const long HW = (long)H * W;
+    same_tap t;
+    conv_valid_range(r, pad, 1, H, H, &t.oh_lo, &t.oh_hi);
+    conv_valid_range(s, pad, 1, W, W, &t.ow_lo, &t.ow_hi);
+    t.d = (long)(r - pad) * W + (s - pad);
+    t.j_lo = (long)t.oh_lo * W;
+    t.j_hi = (long)t.oh_hi * W;
+    if (t.j_lo + t.d < 0) t.j_lo = -t.d;
+    if (t.j_hi + t.d > HW) t.j_hi = HW - t.d;
+    return t;
+}
+
 static void im2col_same(float *restrict col, size_t ldcol, const float *restrict inp,
                         const ms_conv_shape *cs)
 {
-    const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S, pad = cs->pad;
+    const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S;
     const long HW = (long)H * W;
     PARALLEL_FOR((size_t)C * R * S * HW)
     for (int c = 0; c < C; c++) {
         const float *plane = inp + (size_t)c * HW; /* (H,W) */
-        for (int r = 0; r < R; r++) {
-            int oh_lo, oh_hi;
-            conv_valid_range(r, pad, 1, H, H, &oh_lo, &oh_hi);
+        for (int r = 0; r < R; r++)
             for (int s = 0; s < S; s++) {
                 float *crow = col + ((size_t)(c * R + r) * S + s) * ldcol; /* (H,W) */
-                int ow_lo, ow_hi;
-                conv_valid_range(s, pad, 1, W, W, &ow_lo, &ow_hi);
-                memset(crow, 0, (size_t)oh_lo * W * sizeof(float));
-                memset(crow + (size_t)oh_hi * W, 0, (size_t)(H - oh_hi) * W * sizeof(float));
-                /* flat j in [j_lo, j_hi) reads plane[j + d]; clamp to the plane */
-                long d = (long)(r - pad) * W + (s - pad);
-                long j_lo = (long)oh_lo * W, j_hi = (long)oh_hi * W;
-                if (j_lo + d < 0) j_lo = -d;
-                if (j_hi + d > HW) j_hi = HW - d;
-                if (j_hi > j_lo) memcpy(crow + j_lo, plane + j_lo + d, (size_t)(j_hi - j_lo) * sizeof(float));
-                zero_pad_columns(crow, W, oh_lo, oh_hi, ow_lo, ow_hi);
+                const same_tap t = same_tap_of(cs, r, s);
+                memset(crow, 0, (size_t)t.oh_lo * W * sizeof(float));
+                memset(crow + (size_t)t.oh_hi * W, 0, (size_t)(H - t.oh_hi) * W * sizeof(float));
+                if (t.j_hi > t.j_lo)
+                    memcpy(crow + t.j_lo, plane + t.j_lo + t.d, (size_t)(t.j_hi - t.j_lo) * sizeof(float));
+                zero_pad_columns(crow, W, t.oh_lo, t.oh_hi, t.ow_lo, t.ow_hi);
             }
-        }
     }
 }
 
@@ -118,28 +134,20 @@ static void im2col_same(float *restrict col, size_t ldcol, const float *restrict
 static void col2im_same_add(float *restrict dinp, float *restrict dcol, size_t ldcol,
                             const ms_conv_shape *cs)
 {
-    const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S, pad = cs->pad;
+    const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S;
     const long HW = (long)H * W;
     PARALLEL_FOR((size_t)C * R * S * HW)
     for (int c = 0; c < C; c++) {
         float *plane = dinp + (size_t)c * HW; /* (H,W) */
-        for (int r = 0; r < R; r++) {
-            int oh_lo, oh_hi;
-            conv_valid_range(r, pad, 1, H, H, &oh_lo, &oh_hi);
+        for (int r = 0; r < R; r++)
             for (int s = 0; s < S; s++) {
                 float *crow = dcol + ((size_t)(c * R + r) * S + s) * ldcol; /* (H,W) */
-                int ow_lo, ow_hi;
-                conv_valid_range(s, pad, 1, W, W, &ow_lo, &ow_hi);
-                zero_pad_columns(crow, W, oh_lo, oh_hi, ow_lo, ow_hi);
-                long d = (long)(r - pad) * W + (s - pad);
-                long j_lo = (long)oh_lo * W, j_hi = (long)oh_hi * W;
-                if (j_lo + d < 0) j_lo = -d;
-                if (j_hi + d > HW) j_hi = HW - d;
-                float *dst = plane + j_lo + d;
-                const float *src = crow + j_lo;
-                if (j_hi > j_lo) VEC_FOR(i, j_hi - j_lo, dst[i] += src[i]);
+                const same_tap t = same_tap_of(cs, r, s);
+                zero_pad_columns(crow, W, t.oh_lo, t.oh_hi, t.ow_lo, t.ow_hi);
+                float *dst = plane + t.j_lo + t.d;
+                const float *src = crow + t.j_lo;
+                if (t.j_hi > t.j_lo) VEC_FOR(i, t.j_hi - t.j_lo, dst[i] += src[i]);
             }
-        }
     }
 }
 
