@@ -128,28 +128,6 @@ static void im2col_same(float *restrict col, size_t ldcol, const float *restrict
     }
 }
 
-/* dinp (C,H,W) += col2im(dcol (CRS, ldcol)) for the same-width stride-1 case:
- * zeroes dcol's padding entries (dcol is the caller's workspace), then adds each
- * row as one shifted vector. */
-static void col2im_same_add(float *restrict dinp, float *restrict dcol, size_t ldcol,
-                            const ms_conv_shape *cs)
-{
-    const int C = cs->C, H = cs->H, W = cs->W, R = cs->R, S = cs->S;
-    const long HW = (long)H * W;
-    PARALLEL_FOR((size_t)C * R * S * HW)
-    for (int c = 0; c < C; c++) {
-        float *plane = dinp + (size_t)c * HW; /* (H,W) */
-        for (int r = 0; r < R; r++)
-            for (int s = 0; s < S; s++) {
-                float *crow = dcol + ((size_t)(c * R + r) * S + s) * ldcol; /* (H,W) */
-                const same_tap t = same_tap_of(cs, r, s);
-                zero_pad_columns(crow, W, t.oh_lo, t.oh_hi, t.ow_lo, t.ow_hi);
-                float *dst = plane + t.j_lo + t.d;
-                const float *src = crow + t.j_lo;
-                if (t.j_hi > t.j_lo) VEC_FOR(i, t.j_hi - t.j_lo, dst[i] += src[i]);
-            }
-    }
-}
 
 /* col (CRS, ldcol) <- inp (C,H,W): row (c,r,s) of this image occupies
  * col[row*ldcol .. row*ldcol + OHW). ldcol >= OHW lets several images share one
@@ -253,13 +231,38 @@ static int conv_group(const ms_conv_shape *cs)
     return G < cs->N ? G : cs->N;
 }
 
+/* The workspace of one conv call, carved from the caller's `col` buffer:
+ *   col   (rows, G*OHW)   im2col of a group of G images (of the input, or in
+ *                         backward of the output gradient)
+ *   y     (chans, G*OHW)  a GEMM result in grouped layout, when G > 1
+ *   wflip (C, K*R*S)      backward of a same-width conv: the weights transposed
+ *                         and rotated by 180 degrees
+ * A same-width stride-1 conv computes its input gradient as a forward
+ * convolution of dout with wflip (same padding): one im2col of dout and one
+ * GEMM accumulating into dinp, instead of a (CRS, OHW) GEMM result scattered
+ * back by col2im. */
+typedef struct {
+    size_t rows, chans, wflip;
+} conv_ws;
+
+static conv_ws conv_workspace(const ms_conv_shape *cs)
+{
+    const size_t CRS = (size_t)cs->C * cs->R * cs->S, KRS = (size_t)cs->K * cs->R * cs->S;
+    conv_ws ws = { CRS, (size_t)cs->K, 0 };
+    if (conv_is_same_stride1(cs)) {
+        if (KRS > ws.rows) ws.rows = KRS;
+        if ((size_t)cs->C > ws.chans) ws.chans = (size_t)cs->C;
+        ws.wflip = (size_t)cs->C * KRS;
+    }
+    return ws;
+}
+
 size_t conv_col_size(const ms_conv_shape *cs)
 {
     if (conv_is_pointwise(cs)) return 0;
-    size_t G = (size_t)conv_group(cs), OHW = (size_t)cs->OH * cs->OW;
-    size_t CRS = (size_t)cs->C * cs->R * cs->S;
-    /* the column matrix, plus the (K, G*OHW) GEMM output when G > 1 */
-    return CRS * G * OHW + (G > 1 ? (size_t)cs->K * G * OHW : 0);
+    const size_t G = (size_t)conv_group(cs), OHW = (size_t)cs->OH * cs->OW;
+    const conv_ws ws = conv_workspace(cs);
+    return ws.rows * G * OHW + (G > 1 ? ws.chans * G * OHW : 0) + ws.wflip;
 }
 
 /* Moves images between NCHW (each image (K, OHW) contiguous) and the grouped
@@ -271,6 +274,15 @@ static void scatter_group(float *restrict out, const float *restrict y, int G, i
         for (int k = 0; k < K_out; k++)
             memcpy(out + ((size_t)g * K_out + k) * OHW, y + (size_t)k * G * OHW + (size_t)g * OHW,
                    (size_t)OHW * sizeof(float));
+}
+
+static void scatter_add_group(float *restrict out, const float *restrict y, int G, int K_out, int OHW)
+{
+    PARALLEL_FOR((size_t)G * K_out * OHW)
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < K_out; k++)
+            vec_add_into(out + ((size_t)g * K_out + k) * OHW, y + (size_t)k * G * OHW + (size_t)g * OHW,
+                         (size_t)OHW);
 }
 
 static void gather_group(float *restrict y, const float *restrict dout, int G, int K_out, int OHW)
@@ -296,7 +308,7 @@ void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float
     const int K_out = cs->K, CRS = cs->C * cs->R * cs->S, OHW = cs->OH * cs->OW;
     const int G_max = conv_group(cs);
     const size_t in_image = (size_t)cs->C * cs->H * cs->W, out_image = (size_t)K_out * OHW;
-    float *y_buf = col + (size_t)CRS * G_max * OHW; /* (K, G*OHW), used when G > 1 */
+    float *y_buf = col + conv_workspace(cs).rows * G_max * OHW; /* (K, G*OHW), used when G > 1 */
     for (int n0 = 0; n0 < cs->N; n0 += G_max) {
         const int G = cs->N - n0 < G_max ? cs->N - n0 : G_max, cols_n = G * OHW;
         float *out_g = out + (size_t)n0 * out_image; /* (G, K, OHW) */
@@ -323,9 +335,11 @@ void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float
 }
 
 /* Inverts, per group of G images,  y (K, G*OHW) = w (K,CRS) * col (CRS, G*OHW) + bias:
- *   dbias (K)       += sum over OHW of dout_n, for every image n
- *   dw (K,CRS)      += dy (K, G*OHW) * col^T (G*OHW, CRS)     (col recomputed by im2col)
- *   dcol (CRS,G*OHW) = w^T (CRS,K) * dy (K, G*OHW);  dinp_n (C,H,W) += col2im(dcol_n)
+ *   dbias (K)   += sum over OHW of dout_n, for every image n
+ *   dw (K,CRS)  += dy (K, G*OHW) * col^T (G*OHW, CRS)     (col recomputed by im2col)
+ *   dinp        += for same-width stride-1 convs: conv(dout, wflip) with same padding,
+ *                  i.e. wflip (C, K*R*S) * im2col(dout) (K*R*S, G*OHW) straight into dinp;
+ *                  otherwise col2im(w^T (CRS,K) * dy (K, G*OHW))
  * where dy is dout regrouped (dout_n itself when G == 1).
  * dinp (N,C,H,W), dw (K,CRS), dbias (K) may each be NULL; dout (N,K,OH,OW);
  * inp (N,C,H,W); col: workspace as in forward (may be NULL on the 1x1 fast path,
@@ -359,30 +373,56 @@ void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbi
         }
         return;
     }
-    float *y_buf = col + (size_t)CRS * G_max * OHW; /* (K, G*OHW), used when G > 1 */
+    const conv_ws ws = conv_workspace(cs);
+    float *y_buf = col + ws.rows * G_max * OHW;            /* (chans, G*OHW), used when G > 1 */
+    float *wflip = y_buf + (G_max > 1 ? ws.chans * G_max * OHW : 0); /* (C, K*R*S) */
+    const int dgrad_conv = dinp && conv_is_same_stride1(cs);
+    const int C = cs->C, R = cs->R, S = cs->S, KRS = K_out * R * S;
+    ms_conv_shape cs_t; /* dinp = conv(dout, wflip): K_out channels in, C out, same padding */
+    if (dgrad_conv) {
+        conv_shape_make(&cs_t, cs->N, K_out, cs->OH, cs->OW, C, R, S, 1, cs->pad);
+        /* wflip[c][(k*R + r)*S + s] = w[k][c][R-1-r][S-1-s] */
+        for (int c = 0; c < C; c++)
+            for (int k = 0; k < K_out; k++)
+                for (int r = 0; r < R; r++)
+                    for (int q = 0; q < S; q++)
+                        wflip[(size_t)c * KRS + ((size_t)k * R + r) * S + q] =
+                            w[(((size_t)k * C + c) * R + (R - 1 - r)) * S + (S - 1 - q)];
+    }
     for (int n0 = 0; n0 < cs->N; n0 += G_max) {
         const int G = cs->N - n0 < G_max ? cs->N - n0 : G_max, cols_n = G * OHW;
         const float *dy = dout + (size_t)n0 * out_image; /* (K, G*OHW) */
-        if (G > 1) {
-            gather_group(y_buf, dy, G, K_out, OHW);
-            dy = y_buf;
-        }
         if (dw) {
+            if (G > 1) {
+                gather_group(y_buf, dy, G, K_out, OHW);
+                dy = y_buf;
+            }
             for (int g = 0; g < G; g++)
                 im2col_ld(col + (size_t)g * OHW, (size_t)cols_n, inp + (size_t)(n0 + g) * in_image, cs);
             /* dw (K, CRS) += dy (K, G*OHW) * col^T (G*OHW, CRS) */
-            parallel_sgemm(0, 1, K_out, CRS, cols_n, 1.0f, dy,
-                        cols_n, col, cols_n, 1.0f, dw, CRS);
+            parallel_sgemm(0, 1, K_out, CRS, cols_n, 1.0f, dy, cols_n, col, cols_n, 1.0f, dw, CRS);
         }
-        if (dinp) {
-            /* dcol (CRS, G*OHW) = w^T (CRS, K) * dy (K, G*OHW), into the col workspace */
-            parallel_sgemm(1, 0, CRS, cols_n, K_out, 1.0f, w, CRS,
-                        dy, cols_n, 0.0f, col, cols_n);
-            for (int g = 0; g < G; g++) {
-                float *dinp_n = dinp + (size_t)(n0 + g) * in_image, *dcol_n = col + (size_t)g * OHW;
-                if (conv_is_same_stride1(cs)) col2im_same_add(dinp_n, dcol_n, (size_t)cols_n, cs);
-                else col2im_add_ld(dinp_n, dcol_n, (size_t)cols_n, cs);
+        if (!dinp) continue;
+        float *dinp_g = dinp + (size_t)n0 * in_image; /* (G, C, H, W) */
+        if (dgrad_conv) {
+            /* dinp (C, G*HW) += wflip (C, K*R*S) * im2col(dout) (K*R*S, G*HW) */
+            for (int g = 0; g < G; g++)
+                im2col_ld(col + (size_t)g * OHW, (size_t)cols_n, dout + (size_t)(n0 + g) * out_image, &cs_t);
+            if (G == 1) {
+                parallel_sgemm(0, 0, C, OHW, KRS, 1.0f, wflip, KRS, col, OHW, 1.0f, dinp_g, OHW);
+            } else {
+                parallel_sgemm(0, 0, C, cols_n, KRS, 1.0f, wflip, KRS, col, cols_n, 0.0f, y_buf, cols_n);
+                scatter_add_group(dinp_g, y_buf, G, C, OHW);
             }
+            continue;
         }
+        if (G > 1 && !dw) {
+            gather_group(y_buf, dy, G, K_out, OHW);
+            dy = y_buf;
+        }
+        /* dcol (CRS, G*OHW) = w^T (CRS, K) * dy (K, G*OHW), into the col workspace */
+        parallel_sgemm(1, 0, CRS, cols_n, K_out, 1.0f, w, CRS, dy, cols_n, 0.0f, col, cols_n);
+        for (int g = 0; g < G; g++)
+            col2im_add_ld(dinp_g + (size_t)g * in_image, col + (size_t)g * OHW, (size_t)cols_n, cs);
     }
 }
