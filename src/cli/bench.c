@@ -132,7 +132,7 @@ static int run(const bench_opts *o, const ms_dist *d)
                    images_per_s, d->size, threads, sgemm_avg, o->batch, o->size, o->steps,
                    gflop_per_image, images_per_s * gflop_per_image);
         } else {
-            printf("medssl bench: %d rank(s) x %d OpenBLAS thread(s), global batch %d, %dx%d input, %d steps\n",
+            printf("medssl bench: %d rank(s) x %d thread(s), global batch %d, %dx%d input, %d steps\n",
                    d->size, threads, o->batch, o->size, o->size, o->steps);
             printf("sgemm ceiling (n=%d, per rank): %.1f GFLOP/s\n\n", o->sgemm_n, sgemm_avg);
             printf("%-28s %10s %10s %10s %8s\n", "layer", "fwd ms", "bwd ms", "GFLOP/s", "% sgemm");
