@@ -32,5 +32,7 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, const ms
 int cli_report(const char *cmd, int code);
 
 int cmd_bench(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

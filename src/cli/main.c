@@ -15,6 +15,8 @@ static const struct {
     cmd_fn run;
     const char *summary;
 } commands[] = {
+    { "import", cmd_import, "build a corpus (HDF5) from Fashion-MNIST or IDX files" },
+    { "inspect", cmd_inspect, "validate a corpus and print what it holds" },
     { "bench", cmd_bench, "train the reference encoder on random data; images/s and GFLOP/s per layer" },
 };
 

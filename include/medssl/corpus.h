@@ -1,0 +1,91 @@
+/* corpus — the medssl-corpus HDF5 file (format version 1): open and validate,
+ * read ranges of samples, and write new corpora atomically.
+ *
+ * Layout (DESIGN.md, the contract):
+ *   /images   uint8 or float32 (N, C, H, W), chunked along N
+ *   /labels   int32 (N), optional; -1 = unlabeled
+ *   /masks    uint8 (N, H, W), optional; 255 = ignore
+ *   /domains  int32 (N), optional
+ *   root attributes: format = "medssl-corpus", version = 1, optional
+ *   class_names (one string, names separated by ',')
+ *
+ * corpus_open validates everything that can be checked without reading the
+ * pixels (attributes, ranks, dtypes, shapes, lengths, label and domain
+ * ranges); pixel values (NaN/Inf in float images) are checked as they are
+ * read, and `medssl inspect` reads them all. uint8 images are returned as
+ * float in [0, 1] (x / 255); float32 images as stored.
+ *
+ * A writer creates `<path>.tmp.<pid>` next to the final path and renames it
+ * over `path` only in corpus_writer_finish, after a flush and fsync: a crash
+ * or a bad input never leaves a file that looks complete.
+ *
+ * Dimension legend: N samples, C channels, H, W image size.
+ */
+#ifndef MEDSSL_CORPUS_H
+#define MEDSSL_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hdf5.h>
+
+#define CORPUS_FORMAT "medssl-corpus"
+#define CORPUS_VERSION 1
+#define CORPUS_MAX_SIDE 16384
+#define CORPUS_MAX_CHANNELS 64
+#define CORPUS_MAX_CLASSES 4096
+#define CORPUS_PATH_MAX 1024
+
+typedef enum { DTYPE_U8, DTYPE_F32, DTYPE__COUNT } ms_dtype;
+
+typedef struct {
+    char path[CORPUS_PATH_MAX];
+    hid_t file, images, labels, masks, domains; /* H5I_INVALID_HID when absent */
+    long long N;
+    int C, H, W;
+    ms_dtype dtype;
+    long long chunk_n;        /* images per HDF5 chunk along N */
+    int n_classes;            /* from class_names, else max label + 1 (0 if no labels) */
+    char class_names[4096];   /* comma-separated, "" if absent */
+} ms_corpus;
+
+/* Opens and validates `path`; MS_ERR_INPUT with a message naming the file and
+ * dataset on anything invalid. */
+int corpus_open(ms_corpus *c, const char *path);
+void corpus_close(ms_corpus *c);
+int corpus_has_labels(const ms_corpus *c);
+int corpus_has_masks(const ms_corpus *c);
+int corpus_has_domains(const ms_corpus *c);
+const char *corpus_dtype_name(ms_dtype d);
+
+/* Reads samples [first, first+count): images (count,C,H,W) as float; labels,
+ * masks (count,H,W), domains may be NULL (or must be NULL when absent).
+ * Non-finite float pixels are an input error naming the sample index. */
+int corpus_read(ms_corpus *c, long long first, long long count, float *images, int32_t *labels,
+                uint8_t *masks, int32_t *domains);
+
+typedef struct {
+    char path[CORPUS_PATH_MAX], tmp_path[CORPUS_PATH_MAX + 32];
+    hid_t file, images, labels, masks, domains;
+    long long N, chunk_n;
+    int C, H, W;
+    ms_dtype dtype;
+    int n_classes;            /* labels must be < n_classes when > 0 */
+} ms_corpus_writer;
+
+enum { CORPUS_WITH_LABELS = 1, CORPUS_WITH_MASKS = 2, CORPUS_WITH_DOMAINS = 4 };
+
+/* Starts a new corpus at `path` (written to a temporary file until finish).
+ * flags: CORPUS_WITH_*; gzip: 0 (none) to 9. class_names may be NULL. */
+int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, int W, ms_dtype dtype,
+                         unsigned flags, int gzip, const char *class_names);
+/* Appends count samples: images (count,C,H,W) as uint8 or float32 per dtype;
+ * labels/masks/domains as declared at create (NULL when not). */
+int corpus_writer_append(ms_corpus_writer *w, long long count, const void *images,
+                         const int32_t *labels, const uint8_t *masks, const int32_t *domains);
+/* Writes the attributes, flushes, fsyncs and renames into place. */
+int corpus_writer_finish(ms_corpus_writer *w);
+/* Removes the temporary file (after an error). */
+void corpus_writer_abort(ms_corpus_writer *w);
+
+#endif

@@ -1,0 +1,155 @@
+/* import — `medssl import SOURCE ...`: builds a medssl corpus from outside data.
+ *
+ * Sources in this build: fashion-mnist (the IDX files of Debian's
+ * dataset-fashion-mnist) and idx (any IDX image file with an optional label
+ * file). Options shared by both: --size (bilinear resize), stratified labeled
+ * subsets (--labeled-per-class / --labeled-fraction, seeded), --gzip, --out.
+ */
+#include "cli.h"
+#include "medssl/common.h"
+#include "medssl/corpus.h"
+#include "medssl/importers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define FASHION_MNIST_CLASSES \
+    "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+
+typedef struct {
+    const char *split, *dir, *out, *images, *labels;
+    int size, labeled_per_class, seed, gzip;
+    float labeled_fraction;
+} import_opts;
+
+/* Writes images (N,H,W) uint8 with optional labels (N) as a 1-channel corpus. */
+static int write_corpus(const import_opts *o, const uint8_t *img, int N, int H, int W, int32_t *labels,
+                        int n_classes, const char *class_names)
+{
+    if (labels && (o->labeled_per_class >= 0 || o->labeled_fraction >= 0))
+        labels_keep_stratified(labels, N, n_classes, o->labeled_per_class, o->labeled_fraction, (uint64_t)o->seed);
+    int S_h = o->size > 0 ? o->size : H, S_w = o->size > 0 ? o->size : W;
+    ms_corpus_writer w;
+    int rc = corpus_writer_create(&w, o->out, 1, S_h, S_w, DTYPE_U8, labels ? CORPUS_WITH_LABELS : 0, o->gzip,
+                                  class_names);
+    if (rc) return rc;
+    const int batch = 4096;
+    uint8_t *buf = ms_malloc((size_t)batch * S_h * S_w);
+    for (int n0 = 0; n0 < N && !rc; n0 += batch) {
+        int cnt = N - n0 < batch ? N - n0 : batch;
+        const uint8_t *src = img + (size_t)n0 * H * W;
+        if (S_h != H || S_w != W) {
+            for (int i = 0; i < cnt; i++)
+                resize_u8_bilinear(buf + (size_t)i * S_h * S_w, S_h, S_w, src + (size_t)i * H * W, H, W);
+            src = buf;
+        }
+        rc = corpus_writer_append(&w, cnt, src, labels ? labels + n0 : NULL, NULL, NULL);
+    }
+    free(buf);
+    if (rc) {
+        corpus_writer_abort(&w);
+        return rc;
+    }
+    rc = corpus_writer_finish(&w);
+    if (!rc) {
+        long long labeled = 0;
+        for (int i = 0; labels && i < N; i++) labeled += labels[i] >= 0;
+        fprintf(stderr, "medssl import: wrote %s: %d images of 1x%dx%d, %lld labeled\n", o->out, N, S_h, S_w, labeled);
+    }
+    return rc;
+}
+
+static int import_idx_files(const import_opts *o, const char *images_path, const char *labels_path,
+                            const char *class_names)
+{
+    uint8_t *img = NULL, *lab = NULL;
+    int N, H, W, NL = 0;
+    int rc = idx_read_images(images_path, &img, &N, &H, &W);
+    if (!rc && labels_path) rc = idx_read_labels(labels_path, &lab, &NL);
+    if (!rc && labels_path && NL != N)
+        rc = MS_FAIL(MS_ERR_INPUT, "%s has %d labels for the %d images of %s", labels_path, NL, N, images_path);
+    int32_t *labels = NULL;
+    int n_classes = 0;
+    if (!rc && lab) {
+        labels = ms_malloc((size_t)N * sizeof(int32_t));
+        for (int i = 0; i < N; i++) {
+            labels[i] = lab[i];
+            if (lab[i] + 1 > n_classes) n_classes = lab[i] + 1;
+        }
+        int named = 0;
+        if (class_names) {
+            named = 1;
+            for (const char *p = class_names; *p; p++) named += *p == ',';
+        }
+        if (named && n_classes > named)
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: label %d but only %d classes", labels_path, n_classes - 1, named);
+        if (named) n_classes = named;
+    }
+    if (!rc) rc = write_corpus(o, img, N, H, W, labels, n_classes, class_names);
+    free(img);
+    free(lab);
+    free(labels);
+    return rc;
+}
+
+int cmd_import(int argc, char **argv)
+{
+    import_opts o = { .dir = FASHION_MNIST_DIR, .labeled_per_class = -1, .labeled_fraction = -1, .seed = 0 };
+    const ms_arg args[] = {
+        { "split", ARG_STRING, &o.split, 0, 0, "train|test", "fashion-mnist: which split" },
+        { "dir", ARG_STRING, &o.dir, 0, 0, "D", "fashion-mnist: folder of the IDX files (default " FASHION_MNIST_DIR ")" },
+        { "images", ARG_STRING, &o.images, 0, 0, "FILE", "idx: the IDX image file (.gz or raw)" },
+        { "labels", ARG_STRING, &o.labels, 0, 0, "FILE", "idx: the IDX label file (optional)" },
+        { "size", ARG_INT, &o.size, 4, 4096, "S", "resize every image to SxS (bilinear)" },
+        { "labeled-per-class", ARG_INT, &o.labeled_per_class, 0, 100000000, "K",
+          "keep K labels per class (stratified, seeded); the rest become -1" },
+        { "labeled-fraction", ARG_FLOAT, &o.labeled_fraction, 0, 1, "F", "keep the fraction F of each class's labels" },
+        { "seed", ARG_INT, &o.seed, 0, 2147483647, "N", "seed of the labeled subset (default 0)" },
+        { "gzip", ARG_INT, &o.gzip, 0, 9, "L", "gzip level of the HDF5 chunks (default 0: none)" },
+        { "out", ARG_STRING, &o.out, 0, 0, "FILE", "the corpus to write (required)" },
+    };
+    const char *pos[1];
+    int n_pos = 0;
+    int rc = cli_parse("import", "fashion-mnist|idx [options] --out FILE",
+                       "Builds a medssl corpus (HDF5) from outside data. Sources:\n"
+                       "  fashion-mnist  --split train|test [--dir D]   Debian's dataset-fashion-mnist\n"
+                       "  idx            --images FILE [--labels FILE]  any IDX unsigned-byte image file\n"
+                       "The corpus is written to a temporary file and renamed into place when complete.",
+                       args, (int)(sizeof args / sizeof *args), argc, argv, pos, 1, &n_pos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (n_pos != 1) {
+        fprintf(stderr, "medssl import: name the source: fashion-mnist or idx (see medssl import --help)\n");
+        return 2;
+    }
+    if (!o.out) {
+        fprintf(stderr, "medssl import: --out FILE is required\n");
+        return 2;
+    }
+    if (o.labeled_per_class >= 0 && o.labeled_fraction >= 0) {
+        fprintf(stderr, "medssl import: give --labeled-per-class or --labeled-fraction, not both\n");
+        return 2;
+    }
+    if (strcmp(pos[0], "fashion-mnist") == 0) {
+        if (!o.split || (strcmp(o.split, "train") && strcmp(o.split, "test"))) {
+            fprintf(stderr, "medssl import: fashion-mnist needs --split train or --split test\n");
+            return 2;
+        }
+        const char *stem = strcmp(o.split, "train") == 0 ? "train" : "t10k";
+        char images[2048], labels[2048];
+        snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", o.dir, stem);
+        snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", o.dir, stem);
+        rc = import_idx_files(&o, images, labels, FASHION_MNIST_CLASSES);
+    } else if (strcmp(pos[0], "idx") == 0) {
+        if (!o.images) {
+            fprintf(stderr, "medssl import: idx needs --images FILE\n");
+            return 2;
+        }
+        rc = import_idx_files(&o, o.images, o.labels, NULL);
+    } else {
+        fprintf(stderr, "medssl import: unknown source '%s' (this build imports fashion-mnist and idx)\n", pos[0]);
+        return 2;
+    }
+    return rc ? cli_report("import", rc) : 0;
+}

@@ -1,0 +1,477 @@
+/* corpus — open/validate, read and atomically write medssl-corpus HDF5 files
+ * (see include/medssl/corpus.h).
+ *
+ * Dimension legend: N samples, C channels, H, W image size.
+ * Every HDF5 call is checked; HDF5's own error stack printing is switched off
+ * and each failure becomes one message naming the file and dataset.
+ */
+#include "medssl/corpus.h"
+#include "medssl/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const dtype_names[DTYPE__COUNT] = { "uint8", "float32" };
+_Static_assert(sizeof dtype_names / sizeof *dtype_names == DTYPE__COUNT, "dtype names");
+
+const char *corpus_dtype_name(ms_dtype d) { return dtype_names[d]; }
+
+static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static void h5_close_dset(hid_t *d)
+{
+    if (*d >= 0) H5Dclose(*d);
+    *d = H5I_INVALID_HID;
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+/* Reads a string attribute (fixed or variable length) into buf; 0 if absent. */
+static int read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, int *present)
+{
+    *present = 0;
+    buf[0] = 0;
+    if (H5Aexists(obj, name) <= 0) return MS_OK;
+    *present = 1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a);
+    int rc = MS_OK;
+    if (a < 0 || t < 0 || H5Tget_class(t) != H5T_STRING) {
+        rc = MS_ERR_INPUT;
+    } else if (H5Tis_variable_str(t) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        char *s = NULL;
+        if (H5Aread(a, mt, &s) < 0 || !s) rc = MS_ERR_INPUT;
+        else snprintf(buf, cap, "%s", s);
+        if (s) H5free_memory(s);
+        H5Tclose(mt);
+    } else {
+        size_t sz = H5Tget_size(t);
+        char *s = ms_calloc(sz + 1, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, sz);
+        if (H5Aread(a, mt, s) < 0) rc = MS_ERR_INPUT;
+        else snprintf(buf, cap, "%s", s);
+        H5Tclose(mt);
+        free(s);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+static int read_int_attr(hid_t obj, const char *name, long long *out, int *present)
+{
+    *present = 0;
+    if (H5Aexists(obj, name) <= 0) return MS_OK;
+    *present = 1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), s = H5Aget_space(a);
+    int ok = a >= 0 && t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(s) == 1 &&
+             H5Aread(a, H5T_NATIVE_LLONG, out) >= 0;
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return ok ? MS_OK : MS_ERR_INPUT;
+}
+
+/* Opens dataset `name` if present, checks rank, element class/size and the
+ * leading dims; dims (rank) are filled. *d stays invalid when absent. */
+static int open_dataset(ms_corpus *c, const char *name, int rank, H5T_class_t cls, size_t size, int want_signed,
+                        hsize_t *dims, int required, hid_t *d)
+{
+    *d = H5I_INVALID_HID;
+    if (H5Lexists(c->file, name, H5P_DEFAULT) <= 0) {
+        if (required) return MS_FAIL(MS_ERR_INPUT, "%s: missing dataset %s", c->path, name);
+        return MS_OK;
+    }
+    *d = H5Dopen2(c->file, name, H5P_DEFAULT);
+    if (*d < 0) return MS_FAIL(MS_ERR_INPUT, "%s: %s is not a dataset", c->path, name);
+    hid_t sp = H5Dget_space(*d), t = H5Dget_type(*d);
+    int got_rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    H5T_class_t got_cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    size_t got_size = t >= 0 ? H5Tget_size(t) : 0;
+    int got_signed = got_cls == H5T_INTEGER ? H5Tget_sign(t) == H5T_SGN_2 : 0;
+    int rc = MS_OK;
+    if (got_rank != rank) {
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: %s has rank %d, expected %d", c->path, name, got_rank, rank);
+    } else {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        if (got_cls != cls || got_size != size || (cls == H5T_INTEGER && got_signed != want_signed))
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: %s has the wrong element type (%s%s of %zu bytes)", c->path, name,
+                         got_cls == H5T_INTEGER ? (got_signed ? "signed " : "unsigned ") : "",
+                         got_cls == H5T_INTEGER ? "integer" : got_cls == H5T_FLOAT ? "float" : "non-numeric",
+                         got_size);
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    return rc;
+}
+
+static int read_all_int32(ms_corpus *c, hid_t d, int32_t *out)
+{
+    if (H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+        return MS_FAIL(MS_ERR_INPUT, "%s: cannot read an int32 dataset (truncated file?)", c->path);
+    return MS_OK;
+}
+
+static int count_names(const char *csv)
+{
+    if (!*csv) return 0;
+    int n = 1;
+    for (const char *p = csv; *p; p++) n += *p == ',';
+    return n;
+}
+
+/* Labels in [-1, K) (K from class_names when given), domains >= 0. */
+static int check_labels_domains(ms_corpus *c)
+{
+    int rc = MS_OK;
+    int32_t *v = ms_malloc((size_t)c->N * sizeof(int32_t));
+    if (c->labels >= 0 && !(rc = read_all_int32(c, c->labels, v))) {
+        int32_t max = -1;
+        for (long long i = 0; i < c->N && !rc; i++) {
+            if (v[i] < -1 || (c->n_classes > 0 && v[i] >= c->n_classes))
+                rc = MS_FAIL(MS_ERR_INPUT, "%s: /labels[%lld] = %d is out of range (expected -1 or 0..%d)", c->path, i,
+                             v[i], (c->n_classes > 0 ? c->n_classes : CORPUS_MAX_CLASSES) - 1);
+            else if (v[i] > max) max = v[i];
+        }
+        if (!rc && max >= CORPUS_MAX_CLASSES)
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: /labels has class %d, more than %d classes", c->path, max, CORPUS_MAX_CLASSES);
+        if (!rc && c->n_classes == 0) c->n_classes = max + 1;
+    }
+    if (!rc && c->domains >= 0 && !(rc = read_all_int32(c, c->domains, v)))
+        for (long long i = 0; i < c->N && !rc; i++)
+            if (v[i] < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: /domains[%lld] = %d is negative", c->path, i, v[i]);
+    free(v);
+    return rc;
+}
+
+static int open_checked(ms_corpus *c)
+{
+    if (access(c->path, R_OK) != 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot read: %s", c->path, strerror(errno));
+    if (H5Fis_hdf5(c->path) <= 0)
+        return MS_FAIL(MS_ERR_INPUT, "%s: not an HDF5 file (or truncated/corrupt)", c->path);
+    c->file = H5Fopen(c->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (c->file < 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", c->path);
+
+    char format[64];
+    long long version = 0;
+    int has_format, has_version, rc;
+    if ((rc = read_string_attr(c->file, "format", format, sizeof format, &has_format)) ||
+        strcmp(format, CORPUS_FORMAT) != 0)
+        return MS_FAIL(MS_ERR_INPUT, "%s: not a medssl corpus (root attribute format = \"%s\", expected \"%s\")",
+                       c->path, has_format ? format : "(missing)", CORPUS_FORMAT);
+    if (read_int_attr(c->file, "version", &version, &has_version) || !has_version || version != CORPUS_VERSION)
+        return MS_FAIL(MS_ERR_INPUT, "%s: corpus version %lld is not supported (expected %d)", c->path,
+                       has_version ? version : -1LL, CORPUS_VERSION);
+    int has_names;
+    if (read_string_attr(c->file, "class_names", c->class_names, sizeof c->class_names, &has_names))
+        return MS_FAIL(MS_ERR_INPUT, "%s: attribute class_names is not a string", c->path);
+    c->n_classes = count_names(c->class_names);
+
+    /* /images: uint8 or float32 (N, C, H, W) */
+    hsize_t dims[4] = { 0 };
+    if (H5Lexists(c->file, "/images", H5P_DEFAULT) <= 0)
+        return MS_FAIL(MS_ERR_INPUT, "%s: missing dataset /images", c->path);
+    rc = open_dataset(c, "/images", 4, H5T_INTEGER, 1, 0, dims, 1, &c->images);
+    c->dtype = DTYPE_U8;
+    if (rc) {
+        ms_clear_error();
+        h5_close_dset(&c->images);
+        rc = open_dataset(c, "/images", 4, H5T_FLOAT, 4, 0, dims, 1, &c->images);
+        c->dtype = DTYPE_F32;
+        if (rc == MS_ERR_INPUT && strstr(ms_last_error(), "element type"))
+            return MS_FAIL(MS_ERR_INPUT, "%s: /images must be uint8 or float32", c->path);
+        if (rc) return rc;
+    }
+    if (dims[0] < 1) return MS_FAIL(MS_ERR_INPUT, "%s: /images holds no images", c->path);
+    if (dims[1] < 1 || dims[1] > CORPUS_MAX_CHANNELS || dims[2] < 1 || dims[2] > CORPUS_MAX_SIDE || dims[3] < 1 ||
+        dims[3] > CORPUS_MAX_SIDE)
+        return MS_FAIL(MS_ERR_INPUT, "%s: /images has shape (%llu, %llu, %llu, %llu): C must be 1..%d and H, W 1..%d",
+                       c->path, (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2],
+                       (unsigned long long)dims[3], CORPUS_MAX_CHANNELS, CORPUS_MAX_SIDE);
+    c->N = (long long)dims[0];
+    c->C = (int)dims[1];
+    c->H = (int)dims[2];
+    c->W = (int)dims[3];
+    size_t image_bytes = (size_t)c->C * c->H * c->W * (c->dtype == DTYPE_U8 ? 1 : 4);
+    hid_t pl = H5Dget_create_plist(c->images);
+    hsize_t cdims[4] = { 0 };
+    if (pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED && H5Pget_chunk(pl, 4, cdims) == 4 && cdims[0] > 0)
+        c->chunk_n = (long long)cdims[0];
+    else
+        c->chunk_n = (long long)(image_bytes >= (1u << 20) ? 1 : (1u << 20) / image_bytes);
+    if (pl >= 0) H5Pclose(pl);
+
+    hsize_t d1[3];
+    if ((rc = open_dataset(c, "/labels", 1, H5T_INTEGER, 4, 1, d1, 0, &c->labels))) return rc;
+    if (c->labels >= 0 && (long long)d1[0] != c->N)
+        return MS_FAIL(MS_ERR_INPUT, "%s: /labels has %llu entries for %lld images", c->path, (unsigned long long)d1[0], c->N);
+    if ((rc = open_dataset(c, "/domains", 1, H5T_INTEGER, 4, 1, d1, 0, &c->domains))) return rc;
+    if (c->domains >= 0 && (long long)d1[0] != c->N)
+        return MS_FAIL(MS_ERR_INPUT, "%s: /domains has %llu entries for %lld images", c->path, (unsigned long long)d1[0], c->N);
+    if ((rc = open_dataset(c, "/masks", 3, H5T_INTEGER, 1, 0, d1, 0, &c->masks))) return rc;
+    if (c->masks >= 0 && ((long long)d1[0] != c->N || (int)d1[1] != c->H || (int)d1[2] != c->W))
+        return MS_FAIL(MS_ERR_INPUT, "%s: /masks has shape (%llu, %llu, %llu), expected (%lld, %d, %d)", c->path,
+                       (unsigned long long)d1[0], (unsigned long long)d1[1], (unsigned long long)d1[2], c->N, c->H, c->W);
+    return check_labels_domains(c);
+}
+
+int corpus_open(ms_corpus *c, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    c->file = c->images = c->labels = c->masks = c->domains = H5I_INVALID_HID;
+    if (strlen(path) >= sizeof c->path) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    h5_quiet();
+    int rc = open_checked(c);
+    if (rc) corpus_close(c);
+    return rc;
+}
+
+void corpus_close(ms_corpus *c)
+{
+    h5_close_dset(&c->images);
+    h5_close_dset(&c->labels);
+    h5_close_dset(&c->masks);
+    h5_close_dset(&c->domains);
+    if (c->file >= 0) H5Fclose(c->file);
+    c->file = H5I_INVALID_HID;
+}
+
+int corpus_has_labels(const ms_corpus *c) { return c->labels >= 0; }
+int corpus_has_masks(const ms_corpus *c) { return c->masks >= 0; }
+int corpus_has_domains(const ms_corpus *c) { return c->domains >= 0; }
+
+/* Reads rows [first, first+count) of dataset d (rank dims, leading N) as mem_type. */
+static int read_rows(const ms_corpus *c, hid_t d, const char *name, int rank, const hsize_t *row_dims,
+                     long long first, long long count, hid_t mem_type, void *out)
+{
+    hsize_t start[4] = { (hsize_t)first, 0, 0, 0 }, cnt[4] = { (hsize_t)count, 0, 0, 0 };
+    for (int i = 1; i < rank; i++) cnt[i] = row_dims[i];
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
+    int ok = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
+             H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, out) >= 0;
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (!ok)
+        return MS_FAIL(MS_ERR_INPUT, "%s: cannot read %s[%lld:%lld] (truncated or corrupt file?)", c->path, name,
+                       first, first + count);
+    return MS_OK;
+}
+
+int corpus_read(ms_corpus *c, long long first, long long count, float *images, int32_t *labels, uint8_t *masks,
+                int32_t *domains)
+{
+    CHECK(first >= 0 && count >= 1 && first + count <= c->N);
+    CHECK((labels == NULL || c->labels >= 0) && (masks == NULL || c->masks >= 0) &&
+          (domains == NULL || c->domains >= 0));
+    const hsize_t img_dims[4] = { 0, (hsize_t)c->C, (hsize_t)c->H, (hsize_t)c->W };
+    const size_t n = (size_t)count * c->C * c->H * c->W;
+    int rc = MS_OK;
+    if (images && c->dtype == DTYPE_U8) {
+        /* Read the bytes into the last quarter of the float buffer, then widen
+         * front to back: float i (bytes 4i..4i+3) never overwrites byte 3n+j, j >= i,
+         * before it is read. Avoids HDF5's slower type conversion. */
+        uint8_t *bytes = (uint8_t *)images + 3 * n;
+        rc = read_rows(c, c->images, "/images", 4, img_dims, first, count, H5T_NATIVE_UINT8, bytes);
+        if (!rc)
+            for (size_t i = 0; i < n; i++) images[i] = (float)bytes[i] * (1.0f / 255.0f);
+    } else if (images) {
+        rc = read_rows(c, c->images, "/images", 4, img_dims, first, count, H5T_NATIVE_FLOAT, images);
+        const size_t per = (size_t)c->C * c->H * c->W;
+        for (size_t i = 0; i < n && !rc; i++)
+            if (!isfinite(images[i]))
+                rc = MS_FAIL(MS_ERR_INPUT, "%s: /images[%lld] holds a non-finite value (%g)", c->path,
+                             first + (long long)(i / per), (double)images[i]);
+    }
+    const hsize_t mask_dims[3] = { 0, (hsize_t)c->H, (hsize_t)c->W }, vec_dims[1] = { 0 };
+    if (!rc && labels) rc = read_rows(c, c->labels, "/labels", 1, vec_dims, first, count, H5T_NATIVE_INT32, labels);
+    if (!rc && masks) rc = read_rows(c, c->masks, "/masks", 3, mask_dims, first, count, H5T_NATIVE_UINT8, masks);
+    if (!rc && domains) rc = read_rows(c, c->domains, "/domains", 1, vec_dims, first, count, H5T_NATIVE_INT32, domains);
+    return rc;
+}
+
+/* ---- writing ---------------------------------------------------------------------- */
+
+static hid_t create_extendible(hid_t file, const char *name, hid_t type, int rank, const hsize_t *row_dims,
+                               hsize_t chunk_n, int gzip)
+{
+    hsize_t dims[4], maxdims[4], chunk[4];
+    for (int i = 0; i < rank; i++) {
+        dims[i] = i ? row_dims[i] : 0;
+        maxdims[i] = i ? row_dims[i] : H5S_UNLIMITED;
+        chunk[i] = i ? row_dims[i] : chunk_n;
+    }
+    hid_t sp = H5Screate_simple(rank, dims, maxdims), pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, rank, chunk);
+    if (gzip > 0) {
+        H5Pset_shuffle(pl);
+        H5Pset_deflate(pl, (unsigned)gzip);
+    }
+    hid_t d = H5Dcreate2(file, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    return d;
+}
+
+int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, int W, ms_dtype dtype,
+                         unsigned flags, int gzip, const char *class_names)
+{
+    memset(w, 0, sizeof *w);
+    w->file = w->images = w->labels = w->masks = w->domains = H5I_INVALID_HID;
+    if (strlen(path) >= sizeof w->path) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
+    if (C < 1 || C > CORPUS_MAX_CHANNELS || H < 1 || H > CORPUS_MAX_SIDE || W < 1 || W > CORPUS_MAX_SIDE)
+        return MS_FAIL(MS_ERR_INPUT, "%s: image shape %dx%dx%d is out of range", path, C, H, W);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    w->C = C;
+    w->H = H;
+    w->W = W;
+    w->dtype = dtype;
+    w->n_classes = class_names ? count_names(class_names) : 0;
+    size_t image_bytes = (size_t)C * H * W * (dtype == DTYPE_U8 ? 1 : 4);
+    w->chunk_n = image_bytes >= (1u << 20) ? 1 : (long long)((1u << 20) / image_bytes);
+    h5_quiet();
+    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->file < 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot create (is the folder writable?)", w->tmp_path);
+    const hsize_t img[4] = { 0, (hsize_t)C, (hsize_t)H, (hsize_t)W }, mask[3] = { 0, (hsize_t)H, (hsize_t)W },
+                  vec[1] = { 0 };
+    w->images = create_extendible(w->file, "images", dtype == DTYPE_U8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, 4, img,
+                                  (hsize_t)w->chunk_n, gzip);
+    if (flags & CORPUS_WITH_LABELS)
+        w->labels = create_extendible(w->file, "labels", H5T_STD_I32LE, 1, vec, (hsize_t)w->chunk_n, gzip);
+    if (flags & CORPUS_WITH_MASKS)
+        w->masks = create_extendible(w->file, "masks", H5T_STD_U8LE, 3, mask, (hsize_t)w->chunk_n, gzip);
+    if (flags & CORPUS_WITH_DOMAINS)
+        w->domains = create_extendible(w->file, "domains", H5T_STD_I32LE, 1, vec, (hsize_t)w->chunk_n, gzip);
+    int bad = w->images < 0 || ((flags & CORPUS_WITH_LABELS) && w->labels < 0) ||
+              ((flags & CORPUS_WITH_MASKS) && w->masks < 0) || ((flags & CORPUS_WITH_DOMAINS) && w->domains < 0);
+    if (bad) {
+        corpus_writer_abort(w);
+        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create the corpus datasets", w->tmp_path);
+    }
+    if (class_names && *class_names) {
+        hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+        H5Tset_size(t, strlen(class_names) + 1);
+        hid_t a = H5Acreate2(w->file, "class_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        int ok = a >= 0 && H5Awrite(a, t, class_names) >= 0;
+        if (a >= 0) H5Aclose(a);
+        H5Sclose(sp);
+        H5Tclose(t);
+        if (!ok) {
+            corpus_writer_abort(w);
+            return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write class_names", w->tmp_path);
+        }
+    }
+    return MS_OK;
+}
+
+static int append_rows(ms_corpus_writer *w, hid_t d, int rank, const hsize_t *row_dims, long long count,
+                       hid_t mem_type, const void *buf)
+{
+    hsize_t newdims[4], start[4] = { (hsize_t)w->N, 0, 0, 0 }, cnt[4];
+    for (int i = 0; i < rank; i++) {
+        newdims[i] = i ? row_dims[i] : (hsize_t)(w->N + count);
+        cnt[i] = i ? row_dims[i] : (hsize_t)count;
+    }
+    if (H5Dset_extent(d, newdims) < 0) return MS_ERR_RUNTIME;
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
+    int ok = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
+             H5Dwrite(d, mem_type, ms, fs, H5P_DEFAULT, buf) >= 0;
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    return ok ? MS_OK : MS_ERR_RUNTIME;
+}
+
+int corpus_writer_append(ms_corpus_writer *w, long long count, const void *images, const int32_t *labels,
+                         const uint8_t *masks, const int32_t *domains)
+{
+    CHECK(count >= 1 && images);
+    CHECK((labels != NULL) == (w->labels >= 0) && (masks != NULL) == (w->masks >= 0) &&
+          (domains != NULL) == (w->domains >= 0));
+    for (long long i = 0; labels && i < count; i++)
+        if (labels[i] < -1 || (w->n_classes > 0 && labels[i] >= w->n_classes))
+            return MS_FAIL(MS_ERR_INPUT, "%s: label %d of sample %lld is out of range", w->path, labels[i], w->N + i);
+    if (w->dtype == DTYPE_F32) {
+        const float *f = images;
+        size_t n = (size_t)count * w->C * w->H * w->W;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(f[i]))
+                return MS_FAIL(MS_ERR_INPUT, "%s: sample %lld holds a non-finite value", w->path,
+                               w->N + (long long)(i / ((size_t)w->C * w->H * w->W)));
+    }
+    const hsize_t img[4] = { 0, (hsize_t)w->C, (hsize_t)w->H, (hsize_t)w->W }, mask[3] = { 0, (hsize_t)w->H, (hsize_t)w->W },
+                  vec[1] = { 0 };
+    int rc = append_rows(w, w->images, 4, img, count, w->dtype == DTYPE_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, images);
+    if (!rc && labels) rc = append_rows(w, w->labels, 1, vec, count, H5T_NATIVE_INT32, labels);
+    if (!rc && masks) rc = append_rows(w, w->masks, 3, mask, count, H5T_NATIVE_UINT8, masks);
+    if (!rc && domains) rc = append_rows(w, w->domains, 1, vec, count, H5T_NATIVE_INT32, domains);
+    if (rc) return MS_FAIL(MS_ERR_RUNTIME, "%s: writing %lld samples failed (disk full?)", w->tmp_path, count);
+    w->N += count;
+    return MS_OK;
+}
+
+static int fsync_path(const char *path, int directory)
+{
+    int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int corpus_writer_finish(ms_corpus_writer *w)
+{
+    if (w->N < 1) {
+        corpus_writer_abort(w);
+        return MS_FAIL(MS_ERR_INPUT, "%s: no images to write", w->path);
+    }
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(CORPUS_FORMAT) + 1);
+    hid_t a = H5Acreate2(w->file, "format", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, t, CORPUS_FORMAT) >= 0;
+    if (a >= 0) H5Aclose(a);
+    int version = CORPUS_VERSION;
+    a = H5Acreate2(w->file, "version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    ok = ok && a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &version) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    h5_close_dset(&w->images);
+    h5_close_dset(&w->labels);
+    h5_close_dset(&w->masks);
+    h5_close_dset(&w->domains);
+    ok = ok && H5Fclose(w->file) >= 0;
+    w->file = H5I_INVALID_HID;
+    if (!ok || fsync_path(w->tmp_path, 0) != 0) {
+        corpus_writer_abort(w);
+        return MS_FAIL(MS_ERR_RUNTIME, "%s: finishing the corpus failed (disk full?)", w->tmp_path);
+    }
+    if (rename(w->tmp_path, w->path) != 0) {
+        int e = errno;
+        corpus_writer_abort(w);
+        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", w->path, strerror(e));
+    }
+    char dir[CORPUS_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", w->path);
+    fsync_path(dirname(dir), 1);
+    return MS_OK;
+}
+
+void corpus_writer_abort(ms_corpus_writer *w)
+{
+    h5_close_dset(&w->images);
+    h5_close_dset(&w->labels);
+    h5_close_dset(&w->masks);
+    h5_close_dset(&w->domains);
+    if (w->file >= 0) H5Fclose(w->file);
+    w->file = H5I_INVALID_HID;
+    if (w->tmp_path[0]) unlink(w->tmp_path);
+}
