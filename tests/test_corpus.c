@@ -230,6 +230,50 @@ static void test_not_hdf5_truncated_missing(void)
     TU_CHECKF(rc == MS_ERR_INPUT, "truncated corpus: rc %d (%s)", rc, ms_last_error());
 }
 
+/* What h5py writes by default: variable-length UTF-8 string attributes, an int64
+ * version and int64 labels, a contiguous /images. */
+static void test_h5py_style_file(void)
+{
+    const char *path = tmp("h5py.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    const char *fmt = CORPUS_FORMAT, *names = "lesion,healthy";
+    hid_t a = H5Acreate2(f, "format", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, &fmt);
+    H5Aclose(a);
+    a = H5Acreate2(f, "class_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, &names);
+    H5Aclose(a);
+    long long version = 1, labels[3] = { 1, -1, 0 };
+    a = H5Acreate2(f, "version", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_LLONG, &version);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    uint8_t px[3 * 4] = { 0, 51, 102, 255 };
+    hsize_t img[4] = { 3, 1, 2, 2 }, n[1] = { 3 };
+    dset(f, "images", H5T_STD_U8LE, 4, img, px);
+    hid_t s1 = H5Screate_simple(1, n, NULL);
+    hid_t d = H5Dcreate2(f, "labels", H5T_STD_I64LE, s1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels);
+    H5Dclose(d);
+    H5Sclose(s1);
+    H5Fclose(f);
+    ms_corpus c;
+    int rc = corpus_open(&c, path);
+    TU_CHECKF(rc == 0, "%s", ms_last_error());
+    if (rc) return;
+    TU_CHECK(!c.chunked && c.n_classes == 2 && strcmp(c.class_names, "lesion,healthy") == 0);
+    float out[12];
+    int32_t lab[3];
+    TU_CHECK(corpus_read(&c, 0, 3, out, lab, NULL, NULL) == 0);
+    TU_CHECK(lab[0] == 1 && lab[1] == -1 && lab[2] == 0 && out[3] == 1.0f);
+    TU_CLOSE(out[1], 0.2, 1e-7, 0);
+    corpus_close(&c);
+}
+
 /* ---- IDX, stratified labels, resize ------------------------------------------------ */
 
 static void write_idx(const char *path, int gz, const uint8_t *head, size_t nhead, const uint8_t *body, size_t nbody)
@@ -317,6 +361,7 @@ int main(void)
     TU_RUN(test_abort_leaves_nothing);
     TU_RUN(test_broken_corpora);
     TU_RUN(test_not_hdf5_truncated_missing);
+    TU_RUN(test_h5py_style_file);
     TU_RUN(test_idx);
     TU_RUN(test_stratified_labels);
     TU_RUN(test_resize);

@@ -44,7 +44,8 @@ typedef struct {
     long long N;
     int C, H, W;
     ms_dtype dtype;
-    long long chunk_n;        /* images per HDF5 chunk along N */
+    long long chunk_n;        /* images per HDF5 chunk along N (a ~1 MiB block when contiguous) */
+    int chunked;              /* /images is chunked (else contiguous) */
     int n_classes;            /* from class_names, else max label + 1 (0 if no labels) */
     char class_names[4096];   /* comma-separated, "" if absent */
 } ms_corpus;

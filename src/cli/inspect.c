@@ -88,9 +88,10 @@ static void print_json(const ms_corpus *c, const corpus_stats *st)
 {
     double npx = (double)c->N * c->C * c->H * c->W, mean = st->sum / npx;
     printf("{\"path\": \"%s\", \"format\": \"%s\", \"version\": %d, \"images\": %lld, \"channels\": %d, "
-           "\"height\": %d, \"width\": %d, \"dtype\": \"%s\", \"chunk_images\": %lld, "
+           "\"height\": %d, \"width\": %d, \"dtype\": \"%s\", \"chunked\": %s, \"chunk_images\": %lld, "
            "\"min\": %.6g, \"max\": %.6g, \"mean\": %.6g, \"std\": %.6g",
-           c->path, CORPUS_FORMAT, CORPUS_VERSION, c->N, c->C, c->H, c->W, corpus_dtype_name(c->dtype), c->chunk_n,
+           c->path, CORPUS_FORMAT, CORPUS_VERSION, c->N, c->C, c->H, c->W, corpus_dtype_name(c->dtype),
+           c->chunked ? "true" : "false", c->chunk_n,
            st->min, st->max, mean, sqrt(fmax(st->sum2 / npx - mean * mean, 0)));
     if (corpus_has_labels(c)) {
         printf(", \"labeled\": %lld, \"unlabeled\": %lld, \"classes\": [", c->N - st->unlabeled, st->unlabeled);
@@ -123,8 +124,9 @@ static void print_text(const ms_corpus *c, const corpus_stats *st)
 {
     double npx = (double)c->N * c->C * c->H * c->W, mean = st->sum / npx;
     printf("%s: medssl corpus v%d, valid\n", c->path, CORPUS_VERSION);
-    printf("  images   %lld x %d x %d x %d (N, C, H, W), %s, %lld images per chunk\n", c->N, c->C, c->H, c->W,
-           corpus_dtype_name(c->dtype), c->chunk_n);
+    printf("  images   %lld x %d x %d x %d (N, C, H, W), %s, ", c->N, c->C, c->H, c->W, corpus_dtype_name(c->dtype));
+    if (c->chunked) printf("%lld images per chunk\n", c->chunk_n);
+    else printf("contiguous (not chunked: readers fall back to blocks of %lld images)\n", c->chunk_n);
     printf("  values   min %.4g  max %.4g  mean %.4g  std %.4g%s\n", st->min, st->max, mean,
            sqrt(fmax(st->sum2 / npx - mean * mean, 0)), c->dtype == DTYPE_U8 ? "  (uint8 read as x/255)" : "");
     if (corpus_has_labels(c)) {

@@ -46,6 +46,7 @@ static int read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, 
     } else if (H5Tis_variable_str(t) > 0) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
         char *s = NULL;
         if (H5Aread(a, mt, &s) < 0 || !s) rc = MS_ERR_INPUT;
         else snprintf(buf, cap, "%s", s);
@@ -56,6 +57,7 @@ static int read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, 
         char *s = ms_calloc(sz + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
+        H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, s) < 0) rc = MS_ERR_INPUT;
         else snprintf(buf, cap, "%s", s);
         H5Tclose(mt);
@@ -81,7 +83,8 @@ static int read_int_attr(hid_t obj, const char *name, long long *out, int *prese
 }
 
 /* Opens dataset `name` if present, checks rank, element class/size and the
- * leading dims; dims (rank) are filled. *d stays invalid when absent. */
+ * leading dims; dims (rank) are filled. *d stays invalid when absent.
+ * size 0 accepts any width, want_signed < 0 any sign. */
 static int open_dataset(ms_corpus *c, const char *name, int rank, H5T_class_t cls, size_t size, int want_signed,
                         hsize_t *dims, int required, hid_t *d)
 {
@@ -102,11 +105,13 @@ static int open_dataset(ms_corpus *c, const char *name, int rank, H5T_class_t cl
         rc = MS_FAIL(MS_ERR_INPUT, "%s: %s has rank %d, expected %d", c->path, name, got_rank, rank);
     } else {
         H5Sget_simple_extent_dims(sp, dims, NULL);
-        if (got_cls != cls || got_size != size || (cls == H5T_INTEGER && got_signed != want_signed))
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: %s has the wrong element type (%s%s of %zu bytes)", c->path, name,
-                         got_cls == H5T_INTEGER ? (got_signed ? "signed " : "unsigned ") : "",
+        /* size 0 / want_signed < 0: any integer width or sign (read with conversion) */
+        if (got_cls != cls || (size && got_size != size) || (cls == H5T_INTEGER && want_signed >= 0 && got_signed != want_signed))
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: %s has the wrong element type (%s%s of %zu bytes; expected %s%s of %zu)",
+                         c->path, name, got_cls == H5T_INTEGER ? (got_signed ? "signed " : "unsigned ") : "",
                          got_cls == H5T_INTEGER ? "integer" : got_cls == H5T_FLOAT ? "float" : "non-numeric",
-                         got_size);
+                         got_size, cls == H5T_INTEGER ? (want_signed > 0 ? "signed " : want_signed == 0 ? "unsigned " : "") : "",
+                         cls == H5T_INTEGER ? "integer" : "float", size);
     }
     if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
@@ -203,17 +208,20 @@ static int open_checked(ms_corpus *c)
     size_t image_bytes = (size_t)c->C * c->H * c->W * (c->dtype == DTYPE_U8 ? 1 : 4);
     hid_t pl = H5Dget_create_plist(c->images);
     hsize_t cdims[4] = { 0 };
-    if (pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED && H5Pget_chunk(pl, 4, cdims) == 4 && cdims[0] > 0)
+    c->chunked = pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED && H5Pget_chunk(pl, 4, cdims) == 4 && cdims[0] > 0;
+    if (c->chunked)
         c->chunk_n = (long long)cdims[0];
     else
         c->chunk_n = (long long)(image_bytes >= (1u << 20) ? 1 : (1u << 20) / image_bytes);
     if (pl >= 0) H5Pclose(pl);
 
     hsize_t d1[3];
-    if ((rc = open_dataset(c, "/labels", 1, H5T_INTEGER, 4, 1, d1, 0, &c->labels))) return rc;
+    /* labels and domains: int32 in the contract; any integer type is read (h5py's
+     * default int64 included) and range-checked below */
+    if ((rc = open_dataset(c, "/labels", 1, H5T_INTEGER, 0, -1, d1, 0, &c->labels))) return rc;
     if (c->labels >= 0 && (long long)d1[0] != c->N)
         return MS_FAIL(MS_ERR_INPUT, "%s: /labels has %llu entries for %lld images", c->path, (unsigned long long)d1[0], c->N);
-    if ((rc = open_dataset(c, "/domains", 1, H5T_INTEGER, 4, 1, d1, 0, &c->domains))) return rc;
+    if ((rc = open_dataset(c, "/domains", 1, H5T_INTEGER, 0, -1, d1, 0, &c->domains))) return rc;
     if (c->domains >= 0 && (long long)d1[0] != c->N)
         return MS_FAIL(MS_ERR_INPUT, "%s: /domains has %llu entries for %lld images", c->path, (unsigned long long)d1[0], c->N);
     if ((rc = open_dataset(c, "/masks", 3, H5T_INTEGER, 1, 0, d1, 0, &c->masks))) return rc;
