@@ -89,4 +89,10 @@ int corpus_writer_finish(ms_corpus_writer *w);
 /* Removes the temporary file (after an error). */
 void corpus_writer_abort(ms_corpus_writer *w);
 
+/* The process-wide lock every HDF5 call in medssl takes (Debian's parallel
+ * HDF5 is not thread-safe; loaders read from background threads). Code
+ * outside corpus.c that calls HDF5 (checkpoints) must hold it too. */
+void h5_lock(void);
+void h5_unlock(void);
+
 #endif

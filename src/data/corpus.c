@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,12 @@ _Static_assert(sizeof dtype_names / sizeof *dtype_names == DTYPE__COUNT, "dtype 
 const char *corpus_dtype_name(ms_dtype d) { return dtype_names[d]; }
 
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* Debian's parallel HDF5 is not built thread-safe, and loaders read from
+ * background threads: every HDF5 call in medssl runs under this one lock. */
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+void h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
+void h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
 
 static void h5_close_dset(hid_t *d)
 {
@@ -237,20 +244,24 @@ int corpus_open(ms_corpus *c, const char *path)
     c->file = c->images = c->labels = c->masks = c->domains = H5I_INVALID_HID;
     if (strlen(path) >= sizeof c->path) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
     snprintf(c->path, sizeof c->path, "%s", path);
+    h5_lock();
     h5_quiet();
     int rc = open_checked(c);
+    h5_unlock();
     if (rc) corpus_close(c);
     return rc;
 }
 
 void corpus_close(ms_corpus *c)
 {
+    h5_lock();
     h5_close_dset(&c->images);
     h5_close_dset(&c->labels);
     h5_close_dset(&c->masks);
     h5_close_dset(&c->domains);
     if (c->file >= 0) H5Fclose(c->file);
     c->file = H5I_INVALID_HID;
+    h5_unlock();
 }
 
 int corpus_has_labels(const ms_corpus *c) { return c->labels >= 0; }
@@ -263,11 +274,13 @@ static int read_rows(const ms_corpus *c, hid_t d, const char *name, int rank, co
 {
     hsize_t start[4] = { (hsize_t)first, 0, 0, 0 }, cnt[4] = { (hsize_t)count, 0, 0, 0 };
     for (int i = 1; i < rank; i++) cnt[i] = row_dims[i];
+    h5_lock();
     hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
     int ok = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
              H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, out) >= 0;
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
+    h5_unlock();
     if (!ok)
         return MS_FAIL(MS_ERR_INPUT, "%s: cannot read %s[%lld:%lld] (truncated or corrupt file?)", c->path, name,
                        first, first + count);
@@ -329,7 +342,9 @@ static hid_t create_extendible(hid_t file, const char *name, hid_t type, int ran
     return d;
 }
 
-int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, int W, ms_dtype dtype,
+static void corpus_writer_abort_locked(ms_corpus_writer *w);
+
+static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, int C, int H, int W, ms_dtype dtype,
                          unsigned flags, int gzip, const char *class_names)
 {
     memset(w, 0, sizeof *w);
@@ -362,7 +377,7 @@ int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, in
     int bad = w->images < 0 || ((flags & CORPUS_WITH_LABELS) && w->labels < 0) ||
               ((flags & CORPUS_WITH_MASKS) && w->masks < 0) || ((flags & CORPUS_WITH_DOMAINS) && w->domains < 0);
     if (bad) {
-        corpus_writer_abort(w);
+        corpus_writer_abort_locked(w);
         return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create the corpus datasets", w->tmp_path);
     }
     if (class_names && *class_names) {
@@ -374,7 +389,7 @@ int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, in
         H5Sclose(sp);
         H5Tclose(t);
         if (!ok) {
-            corpus_writer_abort(w);
+            corpus_writer_abort_locked(w);
             return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write class_names", w->tmp_path);
         }
     }
@@ -398,7 +413,7 @@ static int append_rows(ms_corpus_writer *w, hid_t d, int rank, const hsize_t *ro
     return ok ? MS_OK : MS_ERR_RUNTIME;
 }
 
-int corpus_writer_append(ms_corpus_writer *w, long long count, const void *images, const int32_t *labels,
+static int corpus_writer_append_locked(ms_corpus_writer *w, long long count, const void *images, const int32_t *labels,
                          const uint8_t *masks, const int32_t *domains)
 {
     CHECK(count >= 1 && images);
@@ -435,10 +450,10 @@ static int fsync_path(const char *path, int directory)
     return rc;
 }
 
-int corpus_writer_finish(ms_corpus_writer *w)
+static int corpus_writer_finish_locked(ms_corpus_writer *w)
 {
     if (w->N < 1) {
-        corpus_writer_abort(w);
+        corpus_writer_abort_locked(w);
         return MS_FAIL(MS_ERR_INPUT, "%s: no images to write", w->path);
     }
     hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
@@ -459,12 +474,12 @@ int corpus_writer_finish(ms_corpus_writer *w)
     ok = ok && H5Fclose(w->file) >= 0;
     w->file = H5I_INVALID_HID;
     if (!ok || fsync_path(w->tmp_path, 0) != 0) {
-        corpus_writer_abort(w);
+        corpus_writer_abort_locked(w);
         return MS_FAIL(MS_ERR_RUNTIME, "%s: finishing the corpus failed (disk full?)", w->tmp_path);
     }
     if (rename(w->tmp_path, w->path) != 0) {
         int e = errno;
-        corpus_writer_abort(w);
+        corpus_writer_abort_locked(w);
         return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", w->path, strerror(e));
     }
     char dir[CORPUS_PATH_MAX];
@@ -473,7 +488,7 @@ int corpus_writer_finish(ms_corpus_writer *w)
     return MS_OK;
 }
 
-void corpus_writer_abort(ms_corpus_writer *w)
+static void corpus_writer_abort_locked(ms_corpus_writer *w)
 {
     h5_close_dset(&w->images);
     h5_close_dset(&w->labels);
@@ -482,4 +497,37 @@ void corpus_writer_abort(ms_corpus_writer *w)
     if (w->file >= 0) H5Fclose(w->file);
     w->file = H5I_INVALID_HID;
     if (w->tmp_path[0]) unlink(w->tmp_path);
+}
+
+int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, int W, ms_dtype dtype,
+                         unsigned flags, int gzip, const char *class_names)
+{
+    h5_lock();
+    int rc = corpus_writer_create_locked(w, path, C, H, W, dtype, flags, gzip, class_names);
+    h5_unlock();
+    return rc;
+}
+
+int corpus_writer_append(ms_corpus_writer *w, long long count, const void *images, const int32_t *labels,
+                         const uint8_t *masks, const int32_t *domains)
+{
+    h5_lock();
+    int rc = corpus_writer_append_locked(w, count, images, labels, masks, domains);
+    h5_unlock();
+    return rc;
+}
+
+int corpus_writer_finish(ms_corpus_writer *w)
+{
+    h5_lock();
+    int rc = corpus_writer_finish_locked(w);
+    h5_unlock();
+    return rc;
+}
+
+void corpus_writer_abort(ms_corpus_writer *w)
+{
+    h5_lock();
+    corpus_writer_abort_locked(w);
+    h5_unlock();
 }
