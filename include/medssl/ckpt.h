@@ -1,0 +1,63 @@
+/* ckpt — medssl-checkpoint files (format version 1): a model's parameters,
+ * optimizer state and training position, written atomically.
+ *
+ * Layout (DESIGN.md, the contract; readable with h5py):
+ *   /params/<name>        float32, the tensor's shape (PyTorch names: conv [O, I, kH, kW],
+ *                         linear [out, in], BN weight/bias/running_mean/running_var)
+ *   /optim/mom1/<name>    SGD momentum or Adam first moment (trainable tensors only)
+ *   /optim/mom2/<name>    Adam second moment (AdamW only)
+ *   /optim                attributes: kind ("sgd"|"adamw"), step, momentum, nesterov,
+ *                         decoupled_wd, weight_decay, beta1, beta2, eps
+ *   /state                attributes: epoch, step, samples_seen, seed, rng_position
+ *   root attributes       format = "medssl-checkpoint", version = 1, model_spec, task,
+ *                         command_line
+ *
+ * ckpt_save writes `<path>.tmp.<pid>`, flushes, fsyncs and renames it over
+ * `path`: a crash never leaves a half-written file under the final name.
+ * Every HDF5 call holds h5_lock() (corpus.h).
+ */
+#ifndef MEDSSL_CKPT_H
+#define MEDSSL_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "medssl/optim.h"
+#include "medssl/slab.h"
+
+#define CKPT_FORMAT "medssl-checkpoint"
+#define CKPT_VERSION 1
+
+typedef struct {
+    long long epoch;          /* epochs completed */
+    long long step;           /* optimizer steps taken */
+    long long samples_seen;
+    uint64_t seed;
+    uint64_t rng_position;    /* counter of the run's RNG stream */
+} ms_train_state;
+
+typedef struct {
+    const char *model_spec;
+    const char *task;         /* e.g. "rotation", "classify" */
+    const char *command_line;
+} ms_ckpt_meta;
+
+/* Writes every slab tensor, the optimizer state (opt may be NULL) and the
+ * training state (st may be NULL). */
+int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_train_state *st,
+              const ms_ckpt_meta *meta);
+
+/* Reads the root attributes model_spec and task (so the caller can build the
+ * model first); either buffer may be NULL. */
+int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *task, size_t task_cap);
+
+/* Loads the tensors whose names start with `prefix` ("" = all) into the slab;
+ * with opt non-NULL also the optimizer state, with st non-NULL the training
+ * state. Every tensor of the slab under the prefix must be in the file with
+ * the same shape: otherwise MS_ERR_INPUT with a message listing what is
+ * missing or mismatched. Tensors in the file that the slab lacks are ignored
+ * (e.g. a pretext head when fine-tuning) and counted in *n_ignored if non-NULL. */
+int ckpt_load(const char *path, ms_slab *s, const char *prefix, ms_optim *opt, ms_train_state *st,
+              int *n_ignored);
+
+#endif

@@ -1,0 +1,366 @@
+/* ckpt — write and read medssl-checkpoint files (see include/medssl/ckpt.h). */
+#include "medssl/ckpt.h"
+#include "medssl/common.h"
+#include "medssl/corpus.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const opt_names[OPT__COUNT] = { "sgd", "adamw" };
+_Static_assert(sizeof opt_names / sizeof *opt_names == OPT__COUNT, "optimizer names");
+
+static int attr_write(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR), a = H5Acreate2(obj, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, mem_type, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return ok ? 0 : -1;
+}
+
+static int attr_write_str(hid_t obj, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    int rc = attr_write(obj, name, t, t, v);
+    H5Tclose(t);
+    return rc;
+}
+
+static int attr_write_i64(hid_t obj, const char *name, long long v)
+{
+    return attr_write(obj, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &v);
+}
+
+static int attr_write_f32(hid_t obj, const char *name, float v)
+{
+    return attr_write(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &v);
+}
+
+static int write_tensor(hid_t group, const ms_tensor *t, const float *data)
+{
+    hsize_t dims[4];
+    for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
+    hid_t sp = H5Screate_simple(t->ndim, dims, NULL);
+    hid_t ds = H5Dcreate2(group, t->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    return ok ? 0 : -1;
+}
+
+static int trainable(const ms_tensor *t) { return !(t->flags & (SLAB_FROZEN | SLAB_BUFFER)); }
+
+static int write_all(hid_t f, const ms_slab *s, const ms_optim *opt, const ms_train_state *st, const ms_ckpt_meta *m)
+{
+    int bad = 0;
+    bad |= attr_write_str(f, "format", CKPT_FORMAT);
+    bad |= attr_write_i64(f, "version", CKPT_VERSION);
+    bad |= attr_write_str(f, "model_spec", m && m->model_spec ? m->model_spec : "");
+    bad |= attr_write_str(f, "task", m && m->task ? m->task : "");
+    bad |= attr_write_str(f, "command_line", m && m->command_line ? m->command_line : "");
+    hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int i = 0; i < s->n_tensors && !bad; i++) bad |= write_tensor(g, &s->t[i], s->val + s->t[i].offset);
+    H5Gclose(g);
+    if (opt && !bad) {
+        hid_t go = H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        bad |= attr_write_str(go, "kind", opt_names[opt->kind]);
+        bad |= attr_write_i64(go, "step", opt->step);
+        bad |= attr_write_f32(go, "momentum", opt->momentum);
+        bad |= attr_write_i64(go, "nesterov", opt->nesterov);
+        bad |= attr_write_i64(go, "decoupled_wd", opt->decoupled_wd);
+        bad |= attr_write_f32(go, "weight_decay", opt->weight_decay);
+        bad |= attr_write_f32(go, "beta1", opt->beta1);
+        bad |= attr_write_f32(go, "beta2", opt->beta2);
+        bad |= attr_write_f32(go, "eps", opt->eps);
+        hid_t g1 = H5Gcreate2(go, "mom1", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g2 = opt->kind == OPT_ADAMW ? H5Gcreate2(go, "mom2", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        for (int i = 0; i < s->n_tensors && !bad; i++) {
+            if (!trainable(&s->t[i])) continue;
+            bad |= write_tensor(g1, &s->t[i], s->mom1 + s->t[i].offset);
+            if (g2 >= 0) bad |= write_tensor(g2, &s->t[i], s->mom2 + s->t[i].offset);
+        }
+        H5Gclose(g1);
+        if (g2 >= 0) H5Gclose(g2);
+        H5Gclose(go);
+    }
+    if (st && !bad) {
+        hid_t gs = H5Gcreate2(f, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        bad |= attr_write_i64(gs, "epoch", st->epoch);
+        bad |= attr_write_i64(gs, "step", st->step);
+        bad |= attr_write_i64(gs, "samples_seen", st->samples_seen);
+        bad |= attr_write(gs, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &st->seed);
+        bad |= attr_write(gs, "rng_position", H5T_STD_U64LE, H5T_NATIVE_UINT64, &st->rng_position);
+        H5Gclose(gs);
+    }
+    return bad ? -1 : 0;
+}
+
+int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_train_state *st,
+              const ms_ckpt_meta *meta)
+{
+    char tmp[CORPUS_PATH_MAX + 32];
+    if (strlen(path) >= CORPUS_PATH_MAX) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = MS_OK;
+    if (f < 0) {
+        rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create (is the folder writable?)", tmp);
+    } else {
+        int bad = write_all(f, s, opt, st, meta);
+        bad |= H5Fclose(f) < 0;
+        if (bad) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: writing the checkpoint failed (disk full?)", tmp);
+    }
+    h5_unlock();
+    if (!rc) {
+        int fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: fsync failed: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+    }
+    if (!rc && rename(tmp, path) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    char dir[CORPUS_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return MS_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a);
+    int ok = 0;
+    if (a >= 0 && t >= 0 && H5Tget_class(t) == H5T_STRING) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        if (H5Tis_variable_str(t) > 0) {
+            char *v = NULL;
+            H5Tset_size(mt, H5T_VARIABLE);
+            ok = H5Aread(a, mt, &v) >= 0 && v;
+            if (ok) snprintf(buf, cap, "%s", v);
+            if (v) H5free_memory(v);
+        } else {
+            size_t sz = H5Tget_size(t);
+            char *v = ms_calloc(sz + 1, 1);
+            H5Tset_size(mt, sz);
+            ok = H5Aread(a, mt, v) >= 0;
+            if (ok) snprintf(buf, cap, "%s", v);
+            free(v);
+        }
+        H5Tclose(mt);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return ok ? 0 : -1;
+}
+
+static int attr_read_num(hid_t obj, const char *name, hid_t mem_type, void *out)
+{
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    int ok = a >= 0 && H5Aread(a, mem_type, out) >= 0;
+    if (a >= 0) H5Aclose(a);
+    return ok ? 0 : -1;
+}
+
+static hid_t open_checkpoint(const char *path)
+{
+    if (access(path, R_OK) != 0) {
+        MS_FAIL(MS_ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    if (H5Fis_hdf5(path) <= 0) {
+        MS_FAIL(MS_ERR_INPUT, "%s: not an HDF5 file (or truncated/corrupt)", path);
+        return -1;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        MS_FAIL(MS_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+        return -1;
+    }
+    char format[64];
+    long long version = 0;
+    if (attr_read_str(f, "format", format, sizeof format) || strcmp(format, CKPT_FORMAT) != 0) {
+        MS_FAIL(MS_ERR_INPUT, "%s: not a medssl checkpoint (format = \"%s\")", path, format);
+        H5Fclose(f);
+        return -1;
+    }
+    if (attr_read_num(f, "version", H5T_NATIVE_LLONG, &version) || version != CKPT_VERSION) {
+        MS_FAIL(MS_ERR_INPUT, "%s: checkpoint version %lld is not supported (expected %d)", path, version, CKPT_VERSION);
+        H5Fclose(f);
+        return -1;
+    }
+    return f;
+}
+
+int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *task, size_t task_cap)
+{
+    h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = open_checkpoint(path);
+    int rc = f < 0 ? MS_ERR_INPUT : MS_OK;
+    if (!rc && model_spec && attr_read_str(f, "model_spec", model_spec, spec_cap))
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: missing root attribute model_spec", path);
+    if (!rc && task) attr_read_str(f, "task", task, task_cap);
+    if (f >= 0) H5Fclose(f);
+    h5_unlock();
+    return rc;
+}
+
+/* Reads group/<name> into data if it exists with exactly the tensor's shape:
+ * 0 ok, 1 missing, 2 shape mismatch (shape written to got), -1 read error. */
+static int read_tensor(hid_t group, const ms_tensor *t, float *data, char *got, size_t cap)
+{
+    if (H5Lexists(group, t->name, H5P_DEFAULT) <= 0) return 1;
+    hid_t ds = H5Dopen2(group, t->name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[8];
+    int nd = H5Sget_simple_extent_ndims(sp), same = nd == t->ndim;
+    if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(sp, dims, NULL);
+    for (int d = 0; same && d < nd; d++) same = dims[d] == (hsize_t)t->shape[d];
+    int rc = 0;
+    if (!same) {
+        size_t n = 0;
+        for (int d = 0; d < nd && d < 8 && n < cap; d++)
+            n += (size_t)snprintf(got + n, cap - n, "%s%llu", d ? "x" : "", (unsigned long long)dims[d]);
+        rc = 2;
+    } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        rc = -1;
+    }
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return rc;
+}
+
+static void shape_str(const ms_tensor *t, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (int d = 0; d < t->ndim && n < cap; d++) n += (size_t)snprintf(buf + n, cap - n, "%s%d", d ? "x" : "", t->shape[d]);
+}
+
+static int load_params(const char *path, hid_t f, ms_slab *s, const char *prefix, int *n_ignored)
+{
+    hid_t g = H5Gopen2(f, "params", H5P_DEFAULT);
+    if (g < 0) return MS_FAIL(MS_ERR_INPUT, "%s: missing group /params", path);
+    char problems[900] = "";
+    size_t plen = 0;
+    int n_bad = 0, n_loaded = 0, rc = MS_OK;
+    const size_t len = strlen(prefix);
+    for (int i = 0; i < s->n_tensors; i++) {
+        const ms_tensor *t = &s->t[i];
+        if (strncmp(t->name, prefix, len) != 0) continue;
+        char got[64] = "", want[64];
+        int r = read_tensor(g, t, s->val + t->offset, got, sizeof got);
+        if (r < 0) {
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read /params/%s (truncated file?)", path, t->name);
+            break;
+        }
+        if (r == 0) {
+            n_loaded++;
+            continue;
+        }
+        shape_str(t, want, sizeof want);
+        if (n_bad++ < 6 && plen < sizeof problems)
+            plen += (size_t)snprintf(problems + plen, sizeof problems - plen, "%s%s %s", n_bad > 1 ? "; " : "", t->name,
+                                     r == 1 ? "missing" : "has shape");
+        if (r == 2 && plen < sizeof problems)
+            plen += (size_t)snprintf(problems + plen, sizeof problems - plen, " %s, model needs %s", got, want);
+    }
+    if (!rc && n_bad)
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: %d tensor(s) do not match the model: %s%s", path, n_bad, problems,
+                     n_bad > 6 ? "; ..." : "");
+    if (!rc && n_loaded == 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: no tensor named %s* in the checkpoint", path, prefix);
+    if (!rc && n_ignored) {
+        hsize_t n_links = 0;
+        H5G_info_t info;
+        if (H5Gget_info(g, &info) >= 0) n_links = info.nlinks;
+        *n_ignored = (int)n_links - n_loaded;
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+static int load_optim(const char *path, hid_t f, ms_slab *s, ms_optim *opt)
+{
+    hid_t go = H5Gopen2(f, "optim", H5P_DEFAULT);
+    if (go < 0) return MS_FAIL(MS_ERR_INPUT, "%s: no optimizer state (/optim) to resume from", path);
+    char kind[32];
+    long long step = 0, nesterov = 0, decoupled = 0;
+    int rc = MS_OK;
+    if (attr_read_str(go, "kind", kind, sizeof kind) || attr_read_num(go, "step", H5T_NATIVE_LLONG, &step) ||
+        attr_read_num(go, "nesterov", H5T_NATIVE_LLONG, &nesterov) ||
+        attr_read_num(go, "decoupled_wd", H5T_NATIVE_LLONG, &decoupled) ||
+        attr_read_num(go, "momentum", H5T_NATIVE_FLOAT, &opt->momentum) ||
+        attr_read_num(go, "weight_decay", H5T_NATIVE_FLOAT, &opt->weight_decay) ||
+        attr_read_num(go, "beta1", H5T_NATIVE_FLOAT, &opt->beta1) ||
+        attr_read_num(go, "beta2", H5T_NATIVE_FLOAT, &opt->beta2) || attr_read_num(go, "eps", H5T_NATIVE_FLOAT, &opt->eps))
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: /optim lacks an attribute", path);
+    int k = rc ? -1 : optim_kind_parse(kind);
+    if (!rc && k < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: unknown optimizer kind '%s'", path, kind);
+    if (!rc) {
+        opt->kind = (ms_opt_kind)k;
+        opt->step = (long)step;
+        opt->nesterov = (int)nesterov;
+        opt->decoupled_wd = (int)decoupled;
+    }
+    hid_t g1 = rc ? -1 : H5Gopen2(go, "mom1", H5P_DEFAULT);
+    hid_t g2 = (!rc && opt->kind == OPT_ADAMW) ? H5Gopen2(go, "mom2", H5P_DEFAULT) : -1;
+    if (!rc && (g1 < 0 || (opt->kind == OPT_ADAMW && g2 < 0))) rc = MS_FAIL(MS_ERR_INPUT, "%s: /optim lacks its moments", path);
+    for (int i = 0; i < s->n_tensors && !rc; i++) {
+        const ms_tensor *t = &s->t[i];
+        if (!trainable(t)) continue;
+        char got[64];
+        if (read_tensor(g1, t, s->mom1 + t->offset, got, sizeof got) != 0 ||
+            (g2 >= 0 && read_tensor(g2, t, s->mom2 + t->offset, got, sizeof got) != 0))
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: optimizer state for %s is missing or has another shape", path, t->name);
+    }
+    if (g1 >= 0) H5Gclose(g1);
+    if (g2 >= 0) H5Gclose(g2);
+    H5Gclose(go);
+    return rc;
+}
+
+static int load_state(const char *path, hid_t f, ms_train_state *st)
+{
+    hid_t gs = H5Gopen2(f, "state", H5P_DEFAULT);
+    int bad = gs < 0;
+    if (!bad)
+        bad = attr_read_num(gs, "epoch", H5T_NATIVE_LLONG, &st->epoch) ||
+              attr_read_num(gs, "step", H5T_NATIVE_LLONG, &st->step) ||
+              attr_read_num(gs, "samples_seen", H5T_NATIVE_LLONG, &st->samples_seen) ||
+              attr_read_num(gs, "seed", H5T_NATIVE_UINT64, &st->seed) ||
+              attr_read_num(gs, "rng_position", H5T_NATIVE_UINT64, &st->rng_position);
+    if (gs >= 0) H5Gclose(gs);
+    return bad ? MS_FAIL(MS_ERR_INPUT, "%s: missing or incomplete /state", path) : MS_OK;
+}
+
+int ckpt_load(const char *path, ms_slab *s, const char *prefix, ms_optim *opt, ms_train_state *st, int *n_ignored)
+{
+    h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = open_checkpoint(path);
+    int rc = f < 0 ? MS_ERR_INPUT : load_params(path, f, s, prefix ? prefix : "", n_ignored);
+    if (!rc && opt) rc = load_optim(path, f, s, opt);
+    if (!rc && st) rc = load_state(path, f, st);
+    if (f >= 0) H5Fclose(f);
+    h5_unlock();
+    return rc;
+}
