@@ -47,6 +47,7 @@ static void test_spec_parse_and_format(void)
         { "encoder:widths=32;head:linear", "classes" },
         { "encoder:widths=32;tail:x=1", "tail" },
         { "encoder:widths=32,convs=3,block=residual", "even" },
+        { "encoder:widths=32;decoder:out=2;head:linear,classes=2,tiles=9", "tiles" },
         { "", "empty" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -144,7 +145,8 @@ static void gradcheck_model(const char *text, int N, int H, int W)
     ms_model m;
     build(&m, text);
     CHECK(model_plan(&m, N, H, W) == 0);
-    size_t n_in = (size_t)N * m.spec.in_channels * H * W, n_out = (size_t)N * model_value_size(&m, m.output);
+    size_t n_in = (size_t)N * m.spec.in_channels * H * W,
+           n_out = (size_t)model_output_rows(&m) * model_value_size(&m, m.output);
     float *x = ms_malloc(n_in * sizeof(float)), *R = ms_malloc(n_out * sizeof(float));
     float *dx_in = ms_calloc(n_in, sizeof(float));
     tu_fill_normal(x, n_in, 1, 1.0f);
@@ -183,6 +185,33 @@ static void test_gradcheck_plain_classifier(void)
 static void test_gradcheck_residual_mlp(void)
 {
     gradcheck_model("encoder:in=1,widths=3-5,block=residual,convs=2;head:mlp,classes=2,hidden=6,dropout=0.25", 2, 6, 6);
+}
+
+static void test_gradcheck_tiles(void)
+{
+    /* 2 puzzles of 3 tiles: the head sees each puzzle's 3 feature vectors in order */
+    gradcheck_model("encoder:in=1,widths=3-4,convs=1;head:mlp,classes=5,hidden=6,tiles=3", 6, 6, 6);
+}
+
+/* With tiles=2, input rows [a, b, a, b] give two equal output rows, [a, b, b, a]
+ * two different ones: the concatenation keeps the tile order. */
+static void test_tiles_order(void)
+{
+    ms_model m;
+    build(&m, "encoder:in=1,widths=4,convs=1;head:linear,classes=3,tiles=2");
+    TU_CHECK(model_plan(&m, 3, 8, 8) == MS_ERR_INPUT); /* not a multiple of the tiles */
+    CHECK(model_plan(&m, 4, 8, 8) == 0);
+    TU_CHECK(model_output_rows(&m) == 2);
+    float x[4 * 64], a[64], b[64];
+    tu_fill_normal(a, 64, 1, 1.0f);
+    tu_fill_normal(b, 64, 2, 1.0f);
+    memcpy(x, a, sizeof a); memcpy(x + 64, b, sizeof b); memcpy(x + 128, a, sizeof a); memcpy(x + 192, b, sizeof b);
+    float *out = model_forward(&m, x, 0, 0); /* eval: rows do not interact through BN */
+    TU_CHECK(memcmp(out, out + 3, 3 * sizeof(float)) == 0);
+    memcpy(x + 128, b, sizeof b); memcpy(x + 192, a, sizeof a);
+    out = model_forward(&m, x, 0, 0);
+    TU_CHECK(memcmp(out, out + 3, 3 * sizeof(float)) != 0);
+    model_free(&m);
 }
 
 static void test_gradcheck_unet(void)
@@ -282,6 +311,8 @@ int main(void)
     TU_RUN(test_reference_encoder_layout);
     TU_RUN(test_gradcheck_plain_classifier);
     TU_RUN(test_gradcheck_residual_mlp);
+    TU_RUN(test_gradcheck_tiles);
+    TU_RUN(test_tiles_order);
     TU_RUN(test_gradcheck_unet);
     TU_RUN(test_tiny_model_learns);
     TU_RUN(test_freezing);

@@ -16,6 +16,9 @@
  *       stages; global average pool gives the features (N, widths[-1]).
  *   head:type=linear,classes=4                 linear classifier on the features
  *   head:type=mlp,classes=10,hidden=256,dropout=0.5
+ *   head:type=mlp,classes=100,hidden=512,tiles=9   siamese: the features of each 9
+ *       consecutive input images (tiles of one puzzle) are concatenated in order
+ *       before the head; N must be a multiple of 9 and the output has N/9 rows
  *   decoder:out=2,up=bilinear                  U-Net decoder mirroring the encoder,
  *       skip connections from every stage, dense output (N, out, H, W);
  *       up=nearest|bilinear. H and W must be divisible by 2^(stages-1).
@@ -52,6 +55,8 @@ typedef struct {
     int classes;
     int hidden;
     float dropout;
+    int tiles;            /* >1: the head sees `tiles` consecutive feature vectors concatenated
+                             (siamese encoder, e.g. jigsaw); model input rows = tiles x samples */
     /* decoder */
     int has_decoder;
     int dec_out;
@@ -65,12 +70,14 @@ void model_spec_format(const ms_model_spec *spec, char *buf, size_t cap);
 
 typedef enum {
     OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_DROPOUT, OP_UPSAMPLE,
-    OP_CONCAT, OP_ADD, OP__COUNT
+    OP_CONCAT, OP_ADD, OP_TILECAT, OP__COUNT
 } ms_op_kind;
 
-/* An activation: (N, C, H, W) with its gradient. H = W = 1 for vectors. */
+/* An activation: (rows, C, H, W) with its gradient. H = W = 1 for vectors.
+ * rows = model N / div: div is 1 up to a tile concatenation, `tiles` after. */
 typedef struct {
     int C, H, W;
+    int div;
     float *x;   /* (N,C,H,W), planned */
     float *dx;  /* (N,C,H,W), planned; NULL when nothing upstream needs it */
     int needs_grad;
@@ -126,7 +133,8 @@ void model_free(ms_model *m);
  * weights, BN gamma 1 / beta 0 / running var 1, keyed by seed (deterministic). */
 void model_init_weights(ms_model *m, uint64_t seed);
 
-/* Plans every activation for input (N, in_channels, H, W) once; no allocation
+/* Plans every activation for input (N, in_channels, H, W) once (N counts input
+ * images: with tiles > 1, N must be a multiple of tiles); no allocation
  * happens in forward/backward afterwards. Re-planning with another shape frees
  * the previous plan. Returns MS_ERR_INPUT if the shape cannot pass through the
  * model (too small for the pooling, or not divisible for the decoder). */
@@ -152,6 +160,8 @@ typedef void (*ms_grads_ready_fn)(void *ctx, size_t offset, size_t count);
 void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx);
 
 float *model_output_grad(ms_model *m);
+/* Rows of the output: N, or N / tiles after a tile concatenation. */
+int model_output_rows(const ms_model *m);
 /* Per-sample floats of a value: C*H*W. */
 size_t model_value_size(const ms_model *m, int value);
 /* FLOPs of one forward pass per image for the planned shape (multiply-add = 2). */

@@ -62,6 +62,7 @@ static int plan_shapes(ms_model *m, int H, int W)
             out->W = in->W / 2;
             break;
         case OP_GAP: out->H = out->W = 1; break;
+        case OP_TILECAT: CHECK(in->H == 1 && in->W == 1); break;
         case OP_LINEAR: CHECK(in->H == 1 && in->W == 1); break;
         case OP_UPSAMPLE: out->H = 2 * in->H; out->W = 2 * in->W; break;
         case OP_CONCAT:
@@ -85,9 +86,18 @@ size_t model_value_size(const ms_model *m, int v)
     return (size_t)m->values[v].C * (size_t)m->values[v].H * (size_t)m->values[v].W;
 }
 
+/* Rows of value v in the planned batch. */
+static int rows(const ms_model *m, int v) { return m->N / m->values[v].div; }
+static size_t nflat(const ms_model *m, int v) { return (size_t)rows(m, v) * model_value_size(m, v); }
+
+int model_output_rows(const ms_model *m) { return rows(m, m->output); }
+
 int model_plan(ms_model *m, int N, int H, int W)
 {
     CHECK(N > 0);
+    if (N % m->values[m->output].div != 0)
+        return MS_FAIL(MS_ERR_INPUT, "batch of %d images is not a multiple of the %d tiles per sample", N,
+                       m->values[m->output].div);
     if (H < 1 || W < 1 || H > 16384 || W > 16384)
         return MS_FAIL(MS_ERR_INPUT, "input size %dx%d is out of range", H, W);
     int rc = plan_shapes(m, H, W);
@@ -105,8 +115,8 @@ int model_plan(ms_model *m, int N, int H, int W)
         if (op->kind != OP_CONV) continue;
         const ms_value *in = &m->values[op->in0];
         ms_conv_shape cs;
-        conv_shape_make(&cs, N, in->C, in->H, in->W, op->cfg.conv.K, op->cfg.conv.R, op->cfg.conv.R,
-                        op->cfg.conv.stride, op->cfg.conv.pad);
+        conv_shape_make(&cs, rows(m, op->in0), in->C, in->H, in->W, op->cfg.conv.K, op->cfg.conv.R,
+                        op->cfg.conv.R, op->cfg.conv.stride, op->cfg.conv.pad);
         size_t c = conv_col_size(&cs);
         if (c > col_floats) col_floats = c;
     }
@@ -119,7 +129,7 @@ int model_plan(ms_model *m, int N, int H, int W)
         for (int v = 0; v < m->n_values; v++) {
             ms_value *val = &m->values[v];
             if (v == m->input) { val->x = val->dx = NULL; continue; }
-            size_t n = (size_t)N * model_value_size(m, v);
+            size_t n = nflat(m, v);
             CARVE(val->x, float, n);
             CARVE(val->dx, float, n);
         }
@@ -132,7 +142,7 @@ int model_plan(ms_model *m, int N, int H, int W)
                 CARVE(op->mean, float, (size_t)in->C);
                 CARVE(op->rstd, float, (size_t)in->C);
             } else if (op->kind == OP_MAXPOOL) {
-                CARVE(op->argmax, int32_t, (size_t)N * model_value_size(m, op->out));
+                CARVE(op->argmax, int32_t, nflat(m, op->out));
             }
         }
         CARVE(m->col, float, col_floats);
@@ -146,7 +156,6 @@ int model_plan(ms_model *m, int N, int H, int W)
 
 /* ---- forward / backward, one pair per op kind ----------------------------------------- */
 
-static size_t nflat(const ms_model *m, int v) { return (size_t)m->N * model_value_size(m, v); }
 static float *tval(ms_model *m, int t) { return t < 0 ? NULL : m->slab.val + m->slab.t[t].offset; }
 /* The gradient of tensor t, or NULL when it is not trained. */
 static float *tgrad(ms_model *m, int t)
@@ -163,7 +172,7 @@ static uint64_t op_key(uint64_t key, const ms_model *m, const ms_op *op)
 static void conv_shape_of(const ms_model *m, const ms_op *op, ms_conv_shape *cs)
 {
     const ms_value *in = &m->values[op->in0];
-    conv_shape_make(cs, m->N, in->C, in->H, in->W, op->cfg.conv.K, op->cfg.conv.R, op->cfg.conv.R,
+    conv_shape_make(cs, rows(m, op->in0), in->C, in->H, in->W, op->cfg.conv.K, op->cfg.conv.R, op->cfg.conv.R,
                     op->cfg.conv.stride, op->cfg.conv.pad);
 }
 
@@ -194,10 +203,10 @@ static void fwd_bn(ms_model *m, ms_op *op, int training, uint64_t key)
     if (op->cfg.bn.used_batch_stats)
         (op->cfg.bn.relu ? bn2d_relu_forward_train : bn2d_forward_train)(
             m->values[op->out].x, op->mean, op->rstd, in->x, tval(m, op->w_tensor),
-            tval(m, op->b_tensor), rm, rv, m->N, in->C, HW, op->cfg.bn.momentum, op->cfg.bn.eps);
+            tval(m, op->b_tensor), rm, rv, rows(m, op->in0), in->C, HW, op->cfg.bn.momentum, op->cfg.bn.eps);
     else
         (op->cfg.bn.relu ? bn2d_relu_forward_eval : bn2d_forward_eval)(
-            m->values[op->out].x, in->x, tval(m, op->w_tensor), tval(m, op->b_tensor), rm, rv, m->N,
+            m->values[op->out].x, in->x, tval(m, op->w_tensor), tval(m, op->b_tensor), rm, rv, rows(m, op->in0),
             in->C, HW, op->cfg.bn.eps);
 }
 
@@ -210,11 +219,11 @@ static void bwd_bn(ms_model *m, ms_op *op, uint64_t key)
     /* fused ReLU: mask the (complete) output gradient in place */
     if (op->cfg.bn.relu) relu_mask_grad(dout, m->values[op->out].x, nflat(m, op->out));
     if (op->cfg.bn.used_batch_stats)
-        bn2d_backward(dinp, dg, dbeta, dout, in->x, op->mean, op->rstd, tval(m, op->w_tensor), m->N,
+        bn2d_backward(dinp, dg, dbeta, dout, in->x, op->mean, op->rstd, tval(m, op->w_tensor), rows(m, op->in0),
                       in->C, HW);
     else {
         const float *rm = tval(m, op->stat_tensor);
-        bn2d_backward_eval(dinp, dg, dbeta, dout, in->x, tval(m, op->w_tensor), rm, rm + in->C, m->N,
+        bn2d_backward_eval(dinp, dg, dbeta, dout, in->x, tval(m, op->w_tensor), rm, rm + in->C, rows(m, op->in0),
                            in->C, HW, op->cfg.bn.eps);
     }
 }
@@ -234,31 +243,31 @@ static void bwd_relu(ms_model *m, ms_op *op, uint64_t key)
 static void fwd_maxpool(ms_model *m, ms_op *op, int training, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
-    maxpool2x2_forward(m->values[op->out].x, op->argmax, in->x, m->N, in->C, in->H, in->W);
+    maxpool2x2_forward(m->values[op->out].x, op->argmax, in->x, rows(m, op->in0), in->C, in->H, in->W);
 }
 
 static void bwd_maxpool(ms_model *m, ms_op *op, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
-    maxpool2x2_backward(din(m, op->in0), m->values[op->out].dx, op->argmax, m->N, in->C, in->H, in->W);
+    maxpool2x2_backward(din(m, op->in0), m->values[op->out].dx, op->argmax, rows(m, op->in0), in->C, in->H, in->W);
 }
 
 static void fwd_gap(ms_model *m, ms_op *op, int training, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
-    gap_forward(m->values[op->out].x, in->x, m->N, in->C, in->H * in->W);
+    gap_forward(m->values[op->out].x, in->x, rows(m, op->in0), in->C, in->H * in->W);
 }
 
 static void bwd_gap(ms_model *m, ms_op *op, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
-    gap_backward(din(m, op->in0), m->values[op->out].dx, m->N, in->C, in->H * in->W);
+    gap_backward(din(m, op->in0), m->values[op->out].dx, rows(m, op->in0), in->C, in->H * in->W);
 }
 
 static void fwd_linear(ms_model *m, ms_op *op, int training, uint64_t key)
 {
     linear_forward(m->values[op->out].x, m->values[op->in0].x, tval(m, op->w_tensor),
-                   tval(m, op->b_tensor), m->N, m->values[op->in0].C, op->cfg.linear.O);
+                   tval(m, op->b_tensor), rows(m, op->in0), m->values[op->in0].C, op->cfg.linear.O);
 }
 
 static void bwd_linear(ms_model *m, ms_op *op, uint64_t key)
@@ -266,7 +275,7 @@ static void bwd_linear(ms_model *m, ms_op *op, uint64_t key)
     float *dinp = din(m, op->in0), *dw = tgrad(m, op->w_tensor), *db = tgrad(m, op->b_tensor);
     if (!dinp && !dw && !db) return;
     linear_backward(dinp, dw, db, m->values[op->out].dx, m->values[op->in0].x, tval(m, op->w_tensor),
-                    m->N, m->values[op->in0].C, op->cfg.linear.O);
+                    rows(m, op->in0), m->values[op->in0].C, op->cfg.linear.O);
 }
 
 static void fwd_dropout(ms_model *m, ms_op *op, int training, uint64_t key)
@@ -285,30 +294,30 @@ static void fwd_upsample(ms_model *m, ms_op *op, int training, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
     if (op->cfg.up.mode == UP_BILINEAR)
-        upsample2x_bilinear_forward(m->values[op->out].x, in->x, m->N, in->C, in->H, in->W);
+        upsample2x_bilinear_forward(m->values[op->out].x, in->x, rows(m, op->in0), in->C, in->H, in->W);
     else
-        upsample2x_nearest_forward(m->values[op->out].x, in->x, m->N, in->C, in->H, in->W);
+        upsample2x_nearest_forward(m->values[op->out].x, in->x, rows(m, op->in0), in->C, in->H, in->W);
 }
 
 static void bwd_upsample(ms_model *m, ms_op *op, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
     if (op->cfg.up.mode == UP_BILINEAR)
-        upsample2x_bilinear_backward(din(m, op->in0), m->values[op->out].dx, m->N, in->C, in->H, in->W);
+        upsample2x_bilinear_backward(din(m, op->in0), m->values[op->out].dx, rows(m, op->in0), in->C, in->H, in->W);
     else
-        upsample2x_nearest_backward(din(m, op->in0), m->values[op->out].dx, m->N, in->C, in->H, in->W);
+        upsample2x_nearest_backward(din(m, op->in0), m->values[op->out].dx, rows(m, op->in0), in->C, in->H, in->W);
 }
 
 static void fwd_concat(ms_model *m, ms_op *op, int training, uint64_t key)
 {
     const ms_value *a = &m->values[op->in0], *b = &m->values[op->in1];
-    concat_forward(m->values[op->out].x, a->x, b->x, m->N, a->C, b->C, a->H * a->W);
+    concat_forward(m->values[op->out].x, a->x, b->x, rows(m, op->in0), a->C, b->C, a->H * a->W);
 }
 
 static void bwd_concat(ms_model *m, ms_op *op, uint64_t key)
 {
     const ms_value *a = &m->values[op->in0], *b = &m->values[op->in1];
-    concat_backward(din(m, op->in0), din(m, op->in1), m->values[op->out].dx, m->N, a->C, b->C, a->H * a->W);
+    concat_backward(din(m, op->in0), din(m, op->in1), m->values[op->out].dx, rows(m, op->in0), a->C, b->C, a->H * a->W);
 }
 
 static void fwd_add(ms_model *m, ms_op *op, int training, uint64_t key)
@@ -319,6 +328,18 @@ static void fwd_add(ms_model *m, ms_op *op, int training, uint64_t key)
 static void bwd_add(ms_model *m, ms_op *op, uint64_t key)
 {
     add_backward(din(m, op->in0), din(m, op->in1), m->values[op->out].dx, nflat(m, op->out));
+}
+
+/* (rows, C) -> (rows/tiles, tiles*C): the same floats in the same order. */
+static void fwd_tilecat(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    memcpy(m->values[op->out].x, m->values[op->in0].x, nflat(m, op->out) * sizeof(float));
+}
+
+static void bwd_tilecat(ms_model *m, ms_op *op, uint64_t key)
+{
+    float *dinp = din(m, op->in0);
+    if (dinp) add_backward(dinp, NULL, m->values[op->out].dx, nflat(m, op->out));
 }
 
 typedef void (*op_forward_fn)(ms_model *m, ms_op *op, int training, uint64_t key);
@@ -339,6 +360,7 @@ static const struct {
     [OP_UPSAMPLE] = { "upsample", fwd_upsample, bwd_upsample },
     [OP_CONCAT] = { "concat", fwd_concat, bwd_concat },
     [OP_ADD] = { "add", fwd_add, bwd_add },
+    [OP_TILECAT] = { "tilecat", fwd_tilecat, bwd_tilecat },
 };
 _Static_assert(sizeof op_table / sizeof *op_table == OP__COUNT, "one entry per op kind");
 

@@ -36,6 +36,7 @@ static int add_value(ms_model *m, int C)
     ms_value *v = &m->values[m->n_values];
     memset(v, 0, sizeof *v);
     v->C = C;
+    v->div = 1;
     return m->n_values++;
 }
 
@@ -47,6 +48,7 @@ static ms_op *add_op(ms_model *m, ms_op_kind kind, const char *name, int in0, in
     }
     ms_op *op = &m->ops[m->n_ops++];
     memset(op, 0, sizeof *op);
+    const int in_div = m->values[in0].div;
     op->kind = kind;
     name_join(op->name, sizeof op->name, name, "");
     op->in0 = in0;
@@ -54,6 +56,7 @@ static ms_op *add_op(ms_model *m, ms_op_kind kind, const char *name, int in0, in
     op->w_tensor = op->b_tensor = op->stat_tensor = -1;
     op->first_tensor = m->slab.n_tensors;
     op->out = add_value(m, out_C);
+    m->values[op->out].div = in_div;
     return op;
 }
 
@@ -187,6 +190,12 @@ static int build_encoder(ms_model *m, int x)
 static int build_head(ms_model *m, int x)
 {
     const ms_model_spec *s = &m->spec;
+    if (s->tiles > 1) { /* (N, F) -> (N/tiles, tiles*F): the same floats, regrouped */
+        ms_op *op = add_op(m, OP_TILECAT, "head.tiles", x, -1, m->values[x].C * s->tiles);
+        m->values[op->out].div = m->values[x].div * s->tiles;
+        close_op(m, op);
+        x = op->out;
+    }
     if (s->head == HEAD_LINEAR) return g_linear(m, "head.fc", x, s->classes);
     x = g_linear(m, "head.fc0", x, s->hidden);
     x = g_relu(m, "head.relu0", x);

@@ -91,7 +91,8 @@ static int parse_item(ms_model_spec *s, const char *part, char *item, int *seen_
         if (strcmp(key, "classes") == 0) return parse_int(val, 1, 100000, &s->classes, "classes");
         if (strcmp(key, "hidden") == 0) return parse_int(val, 1, 65536, &s->hidden, "hidden");
         if (strcmp(key, "dropout") == 0) return parse_float(val, 0.0f, 0.95f, &s->dropout, "dropout");
-        return MS_FAIL(MS_ERR_INPUT, "model spec: unknown head key '%s' (expected type, classes, hidden, dropout)", key);
+        if (strcmp(key, "tiles") == 0) return parse_int(val, 1, 64, &s->tiles, "tiles");
+        return MS_FAIL(MS_ERR_INPUT, "model spec: unknown head key '%s' (expected type, classes, hidden, dropout, tiles)", key);
     }
     if (strcmp(part, "decoder") == 0) {
         s->has_decoder = 1;
@@ -117,6 +118,7 @@ int model_spec_parse(ms_model_spec *s, const char *text)
     s->hidden = 256;
     s->up = UP_BILINEAR;
     s->dec_out = 1;
+    s->tiles = 1;
     size_t len = strlen(text);
     if (len == 0 || len > 4000) return MS_FAIL(MS_ERR_INPUT, "model spec: empty or too long");
     char *copy = ms_malloc(len + 1);
@@ -138,6 +140,10 @@ int model_spec_parse(ms_model_spec *s, const char *text)
         return MS_FAIL(MS_ERR_INPUT, "model spec: an encoder with widths is required (e.g. encoder:in=1,widths=32-64-128-256)");
     if (s->head != HEAD_NONE && s->classes < 1)
         return MS_FAIL(MS_ERR_INPUT, "model spec: head needs classes=K");
+    if (s->tiles > 1 && s->head == HEAD_NONE)
+        return MS_FAIL(MS_ERR_INPUT, "model spec: tiles=%d needs a head", s->tiles);
+    if (s->tiles > 1 && s->has_decoder)
+        return MS_FAIL(MS_ERR_INPUT, "model spec: tiles and a decoder cannot be combined");
     if (s->block == BLOCK_RESIDUAL && s->convs % 2)
         return MS_FAIL(MS_ERR_INPUT, "model spec: block=residual needs an even convs (2 convs per block)");
     return MS_OK; /* with neither head nor decoder, the output is the pooled features */
@@ -154,6 +160,7 @@ void model_spec_format(const ms_model_spec *s, char *buf, size_t cap)
         n += (size_t)snprintf(buf + n, cap - n, ";head:type=%s,classes=%d", head_names[s->head], s->classes);
         if (s->head == HEAD_MLP && n < cap)
             n += (size_t)snprintf(buf + n, cap - n, ",hidden=%d,dropout=%g", s->hidden, (double)s->dropout);
+        if (s->tiles > 1 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ",tiles=%d", s->tiles);
     }
     if (s->has_decoder && n < cap)
         snprintf(buf + n, cap - n, ";decoder:out=%d,up=%s", s->dec_out, up_names[s->up]);
