@@ -1,0 +1,41 @@
+/* runctl — what a long training run needs around its loop: stop requests from
+ * SLURM (SIGTERM, SIGUSR1 before the time limit), agreed by all ranks; the
+ * run folder's checkpoints (finding the newest complete one for --resume auto,
+ * keeping the last K); and metrics.jsonl lines.
+ *
+ * Signals only set a flag (async-signal-safe); the loop polls
+ * runctl_stop_requested() once per step, and with several ranks the flag is
+ * OR-reduced so every rank stops after the same step.
+ */
+#ifndef MEDSSL_RUNCTL_H
+#define MEDSSL_RUNCTL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "medssl/dist.h"
+
+/* Installs handlers for SIGTERM and SIGUSR1 (SIGINT too) that request a stop. */
+void runctl_install_signals(void);
+/* Which signal asked to stop (0 = none). */
+int runctl_stop_signal(void);
+/* 1 on every rank if any rank has received a stop signal (a collective). */
+int runctl_stop_requested(const ms_dist *d);
+
+/* Checkpoints in a run folder are named step-<step, 12 digits>.h5; best.h5 and
+ * last.h5 are copies kept beside them. Temporary files (*.tmp.*) never count. */
+void runctl_ckpt_name(char *buf, size_t cap, const char *dir, long long step);
+/* The complete checkpoint with the highest step in dir, or "" if none
+ * (returns 0 either way; MS_ERR_INPUT if dir cannot be read). */
+int runctl_find_latest(const char *dir, char *path, size_t cap);
+/* Deletes step-*.h5 checkpoints in dir except the `keep` newest. */
+int runctl_prune(const char *dir, int keep);
+
+/* Appends one line to <dir>/metrics.jsonl: `json_object` must be a complete
+ * JSON object without a newline; the line is flushed and fsynced. */
+int runctl_append_metrics(const char *dir, const char *json_object);
+
+/* mkdir -p for a run folder; MS_ERR_INPUT naming it when it cannot be made. */
+int runctl_make_dir(const char *dir);
+
+#endif
