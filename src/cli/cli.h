@@ -33,6 +33,10 @@ int cli_report(const char *cmd, int code);
 
 int cmd_bench(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int import_nifti_main(int argc, char **argv); /* `medssl import nifti ...` */
 int cmd_inspect(int argc, char **argv);
+int cmd_preview(int argc, char **argv);
+int cmd_augment(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
 
 #endif

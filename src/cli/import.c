@@ -560,6 +560,7 @@ static int import_png(const import_opts *o, const char *dir_arg)
 
 int cmd_import(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "nifti") == 0) return import_nifti_main(argc - 1, argv + 1);
     import_opts o = { .dir = FASHION_MNIST_DIR, .labeled_per_class = -1, .labeled_fraction = -1, .seed = 0 };
     const ms_arg args[] = {
         { "split", ARG_STRING, &o.split, 0, 0, "train|test", "fashion-mnist: which split" },
@@ -582,8 +583,9 @@ int cmd_import(int argc, char **argv)
     };
     const char *pos[2];
     int n_pos = 0;
-    int rc = cli_parse("import", "fashion-mnist|idx|png [DIR] [options] --out FILE",
+    int rc = cli_parse("import", "fashion-mnist|idx|png|nifti [DIR|VOLUME] [options] --out FILE",
                        "Builds a medssl corpus (HDF5) from outside data. Sources:\n"
+                       "  nifti VOLUME   3-D NIfTI sliced into 2-D images: see medssl import nifti --help\n"
                        "  fashion-mnist  --split train|test [--dir D]   Debian's dataset-fashion-mnist\n"
                        "  idx            --images FILE [--labels FILE]  any IDX unsigned-byte image file\n"
                        "  png DIR        [--labels folders|CSV] [--masks MASKDIR] [--channels 1|3]\n"
@@ -602,7 +604,7 @@ int cmd_import(int argc, char **argv)
     }
     const int png = strcmp(pos[0], "png") == 0;
     if (!png && strcmp(pos[0], "fashion-mnist") != 0 && strcmp(pos[0], "idx") != 0) {
-        fprintf(stderr, "medssl import: unknown source '%s' (this build imports fashion-mnist, idx and png)\n", pos[0]);
+        fprintf(stderr, "medssl import: unknown source '%s' (this build imports fashion-mnist, idx, png and nifti)\n", pos[0]);
         return 2;
     }
     if (n_pos != (png ? 2 : 1)) {

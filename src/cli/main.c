@@ -17,6 +17,9 @@ static const struct {
 } commands[] = {
     { "import", cmd_import, "build a corpus (HDF5) from Fashion-MNIST or IDX files" },
     { "inspect", cmd_inspect, "validate a corpus and print what it holds" },
+    { "preview", cmd_preview, "write a PNG grid of originals and augmented versions" },
+    { "augment", cmd_augment, "write a corpus with the originals plus K augmented copies" },
+    { "pretrain", cmd_pretrain, "self-supervised pretraining (rotation, jigsaw, autoencoder) over MPI ranks" },
     { "bench", cmd_bench, "train the reference encoder on random data; images/s and GFLOP/s per layer" },
 };
 
