@@ -116,7 +116,8 @@ typedef struct {
     int output;       /* head logits or decoder map */
     int skips[MODEL_MAX_STAGES]; /* encoder stage outputs (before pooling) */
     /* plan */
-    int N, H, W;
+    int N, H, W;            /* N: rows the passes run on (<= N_max, see model_set_rows) */
+    int N_max;              /* rows the plan holds */
     int last_training; /* the mode of the last forward, for backward */
     float *col;       /* shared im2col workspace */
     size_t col_floats;
@@ -160,6 +161,14 @@ typedef void (*ms_grads_ready_fn)(void *ctx, size_t offset, size_t count);
 void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx);
 
 float *model_output_grad(ms_model *m);
+/* Runs the following passes on the first n input rows of the plan (1 <= n <=
+ * planned N, a multiple of tiles): a short last batch is computed exactly, with
+ * no padding rows in the BN statistics and no allocation. */
+int model_set_rows(ms_model *m, int n);
+/* The on_ready callbacks of model_backward, in the same order, without
+ * computing anything: a rank with an empty batch still takes part in every
+ * bucketed all-reduce. */
+void model_backward_skip(ms_model *m, ms_grads_ready_fn on_ready, void *ctx);
 /* Rows of the output: N, or N / tiles after a tile concatenation. */
 int model_output_rows(const ms_model *m);
 /* Per-sample floats of a value: C*H*W. */

@@ -11,8 +11,8 @@
  * --resume auto continues from the newest complete checkpoint, bit-identically
  * for the same seed and rank count (the loader skips the batches already done).
  *
- * A partial last batch keeps the planned shapes: the missing rows are zeros
- * with an ignored target (BN statistics of that one step see the zero rows).
+ * A short last batch runs on exactly its rows (model_set_rows); a rank whose
+ * share is already exhausted takes part in the all-reduce with zero gradients.
  */
 #include "cli.h"
 #include "medssl/ckpt.h"
@@ -67,16 +67,17 @@ static int fail_all(pretrain_run *r, int code)
     return code;
 }
 
-/* Pretext inputs/targets for one loader batch; rows beyond n*R are zero with
- * target -1 (ignored). Returns the number of valid target rows. */
+/* Pretext inputs/targets for one loader batch, and the model set to run on
+ * exactly its rows (a short last batch is computed exactly: no padding rows in
+ * the BN statistics). Returns the number of loss terms: target rows for
+ * classification, images for the autoencoder. */
 static int make_batch(pretrain_run *r, const ms_batch *b, long epoch)
 {
-    const size_t row = (size_t)r->corpus.C * r->in_h * r->in_w;
-    if (b->n > 0) pretext_make(&r->pt, b->images, b->index, b->n, epoch, r->inputs, r->targets, r->recon);
-    const int valid = b->n * r->R, total = r->B * r->R;
-    memset(r->inputs + (size_t)valid * row, 0, (size_t)(total - valid) * row * sizeof(float));
-    for (int i = valid; i < total; i++) r->targets[i] = -1;
-    return r->classify ? valid : b->n;
+    if (b->n == 0) return 0;
+    pretext_make(&r->pt, b->images, b->index, b->n, epoch, r->inputs, r->targets, r->recon);
+    CHECK(model_set_rows(&r->model, b->n * r->R) == 0);
+    if (!r->classify) return b->n;
+    return r->pt.kind == PRETEXT_JIGSAW ? b->n : b->n * r->R;
 }
 
 /* Forward + loss (+ gradient into the output when `train`), for this rank.
@@ -86,18 +87,14 @@ static double loss_and_score(pretrain_run *r, int valid, int train, float weight
 {
     ms_model *m = &r->model;
     uint64_t key = rng_key(r->st.seed, (uint64_t)r->st.epoch, (uint64_t)r->st.step, RNG_DROPOUT);
+    *score = 0;
+    if (valid == 0) return 0;
     float *out = model_forward(m, r->inputs, train, key);
     const int rows = model_output_rows(m);
-    const size_t out_floats = (size_t)rows * model_value_size(m, m->output);
-    *score = 0;
-    if (valid == 0) {
-        if (train) memset(model_output_grad(m), 0, out_floats * sizeof(float));
-        return 0;
-    }
     if (r->classify) {
         const int K = pretext_classes(&r->pt);
         const int32_t *tg = r->targets;
-        if (rows != r->B * r->R) { /* jigsaw: one output row per image */
+        if (r->pt.kind == PRETEXT_JIGSAW) { /* one output row per image: the target of its first tile */
             for (int i = 0; i < rows; i++) r->row_targets[i] = r->targets[(size_t)i * r->R];
             tg = r->row_targets;
         }
@@ -113,7 +110,6 @@ static double loss_and_score(pretrain_run *r, int valid, int train, float weight
     }
     const size_t n = (size_t)valid * r->corpus.C * r->in_h * r->in_w;
     float loss = mse_loss(train ? model_output_grad(m) : NULL, out, r->recon, n, weight);
-    if (train) memset(model_output_grad(m) + n, 0, (out_floats - n) * sizeof(float));
     *score = (double)loss * (double)n;
     return loss;
 }
@@ -142,8 +138,7 @@ static void validate(pretrain_run *r, double *val_loss, double *metric)
         int valid = make_batch(r, &b, 0);
         double score;
         double loss = loss_and_score(r, valid, 0, 1.0f, &score);
-        double count = r->classify ? (double)(model_output_rows(&r->model) == r->B * r->R ? valid : b.n)
-                                   : (double)valid * r->corpus.C * r->in_h * r->in_w;
+        double count = r->classify ? (double)valid : (double)valid * r->corpus.C * r->in_h * r->in_w;
         sums[0] += loss * count;
         sums[1] += score;
         sums[2] += count;
@@ -204,8 +199,11 @@ static int train(pretrain_run *r, const pretrain_opts *o)
             return 1;
         }
         grad_sync_begin(&r->sync);
-        model_backward(&r->model, rng_key(r->st.seed, (uint64_t)epoch, (uint64_t)r->st.step, RNG_DROPOUT),
-                       dist_grads_ready, &r->sync);
+        if (valid > 0)
+            model_backward(&r->model, rng_key(r->st.seed, (uint64_t)epoch, (uint64_t)r->st.step, RNG_DROPOUT),
+                           dist_grads_ready, &r->sync);
+        else /* an empty last batch on this rank: zero gradients, same collectives */
+            model_backward_skip(&r->model, dist_grads_ready, &r->sync);
         grad_sync_finish(&r->sync);
         const float lr = sched_lr(&r->sched, r->st.step);
         optim_step(&r->opt, &r->model.slab, lr);

@@ -92,6 +92,16 @@ static size_t nflat(const ms_model *m, int v) { return (size_t)rows(m, v) * mode
 
 int model_output_rows(const ms_model *m) { return rows(m, m->output); }
 
+int model_set_rows(ms_model *m, int n)
+{
+    CHECKM(m->arena != NULL, "model_set_rows before model_plan");
+    if (n < 1 || n > m->N_max || n % m->values[m->output].div != 0)
+        return MS_FAIL(MS_ERR_INPUT, "%d rows do not fit the plan of %d (multiple of %d)", n, m->N_max,
+                       m->values[m->output].div);
+    m->N = n;
+    return MS_OK;
+}
+
 int model_plan(ms_model *m, int N, int H, int W)
 {
     CHECK(N > 0);
@@ -104,7 +114,7 @@ int model_plan(ms_model *m, int N, int H, int W)
     if (rc) return rc;
     free(m->arena);
     m->arena = NULL;
-    m->N = N;
+    m->N = m->N_max = N;
     m->H = H;
     m->W = W;
 
@@ -397,6 +407,17 @@ void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_read
             const ms_tensor *last = &m->slab.t[op->first_tensor + op->n_tensors - 1];
             on_ready(ctx, first->offset, last->offset + last->size - first->offset);
         }
+    }
+}
+
+void model_backward_skip(ms_model *m, ms_grads_ready_fn on_ready, void *ctx)
+{
+    for (int i = m->n_ops - 1; i >= 0 && on_ready; i--) {
+        const ms_op *op = &m->ops[i];
+        if (op->n_tensors == 0) continue;
+        const ms_tensor *first = &m->slab.t[op->first_tensor];
+        const ms_tensor *last = &m->slab.t[op->first_tensor + op->n_tensors - 1];
+        on_ready(ctx, first->offset, last->offset + last->size - first->offset);
     }
 }
 
