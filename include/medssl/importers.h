@@ -24,5 +24,7 @@ void labels_keep_stratified(int32_t *labels, int N, int n_classes, int labeled_p
 /* Bilinear resize of one uint8 image (H,W) -> (S_h,S_w), align_corners=False,
  * rounded to nearest. */
 void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
+/* The same sampling for one float plane, without rounding (PNG and NIfTI import). */
+void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
 
 #endif

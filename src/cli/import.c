@@ -315,27 +315,6 @@ static int png_index_names(png_list *l, const char *what, char *class_names, siz
     return rc;
 }
 
-/* Bilinear resize of one float plane (H,W) -> (S_h,S_w), align_corners=False
- * (the same sampling as resize_u8_bilinear, without rounding). */
-static void resize_f32_bilinear(float *dst, int S_h, int S_w, const float *src, int H, int W)
-{
-    const float sy = (float)H / S_h, sx = (float)W / S_w;
-    for (int y = 0; y < S_h; y++) {
-        float fy = (y + 0.5f) * sy - 0.5f;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy, y1 = y0 + 1 < H ? y0 + 1 : H - 1;
-        float wy = fy - y0;
-        for (int x = 0; x < S_w; x++) {
-            float fx = (x + 0.5f) * sx - 0.5f;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx, x1 = x0 + 1 < W ? x0 + 1 : W - 1;
-            float wx = fx - x0;
-            dst[y * S_w + x] = (1 - wy) * ((1 - wx) * src[y0 * W + x0] + wx * src[y0 * W + x1]) +
-                               wy * ((1 - wx) * src[y1 * W + x0] + wx * src[y1 * W + x1]);
-        }
-    }
-}
-
 /* Nearest-neighbour resize of a mask (H,W) -> (S_h,S_w): pixel centres map
  * like the bilinear image resize, so image and mask stay aligned. */
 static void resize_mask_nearest(uint8_t *dst, int S_h, int S_w, const uint8_t *src, int H, int W)

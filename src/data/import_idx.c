@@ -134,6 +134,25 @@ void labels_keep_stratified(int32_t *labels, int N, int n_classes, int labeled_p
     free(idx);
 }
 
+void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W)
+{
+    const float sy = (float)H / dst_h, sx = (float)W / dst_w;
+    for (int y = 0; y < dst_h; y++) {
+        float fy = (y + 0.5f) * sy - 0.5f;
+        if (fy < 0) fy = 0;
+        int y0 = (int)fy, y1 = y0 + 1 < H ? y0 + 1 : H - 1;
+        float wy = fy - y0;
+        for (int x = 0; x < dst_w; x++) {
+            float fx = (x + 0.5f) * sx - 0.5f;
+            if (fx < 0) fx = 0;
+            int x0 = (int)fx, x1 = x0 + 1 < W ? x0 + 1 : W - 1;
+            float wx = fx - x0;
+            dst[(size_t)y * dst_w + x] = (1 - wy) * ((1 - wx) * src[y0 * W + x0] + wx * src[y0 * W + x1]) +
+                                         wy * ((1 - wx) * src[y1 * W + x0] + wx * src[y1 * W + x1]);
+        }
+    }
+}
+
 void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
 {
     const float sy = (float)H / dst_h, sx = (float)W / dst_w;

@@ -14,6 +14,7 @@
  */
 #include "medssl/nifti_import.h"
 #include "medssl/common.h"
+#include "medssl/importers.h"
 #include "medssl/corpus.h"
 
 #include <nifti2_io.h>
@@ -316,27 +317,6 @@ static void slice_u8(uint8_t *dst, const uint8_t *lab, const slicing *sl, int s)
     const uint8_t *base = lab + (size_t)s * sl->slice_stride;
     for (int r = 0; r < sl->H0; r++)
         for (int c = 0; c < sl->W0; c++) dst[(size_t)r * sl->W0 + c] = base[r * sl->row_stride + c * sl->col_stride];
-}
-
-/* Bilinear, align_corners=False, edges clamped: dst (S_h, S_w) from src (H, W);
- * the float twin of resize_u8_bilinear (importers.h), without rounding. */
-static void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W)
-{
-    const float sy = (float)H / dst_h, sx = (float)W / dst_w;
-    for (int y = 0; y < dst_h; y++) {
-        float fy = (y + 0.5f) * sy - 0.5f;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy, y1 = y0 + 1 < H ? y0 + 1 : H - 1;
-        float wy = fy - y0;
-        for (int x = 0; x < dst_w; x++) {
-            float fx = (x + 0.5f) * sx - 0.5f;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx, x1 = x0 + 1 < W ? x0 + 1 : W - 1;
-            float wx = fx - x0;
-            dst[(size_t)y * dst_w + x] = (1 - wy) * ((1 - wx) * src[y0 * W + x0] + wx * src[y0 * W + x1]) +
-                                         wy * ((1 - wx) * src[y1 * W + x0] + wx * src[y1 * W + x1]);
-        }
-    }
 }
 
 /* Nearest neighbour at pixel centres ("nearest-exact"): source row floor((y + 0.5) * H / S_h),
