@@ -125,11 +125,17 @@ static int open_dataset(ms_corpus *c, const char *name, int rank, H5T_class_t cl
     return rc;
 }
 
-static int read_all_int32(ms_corpus *c, hid_t d, int32_t *out)
+/* Reads v[0..count) = d[first..first+count) of a 1-D integer dataset as int32
+ * (caller holds the HDF5 lock). */
+static int read_int32_block(ms_corpus *c, hid_t d, const char *name, long long first, long long count, int32_t *v)
 {
-    if (H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-        return MS_FAIL(MS_ERR_INPUT, "%s: cannot read an int32 dataset (truncated file?)", c->path);
-    return MS_OK;
+    hsize_t start = (hsize_t)first, cnt = (hsize_t)count;
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &cnt, NULL);
+    int ok = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL) >= 0 &&
+             H5Dread(d, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, v) >= 0;
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    return ok ? MS_OK : MS_FAIL(MS_ERR_INPUT, "%s: cannot read %s (truncated file?)", c->path, name);
 }
 
 static int count_names(const char *csv)
@@ -141,25 +147,32 @@ static int count_names(const char *csv)
 }
 
 /* Labels in [-1, K) (K from class_names when given), domains >= 0. */
+/* Labels in [-1, K) (K from class_names when given), domains >= 0. Read in
+ * blocks, so opening a corpus needs bounded memory whatever N is. */
+#define CHECK_BLOCK 65536
 static int check_labels_domains(ms_corpus *c)
 {
     int rc = MS_OK;
-    int32_t *v = ms_malloc((size_t)c->N * sizeof(int32_t));
-    if (c->labels >= 0 && !(rc = read_all_int32(c, c->labels, v))) {
-        int32_t max = -1;
-        for (long long i = 0; i < c->N && !rc; i++) {
+    int32_t *v = ms_malloc(CHECK_BLOCK * sizeof(int32_t)), max = -1;
+    for (long long b = 0; c->labels >= 0 && b < c->N && !rc; b += CHECK_BLOCK) {
+        long long n = c->N - b < CHECK_BLOCK ? c->N - b : CHECK_BLOCK;
+        if ((rc = read_int32_block(c, c->labels, "/labels", b, n, v))) break;
+        for (long long i = 0; i < n && !rc; i++) {
             if (v[i] < -1 || (c->n_classes > 0 && v[i] >= c->n_classes))
-                rc = MS_FAIL(MS_ERR_INPUT, "%s: /labels[%lld] = %d is out of range (expected -1 or 0..%d)", c->path, i,
-                             v[i], (c->n_classes > 0 ? c->n_classes : CORPUS_MAX_CLASSES) - 1);
+                rc = MS_FAIL(MS_ERR_INPUT, "%s: /labels[%lld] = %d is out of range (expected -1 or 0..%d)", c->path,
+                             b + i, v[i], (c->n_classes > 0 ? c->n_classes : CORPUS_MAX_CLASSES) - 1);
             else if (v[i] > max) max = v[i];
         }
-        if (!rc && max >= CORPUS_MAX_CLASSES)
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: /labels has class %d, more than %d classes", c->path, max, CORPUS_MAX_CLASSES);
-        if (!rc && c->n_classes == 0) c->n_classes = max + 1;
     }
-    if (!rc && c->domains >= 0 && !(rc = read_all_int32(c, c->domains, v)))
-        for (long long i = 0; i < c->N && !rc; i++)
-            if (v[i] < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: /domains[%lld] = %d is negative", c->path, i, v[i]);
+    if (!rc && c->labels >= 0 && max >= CORPUS_MAX_CLASSES)
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: /labels has class %d, more than %d classes", c->path, max, CORPUS_MAX_CLASSES);
+    if (!rc && c->labels >= 0 && c->n_classes == 0) c->n_classes = max + 1;
+    for (long long b = 0; !rc && c->domains >= 0 && b < c->N; b += CHECK_BLOCK) {
+        long long n = c->N - b < CHECK_BLOCK ? c->N - b : CHECK_BLOCK;
+        if ((rc = read_int32_block(c, c->domains, "/domains", b, n, v))) break;
+        for (long long i = 0; i < n && !rc; i++)
+            if (v[i] < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: /domains[%lld] = %d is negative", c->path, b + i, v[i]);
+    }
     free(v);
     return rc;
 }
