@@ -134,21 +134,36 @@ void labels_keep_stratified(int32_t *labels, int N, int n_classes, int labeled_p
     free(idx);
 }
 
+/* Source taps of output coordinate `o` for a bilinear resize by `scale` (= in / out)
+ * over `n` input samples: align_corners=False, clamped at the edges. */
+typedef struct {
+    int i0, i1;
+    float w; /* weight of i1 */
+} bilinear_tap;
+
+static bilinear_tap tap_of(int o, float scale, int n)
+{
+    float f = (o + 0.5f) * scale - 0.5f;
+    if (f < 0) f = 0;
+    bilinear_tap t = { (int)f, 0, 0 };
+    t.i1 = t.i0 + 1 < n ? t.i0 + 1 : n - 1;
+    t.w = f - t.i0;
+    return t;
+}
+
+/* The bilinear value at output (ty, tx) of a plane src (H, W) of type T. */
+#define BILINEAR_AT(src, W, ty, tx)                                                                  \
+    ((1 - (ty).w) * ((1 - (tx).w) * (src)[(ty).i0 * (W) + (tx).i0] + (tx).w * (src)[(ty).i0 * (W) + (tx).i1]) + \
+     (ty).w * ((1 - (tx).w) * (src)[(ty).i1 * (W) + (tx).i0] + (tx).w * (src)[(ty).i1 * (W) + (tx).i1]))
+
 void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W)
 {
     const float sy = (float)H / dst_h, sx = (float)W / dst_w;
     for (int y = 0; y < dst_h; y++) {
-        float fy = (y + 0.5f) * sy - 0.5f;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy, y1 = y0 + 1 < H ? y0 + 1 : H - 1;
-        float wy = fy - y0;
+        const bilinear_tap ty = tap_of(y, sy, H);
         for (int x = 0; x < dst_w; x++) {
-            float fx = (x + 0.5f) * sx - 0.5f;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx, x1 = x0 + 1 < W ? x0 + 1 : W - 1;
-            float wx = fx - x0;
-            dst[(size_t)y * dst_w + x] = (1 - wy) * ((1 - wx) * src[y0 * W + x0] + wx * src[y0 * W + x1]) +
-                                         wy * ((1 - wx) * src[y1 * W + x0] + wx * src[y1 * W + x1]);
+            const bilinear_tap tx = tap_of(x, sx, W);
+            dst[(size_t)y * dst_w + x] = BILINEAR_AT(src, W, ty, tx);
         }
     }
 }
@@ -157,18 +172,11 @@ void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, 
 {
     const float sy = (float)H / dst_h, sx = (float)W / dst_w;
     for (int y = 0; y < dst_h; y++) {
-        float fy = (y + 0.5f) * sy - 0.5f;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy, y1 = y0 + 1 < H ? y0 + 1 : H - 1;
-        float wy = fy - y0;
+        const bilinear_tap ty = tap_of(y, sy, H);
         for (int x = 0; x < dst_w; x++) {
-            float fx = (x + 0.5f) * sx - 0.5f;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx, x1 = x0 + 1 < W ? x0 + 1 : W - 1;
-            float wx = fx - x0;
-            float v = (1 - wy) * ((1 - wx) * src[y0 * W + x0] + wx * src[y0 * W + x1]) +
-                      wy * ((1 - wx) * src[y1 * W + x0] + wx * src[y1 * W + x1]);
-            dst[y * dst_w + x] = (uint8_t)lroundf(v < 0 ? 0 : v > 255 ? 255 : v);
+            const bilinear_tap tx = tap_of(x, sx, W);
+            float v = BILINEAR_AT(src, W, ty, tx);
+            dst[(size_t)y * dst_w + x] = (uint8_t)lroundf(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }
 }
