@@ -8,7 +8,8 @@
  *   /optim/mom2/<name>    Adam second moment (AdamW only)
  *   /optim                attributes: kind ("sgd"|"adamw"), step, momentum, nesterov,
  *                         decoupled_wd, weight_decay, beta1, beta2, eps
- *   /state                attributes: epoch, step, samples_seen, seed, rng_position
+ *   /state                attributes: epoch, step, samples_seen, seed, rng_position,
+ *                         best_metric, best_epoch (optional: absent means none)
  *   root attributes       format = "medssl-checkpoint", version = 1, model_spec, task,
  *                         command_line
  *
@@ -34,6 +35,9 @@ typedef struct {
     long long samples_seen;
     uint64_t seed;
     uint64_t rng_position;    /* counter of the run's RNG stream */
+    double best_metric;       /* best validation metric so far ("higher is better" orientation;
+                                 -inf when none); optional attribute, for early stopping on resume */
+    long long best_epoch;     /* epoch index of best_metric, -1 when none */
 } ms_train_state;
 
 typedef struct {

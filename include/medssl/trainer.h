@@ -1,0 +1,84 @@
+/* trainer — the data-parallel training loop that `pretrain` and `finetune`
+ * share: epochs of loader batches, bucketed gradient all-reduce overlapped
+ * with backward, the optimizer step under a warmup + cosine schedule, the
+ * validation metric each epoch, checkpoints (step-*.h5, last.h5, best.h5),
+ * metrics.jsonl, SIGTERM/SIGUSR1, divergence and early stopping.
+ *
+ * What is trained is a task: a table of three functions over the task's own
+ * context (pretext tasks in pretrain, classify/segment in finetune):
+ *
+ *   prepare(ctx, batch, epoch, training)   builds the model inputs and targets of a
+ *       loader batch and sets the model's rows; returns the batch's loss terms
+ *       (0 for an empty batch)
+ *   loss(ctx, terms, training, weight, key, &score, &count)
+ *       forward + loss (+ d(loss)/d(output) scaled by `weight` when training);
+ *       score/count accumulate the validation metric (metric = sum score / sum count)
+ *   epoch_begin(ctx, epoch)  optional: called before every epoch (also the one a
+ *       run resumes in), e.g. to unfreeze layers in two-stage fine-tuning
+ *
+ * Per step, the loss weight is (this rank's terms x ranks / all terms), so the
+ * mean of the ranks' gradients that the all-reduce computes is the gradient of
+ * the mean loss over the global batch, also for a short or empty last batch.
+ * Resume continues bit-identically for the same seed and rank count: the
+ * loader skips the batches of the current epoch already done.
+ */
+#ifndef MEDSSL_TRAINER_H
+#define MEDSSL_TRAINER_H
+
+#include <stdint.h>
+
+#include "medssl/ckpt.h"
+#include "medssl/dist.h"
+#include "medssl/loader.h"
+#include "medssl/model.h"
+#include "medssl/optim.h"
+
+typedef struct {
+    int (*prepare)(void *ctx, const ms_batch *b, long epoch, int training);
+    double (*loss)(void *ctx, int terms, int training, float weight, uint64_t dropout_key, double *score,
+                   double *count);
+    int (*epoch_begin)(void *ctx, long epoch); /* may be NULL */
+} ms_task_ops;
+
+typedef struct {
+    /* set by the caller */
+    const char *cmd;            /* "pretrain", for messages */
+    const ms_dist *d;
+    ms_model *model;
+    ms_optim *opt;
+    ms_sched sched;             /* base_lr etc.; total/warmup steps are set by trainer_run */
+    float warmup_epochs;
+    ms_loader *train, *val;     /* val may be NULL */
+    const ms_task_ops *ops;
+    void *ctx;
+    const char *out;            /* run folder */
+    ms_ckpt_meta meta;
+    int epochs, global_batch, log_every, keep, patience; /* patience 0: no early stopping */
+    long max_steps;             /* 0: none */
+    const char *metric_key;     /* metrics.jsonl key, e.g. "val_accuracy" */
+    int higher_better;
+    /* state (trainer_init / trainer_resume fill it) */
+    ms_train_state st;
+    double best_metric;         /* best so far, in "higher is better" orientation */
+    long best_epoch;
+    ms_grad_sync sync;
+    /* measured over the whole run, seconds on this rank */
+    double t_loader_wait, t_allreduce_wait, t_total;
+} ms_trainer;
+
+/* Initial state: weights broadcast from rank 0, or restored from `resume`
+ * ("auto": the newest complete checkpoint in out, if any; a path; NULL: none).
+ * A checkpoint whose model_spec differs from meta.model_spec, or written with
+ * another global batch, is MS_ERR_INPUT. */
+int trainer_init(ms_trainer *t, uint64_t seed, const char *resume);
+/* Trains to the end (or a stop); returns the exit code (0, 1 on divergence
+ * or a write failure, 2 on bad input met while reading). */
+int trainer_run(ms_trainer *t);
+/* A collective after a setup step that may fail on some ranks: every rank
+ * gets the worst code; a failing rank prints its message (naming the rank
+ * when there are several), rank 0 says when only another rank failed. */
+int trainer_agree(const ms_dist *d, const char *cmd, int rc);
+/* Mean validation loss and metric over all ranks (a collective). */
+int trainer_validate(ms_trainer *t, double *val_loss, double *metric);
+
+#endif

@@ -1,0 +1,255 @@
+/* trainer — the shared data-parallel training loop (see medssl/trainer.h). */
+#include "medssl/trainer.h"
+
+#include "medssl/common.h"
+#include "medssl/rng.h"
+#include "medssl/runctl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int fail(const ms_trainer *t, int code)
+{
+    if (t->d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", t->cmd, t->d->rank, ms_last_error());
+    else fprintf(stderr, "medssl %s: %s\n", t->cmd, ms_last_error());
+    return code;
+}
+
+int trainer_agree(const ms_dist *d, const char *cmd, int rc)
+{
+    int rc_all = rc;
+    MPI_Allreduce(&rc, &rc_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (rc && d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", cmd, d->rank, ms_last_error());
+    else if (rc) fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
+    else if (rc_all && d->rank == 0) fprintf(stderr, "medssl %s: another rank failed; stopping\n", cmd);
+    return rc_all;
+}
+
+int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
+{
+    t->st = (ms_train_state){ .seed = seed, .best_metric = -INFINITY, .best_epoch = -1 };
+    char path[4096] = "";
+    int rc;
+    if (resume && strcmp(resume, "auto") == 0) {
+        if ((rc = runctl_find_latest(t->out, path, sizeof path))) return rc;
+        if (!path[0] && t->d->rank == 0) fprintf(stderr, "medssl %s: no checkpoint in %s; starting fresh\n", t->cmd, t->out);
+    } else if (resume) {
+        snprintf(path, sizeof path, "%s", resume);
+    }
+    if (path[0]) {
+        char spec_in[1024];
+        if ((rc = ckpt_read_meta(path, spec_in, sizeof spec_in, NULL, 0))) return rc;
+        if (strcmp(spec_in, t->meta.model_spec) != 0)
+            return MS_FAIL(MS_ERR_INPUT, "%s: model_spec '%s' differs from this run's '%s'", path, spec_in, t->meta.model_spec);
+        if ((rc = ckpt_load(path, &t->model->slab, "", t->opt, &t->st, NULL))) return rc;
+        if (t->st.samples_seen != t->st.step * (long long)t->global_batch)
+            return MS_FAIL(MS_ERR_INPUT, "%s: written with another --batch (resume with the same --batch)", path);
+        if (t->d->rank == 0) fprintf(stderr, "medssl %s: resuming from %s\n", t->cmd, path);
+    } else {
+        dist_broadcast_params(t->d, &t->model->slab);
+    }
+    t->best_metric = t->st.best_metric;
+    t->best_epoch = (long)t->st.best_epoch;
+    grad_sync_init(&t->sync, t->d, &t->model->slab, (size_t)1 << 20);
+    return MS_OK;
+}
+
+static int save_checkpoints(ms_trainer *t, int is_best)
+{
+    if (t->d->rank != 0) return MS_OK;
+    t->st.best_metric = t->best_metric;
+    t->st.best_epoch = t->best_epoch;
+    char path[4096];
+    runctl_ckpt_name(path, sizeof path, t->out, t->st.step);
+    int rc = ckpt_save(path, &t->model->slab, t->opt, &t->st, &t->meta);
+    snprintf(path, sizeof path, "%s/last.h5", t->out);
+    if (!rc) rc = ckpt_save(path, &t->model->slab, t->opt, &t->st, &t->meta);
+    snprintf(path, sizeof path, "%s/best.h5", t->out);
+    if (!rc && is_best) rc = ckpt_save(path, &t->model->slab, t->opt, &t->st, &t->meta);
+    if (!rc) rc = runctl_prune(t->out, t->keep);
+    return rc;
+}
+
+int trainer_validate(ms_trainer *t, double *val_loss, double *metric)
+{
+    double sums[3] = { 0, 0, 0 }, all[3]; /* loss x count, score, count */
+    int rc = loader_start_epoch(t->val, 0), bad = rc != 0;
+    for (long long s = 0, steps = bad ? 0 : loader_steps(t->val); s < steps; s++) {
+        ms_batch b;
+        if ((rc = loader_next(t->val, &b))) {
+            bad = 1;
+            break;
+        }
+        int terms = t->ops->prepare(t->ctx, &b, 0, 0);
+        double score = 0, count = 0;
+        double loss = terms > 0 ? t->ops->loss(t->ctx, terms, 0, 1.0f, 0, &score, &count) : 0;
+        sums[0] += loss * count;
+        sums[1] += score;
+        sums[2] += count;
+    }
+    int any_bad = bad;
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any_bad) return bad ? rc : MS_FAIL(MS_ERR_INPUT, "another rank failed to read the validation split");
+    MPI_Allreduce(sums, all, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    *val_loss = all[2] > 0 ? all[0] / all[2] : NAN;
+    *metric = all[2] > 0 ? all[1] / all[2] : NAN;
+    return MS_OK;
+}
+
+/* Stops every rank when any rank's loss is not finite; 1 if so. */
+static int diverged(ms_trainer *t, double loss, long epoch)
+{
+    int bad = !isfinite(loss), any_bad = bad;
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (!any_bad) return 0;
+    char last[4096];
+    runctl_find_latest(t->out, last, sizeof last);
+    if (bad)
+        fprintf(stderr, "medssl %s: rank %d: non-finite loss (%g) at epoch %ld, step %lld\n", t->cmd, t->d->rank, loss,
+                epoch, t->st.step);
+    if (t->d->rank == 0 && last[0])
+        fprintf(stderr, "medssl %s: the loss diverged; stopped all ranks. The last good checkpoint is %s: "
+                        "lower --lr and resume from it (--resume %s)\n", t->cmd, last, last);
+    else if (t->d->rank == 0)
+        fprintf(stderr, "medssl %s: the loss diverged before the first checkpoint; stopped all ranks. "
+                        "Lower --lr and start again\n", t->cmd);
+    return 1;
+}
+
+/* Validation at the end of an epoch: metrics line, best tracking. */
+static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, float lr, int *is_best)
+{
+    *is_best = 0;
+    double val_loss = NAN, metric = NAN;
+    int rc;
+    if (t->val) {
+        if ((rc = trainer_validate(t, &val_loss, &metric))) return fail(t, rc);
+        double m = t->higher_better ? metric : -metric;
+        *is_best = !(m <= t->best_metric);
+        if (*is_best) {
+            t->best_metric = m;
+            t->best_epoch = epoch;
+        }
+    }
+    if (t->d->rank != 0) return 0;
+    char line[768];
+    int len = snprintf(line, sizeof line,
+                       "{\"epoch\": %ld, \"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"images_per_s\": %.2f, "
+                       "\"loader_wait_s\": %.3f, \"allreduce_wait_s\": %.3f",
+                       epoch, t->st.step, train_loss, lr, ips, t->t_loader_wait, t->t_allreduce_wait);
+    if (t->val) {
+        len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_loss\": %.6g, \"%s\": %.6g", val_loss,
+                        t->metric_key, metric);
+        if (strcmp(t->metric_key, "val_mse") == 0) /* reconstruction: PSNR for a [0,1] signal */
+            len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_psnr\": %.4g", 10 * log10(1.0 / metric));
+        fprintf(stderr, "epoch %ld/%d  validation: loss %.4f  %s %.4f%s\n", epoch + 1, t->epochs, val_loss,
+                t->metric_key + 4, metric, *is_best ? "  (best)" : "");
+    }
+    snprintf(line + len, sizeof line - (size_t)len, "}");
+    if ((rc = runctl_append_metrics(t->out, line))) return fail(t, rc);
+    return 0;
+}
+
+int trainer_run(ms_trainer *t)
+{
+    const long long steps_per_epoch = loader_steps(t->train);
+    const long long total_steps = (long long)t->epochs * steps_per_epoch;
+    t->sched.total_steps = total_steps;
+    t->sched.warmup_steps = (long)(t->warmup_epochs * (float)steps_per_epoch);
+    if (t->st.step > 0 && t->d->rank == 0)
+        fprintf(stderr, "medssl %s: resuming at step %lld (epoch %lld)\n", t->cmd, t->st.step, t->st.step / steps_per_epoch);
+    double t_log = ms_now(), t_epoch = t_log, loss_sum = 0, epoch_loss = 0;
+    long long log_n = 0, epoch_n = 0, imgs = 0;
+    const double t_start = ms_now();
+    const long long step0 = t->st.step;
+    int rc;
+    while (t->st.step < total_steps) {
+        const long epoch = (long)(t->st.step / steps_per_epoch);
+        const long long in_epoch = t->st.step % steps_per_epoch;
+        t->st.epoch = epoch;
+        if (in_epoch == 0 || t->st.step == step0) {
+            if (t->ops->epoch_begin && (rc = t->ops->epoch_begin(t->ctx, epoch))) return fail(t, rc);
+            if ((rc = loader_start_epoch(t->train, epoch))) return fail(t, rc);
+            for (long long k = 0; k < in_epoch; k++) { /* resume inside an epoch: skip what was done */
+                ms_batch skip;
+                if ((rc = loader_next(t->train, &skip))) return fail(t, rc);
+            }
+            epoch_loss = 0;
+            epoch_n = 0;
+            t_epoch = ms_now();
+        }
+        ms_batch b;
+        double t0 = ms_now();
+        if ((rc = loader_next(t->train, &b))) return fail(t, rc);
+        t->t_loader_wait += ms_now() - t0;
+        int terms = b.n > 0 ? t->ops->prepare(t->ctx, &b, epoch, 1) : 0, terms_all = terms;
+        MPI_Allreduce(&terms, &terms_all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        const float weight = terms_all > 0 ? (float)terms * (float)t->d->size / (float)terms_all : 0.0f;
+        const uint64_t key = rng_key(t->st.seed, (uint64_t)epoch, (uint64_t)t->st.step, RNG_DROPOUT);
+        slab_zero_grad(&t->model->slab);
+        double score = 0, count = 0;
+        double loss = terms > 0 ? t->ops->loss(t->ctx, terms, 1, weight, key, &score, &count) : 0;
+        if (diverged(t, loss, epoch)) return 1;
+        grad_sync_begin(&t->sync);
+        if (terms > 0) model_backward(t->model, key, dist_grads_ready, &t->sync);
+        else /* an empty last batch on this rank: zero gradients, same collectives */
+            model_backward_skip(t->model, dist_grads_ready, &t->sync);
+        t0 = ms_now();
+        grad_sync_finish(&t->sync);
+        t->t_allreduce_wait += ms_now() - t0;
+        const float lr = sched_lr(&t->sched, t->st.step);
+        optim_step(t->opt, &t->model->slab, lr);
+        t->st.step++;
+        t->st.samples_seen += t->global_batch;
+        double mean_loss = 0, loss_w = terms_all > 0 ? loss * terms / terms_all : 0;
+        MPI_Allreduce(&loss_w, &mean_loss, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        loss_sum += mean_loss;
+        epoch_loss += mean_loss;
+        log_n++;
+        epoch_n++;
+        imgs += t->global_batch;
+        const int epoch_end = t->st.step % steps_per_epoch == 0;
+        if (t->d->rank == 0 && (t->st.step % t->log_every == 0 || epoch_end)) {
+            double now = ms_now(), ips = (double)imgs / (now - t_log);
+            double eta = (double)(total_steps - t->st.step) * (now - t_start) / (double)(t->st.step - step0);
+            fprintf(stderr, "epoch %ld/%d  step %lld/%lld  loss %.4f  lr %.4g  %.1f img/s  ETA %dm%02ds\n", epoch + 1,
+                    t->epochs, t->st.step, total_steps, loss_sum / log_n, lr, ips, (int)(eta / 60), (int)eta % 60);
+            char line[512];
+            snprintf(line, sizeof line, "{\"epoch\": %ld, \"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"images_per_s\": %.2f}",
+                     epoch, t->st.step, loss_sum / log_n, lr, ips);
+            if ((rc = runctl_append_metrics(t->out, line))) return fail(t, rc);
+            t_log = now;
+            loss_sum = 0;
+            log_n = 0;
+            imgs = 0;
+        }
+        int stop = runctl_stop_requested(t->d);
+        int step_limit = t->max_steps > 0 && t->st.step - step0 >= t->max_steps;
+        int is_best = 0, patience_out = 0;
+        if (epoch_end) {
+            const double ips = (double)epoch_n * t->global_batch / (ms_now() - t_epoch);
+            if ((rc = end_epoch(t, epoch, epoch_loss / epoch_n, ips, lr, &is_best))) return rc;
+            t->st.epoch = epoch + 1;
+            patience_out = t->val && t->patience > 0 && epoch - t->best_epoch >= t->patience;
+        }
+        if (epoch_end || stop || step_limit) {
+            if ((rc = save_checkpoints(t, is_best))) return fail(t, MS_ERR_RUNTIME);
+        }
+        if (stop || step_limit) {
+            if (t->d->rank == 0)
+                fprintf(stderr, "medssl %s: %s after step %lld; checkpoint written, resume with --resume auto\n", t->cmd,
+                        stop ? "stopped by a signal" : "stopped at --max-steps", t->st.step);
+            return 0;
+        }
+        if (patience_out) {
+            if (t->d->rank == 0)
+                fprintf(stderr, "medssl %s: early stop: no better %s for %d epochs (best at epoch %ld); %s/best.h5\n",
+                        t->cmd, t->metric_key, t->patience, t->best_epoch + 1, t->out);
+            return 0;
+        }
+    }
+    t->t_total = ms_now() - t_start;
+    if (t->d->rank == 0) fprintf(stderr, "medssl %s: done: %lld steps; %s/last.h5\n", t->cmd, t->st.step, t->out);
+    return 0;
+}
