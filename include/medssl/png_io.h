@@ -37,4 +37,9 @@ int png_read(const char *path, float **pixels, int *H, int *W, int *C, int *bit_
  * a failure never leaves a partial file under `path`. */
 int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W);
 
+/* Draws img (C,H,W), min-max scaled to gray (or RGB when C == 3), with mask
+ * (H,W) (NULL: none; 255 = not drawn) blended in a fixed palette of 10
+ * class colours, into the picture rgb (.., GW, 3) at top-left (y0, x0). */
+void png_draw_overlay(uint8_t *rgb, int GW, int y0, int x0, const float *img, const uint8_t *mask, int C, int H, int W);
+
 #endif

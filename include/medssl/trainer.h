@@ -57,6 +57,7 @@ typedef struct {
     long max_steps;             /* 0: none */
     const char *metric_key;     /* metrics.jsonl key, e.g. "val_accuracy" */
     int higher_better;
+    int select_loss;            /* best.h5 and early stopping by the validation loss instead */
     /* state (trainer_init / trainer_resume fill it) */
     ms_train_state st;
     double best_metric;         /* best so far, in "higher is better" orientation */
@@ -76,7 +77,8 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume);
 int trainer_run(ms_trainer *t);
 /* A collective after a setup step that may fail on some ranks: every rank
  * gets the worst code; a failing rank prints its message (naming the rank
- * when there are several), rank 0 says when only another rank failed. */
+ * when there are several), rank 0 says when only another rank failed; the
+ * error is then cleared (ms_clear_error), so callers print nothing more. */
 int trainer_agree(const ms_dist *d, const char *cmd, int rc);
 /* Mean validation loss and metric over all ranks (a collective). */
 int trainer_validate(ms_trainer *t, double *val_loss, double *metric);

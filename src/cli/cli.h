@@ -9,6 +9,11 @@
 #define MEDSSL_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "medssl/corpus.h"
+#include "medssl/dist.h"
+#include "medssl/predict.h"
 
 typedef enum { ARG_BOOL, ARG_INT, ARG_LONG, ARG_FLOAT, ARG_STRING, ARG__COUNT } ms_arg_type;
 
@@ -38,5 +43,25 @@ int cmd_inspect(int argc, char **argv);
 int cmd_preview(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+/* finetune with an optional per-sample resample of the training corpus (N
+ * counts multiplying the selection; NULL = none), for ensemble members. */
+int finetune_main(int argc, char **argv, const uint16_t *resample);
+int cmd_ensemble(int argc, char **argv);
+
+/* Predictions of a fine-tuned model over a whole corpus, gathered on rank 0
+ * (evaluate.c): per image the class probabilities probs (n, K) (classify),
+ * the predicted mask pred (n, HW) or with keep_probs the probabilities
+ * (n, K, HW) (segment), the truth (labels or masks) and the domains. On
+ * other ranks the arrays hold only that rank's share. A collective. */
+typedef struct {
+    long long n;
+    float *probs;
+    uint8_t *pred, *truth;
+    int32_t *labels, *domains;
+} eval_data;
+int eval_predict(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domains, int keep_probs, eval_data *e);
+void eval_free(eval_data *e);
+int cmd_evaluate(int argc, char **argv);
 
 #endif

@@ -20,6 +20,9 @@ static const struct {
     { "preview", cmd_preview, "write a PNG grid of originals and augmented versions" },
     { "augment", cmd_augment, "write a corpus with the originals plus K augmented copies" },
     { "pretrain", cmd_pretrain, "self-supervised pretraining (rotation, jigsaw, autoencoder) over MPI ranks" },
+    { "finetune", cmd_finetune, "transfer an encoder to classification or segmentation (strategies, domains)" },
+    { "evaluate", cmd_evaluate, "metrics of a finetuned model on a labeled corpus (metrics.json)" },
+    { "ensemble", cmd_ensemble, "ensembles: bagging, AdaBoost SAMME members; combiners incl. mixture of experts" },
     { "bench", cmd_bench, "train the reference encoder on random data; images/s and GFLOP/s per layer" },
 };
 

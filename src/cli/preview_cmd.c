@@ -26,43 +26,6 @@
 #include <string.h>
 
 #define PREVIEW_BORDER 2
-#define PREVIEW_ALPHA 0.4f
-#define PREVIEW_N_COLORS 10
-
-/* mask class k is drawn in preview_palette[k % PREVIEW_N_COLORS] */
-static const uint8_t preview_palette[PREVIEW_N_COLORS][3] = {
-    { 31, 119, 180 }, { 255, 127, 14 }, { 44, 160, 44 }, { 214, 39, 40 }, { 148, 103, 189 },
-    { 140, 86, 75 }, { 227, 119, 194 }, { 255, 221, 0 }, { 188, 189, 34 }, { 23, 190, 207 },
-};
-
-/* Draws img (C,H,W) and mask (H,W) (NULL: none) into the grid rgb (GH,GW,3)
- * with its top-left corner at (y0, x0). */
-static void draw_cell(uint8_t *rgb, int GW, int y0, int x0, const float *img, const uint8_t *mask, int C, int H,
-                      int W)
-{
-    const size_t HW = (size_t)H * W;
-    const int shown = C == 3 ? 3 : 1; /* channels that reach the screen */
-    float lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < (size_t)shown * HW; i++) {
-        if (img[i] < lo) lo = img[i];
-        if (img[i] > hi) hi = img[i];
-    }
-    /* a constant image shows its value (clamped to [0,1]) instead of a division by zero */
-    const float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-    const float flat = lo < 0 ? 0 : lo > 1 ? 255.0f : lo * 255.0f;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            const size_t i = (size_t)y * W + x;
-            uint8_t *px = rgb + ((size_t)(y0 + y) * GW + (size_t)(x0 + x)) * 3;
-            for (int c = 0; c < 3; c++) {
-                float v = hi > lo ? (img[(shown == 3 ? (size_t)c : 0) * HW + i] - lo) * scale : flat;
-                if (mask && mask[i] != 255)
-                    v = (1 - PREVIEW_ALPHA) * v + PREVIEW_ALPHA * preview_palette[mask[i] % PREVIEW_N_COLORS][c];
-                px[c] = (uint8_t)lroundf(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-        }
-}
-
 /* Renders and writes the grid for the first n samples of c. */
 static int preview_write(ms_corpus *c, const ms_augment *aug, int n, int copies, int seed, const char *out)
 {
@@ -85,7 +48,7 @@ static int preview_write(ms_corpus *c, const ms_augment *aug, int n, int copies,
             if (col > 0) /* copy col-1 = what epoch col-1 of the loader does to sample i */
                 augment_apply(aug, cell, cell_mask, C, H, W,
                               rng_key((uint64_t)seed, (uint64_t)(col - 1), (uint64_t)i, RNG_AUGMENT), work);
-            draw_cell(rgb, (int)GW, i * (H + B), col * (W + B), cell, cell_mask, C, H, W);
+            png_draw_overlay(rgb, (int)GW, i * (H + B), col * (W + B), cell, cell_mask, C, H, W);
         }
     if (!rc) rc = png_write_rgb8(out, rgb, (int)GH, (int)GW);
     if (!rc)

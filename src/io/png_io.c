@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <png.h>
 #include <setjmp.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,3 +204,41 @@ int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W)
     if (rc) unlink(tmp);
     return rc;
 }
+
+/* ---- drawing ---- */
+
+#define OVERLAY_ALPHA 0.4f
+#define OVERLAY_N_COLORS 10
+
+/* mask class k is drawn in overlay_palette[k % OVERLAY_N_COLORS] */
+static const uint8_t overlay_palette[OVERLAY_N_COLORS][3] = {
+    { 31, 119, 180 }, { 255, 127, 14 }, { 44, 160, 44 }, { 214, 39, 40 }, { 148, 103, 189 },
+    { 140, 86, 75 }, { 227, 119, 194 }, { 255, 221, 0 }, { 188, 189, 34 }, { 23, 190, 207 },
+};
+
+void png_draw_overlay(uint8_t *rgb, int GW, int y0, int x0, const float *img, const uint8_t *mask, int C, int H,
+                      int W)
+{
+    const size_t HW = (size_t)H * W;
+    const int shown = C == 3 ? 3 : 1; /* channels that reach the screen */
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < (size_t)shown * HW; i++) {
+        if (img[i] < lo) lo = img[i];
+        if (img[i] > hi) hi = img[i];
+    }
+    /* a constant image shows its value (clamped to [0,1]) instead of a division by zero */
+    const float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+    const float flat = lo < 0 ? 0 : lo > 1 ? 255.0f : lo * 255.0f;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const size_t i = (size_t)y * W + x;
+            uint8_t *px = rgb + ((size_t)(y0 + y) * GW + (size_t)(x0 + x)) * 3;
+            for (int c = 0; c < 3; c++) {
+                float v = hi > lo ? (img[(shown == 3 ? (size_t)c : 0) * HW + i] - lo) * scale : flat;
+                if (mask && mask[i] != 255)
+                    v = (1 - OVERLAY_ALPHA) * v + OVERLAY_ALPHA * overlay_palette[mask[i] % OVERLAY_N_COLORS][c];
+                px[c] = (uint8_t)lroundf(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+}
+

@@ -13,6 +13,7 @@ static int fail(const ms_trainer *t, int code)
 {
     if (t->d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", t->cmd, t->d->rank, ms_last_error());
     else fprintf(stderr, "medssl %s: %s\n", t->cmd, ms_last_error());
+    ms_clear_error(); /* reported: callers up the stack print nothing more */
     return code;
 }
 
@@ -23,6 +24,7 @@ int trainer_agree(const ms_dist *d, const char *cmd, int rc)
     if (rc && d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", cmd, d->rank, ms_last_error());
     else if (rc) fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
     else if (rc_all && d->rank == 0) fprintf(stderr, "medssl %s: another rank failed; stopping\n", cmd);
+    ms_clear_error(); /* reported: callers up the stack print nothing more */
     return rc_all;
 }
 
@@ -125,7 +127,7 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
     int rc;
     if (t->val) {
         if ((rc = trainer_validate(t, &val_loss, &metric))) return fail(t, rc);
-        double m = t->higher_better ? metric : -metric;
+        double m = t->select_loss ? -val_loss : t->higher_better ? metric : -metric;
         *is_best = !(m <= t->best_metric);
         if (*is_best) {
             t->best_metric = m;

@@ -1,0 +1,96 @@
+/* predict — running a fine-tuned model over a corpus (see medssl/predict.h). */
+#include "medssl/predict.h"
+
+#include "medssl/ckpt.h"
+#include "medssl/common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int predictor_open(ms_predictor *p, const char *ckpt, const ms_corpus *c, int batch)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->path, sizeof p->path, "%s", ckpt);
+    char spec_text[1024], task[64] = "";
+    int rc = ckpt_read_meta(ckpt, spec_text, sizeof spec_text, task, sizeof task);
+    if (rc) return rc;
+    if (strcmp(task, "classify") == 0) p->segment = 0;
+    else if (strcmp(task, "segment") == 0) p->segment = 1;
+    else
+        return MS_FAIL(MS_ERR_INPUT, "%s: a '%s' checkpoint; evaluate takes a model from medssl finetune (classify or "
+                                     "segment)", ckpt, task);
+    ms_model_spec spec;
+    if ((rc = model_spec_parse(&spec, spec_text))) return MS_FAIL(rc, "%s: model_spec: %s", ckpt, ms_last_error());
+    if (spec.in_channels != c->C)
+        return MS_FAIL(MS_ERR_INPUT, "%s: the model takes %d channel(s) but %s has %d", ckpt, spec.in_channels, c->path, c->C);
+    if (p->segment != spec.has_decoder)
+        return MS_FAIL(MS_ERR_INPUT, "%s: task '%s' does not match its model_spec", ckpt, task);
+    p->K = p->segment ? spec.dec_out : spec.classes;
+    model_build(&p->model, &spec);
+    if ((rc = ckpt_load(ckpt, &p->model.slab, "", NULL, NULL, NULL))) return rc;
+    p->batch = batch;
+    p->C = c->C;
+    p->H = c->H;
+    p->W = c->W;
+    if ((rc = model_plan(&p->model, batch, c->H, c->W)))
+        return MS_FAIL(rc, "%s: %dx%d images do not fit the model: %s", c->path, c->H, c->W, ms_last_error());
+    p->images = ms_aligned((size_t)batch * c->C * c->H * c->W * sizeof(float));
+    return MS_OK;
+}
+
+void predictor_close(ms_predictor *p)
+{
+    model_free(&p->model);
+    free(p->images);
+    p->images = NULL;
+}
+
+/* Softmax over K of x (K, HW) for every pixel, in place. */
+static void softmax_channels(float *x, int K, int HW)
+{
+    for (int q = 0; q < HW; q++) {
+        float mx = x[q];
+        for (int k = 1; k < K; k++) mx = fmaxf(mx, x[(size_t)k * HW + q]);
+        float sum = 0;
+        for (int k = 0; k < K; k++) {
+            float e = expf(x[(size_t)k * HW + q] - mx);
+            x[(size_t)k * HW + q] = e;
+            sum += e;
+        }
+        for (int k = 0; k < K; k++) x[(size_t)k * HW + q] /= sum;
+    }
+}
+
+int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, float *probs, int32_t *labels,
+                  uint8_t *masks, int32_t *domains)
+{
+    const int HW = p->H * p->W;
+    const size_t per = (size_t)p->K * (p->segment ? HW : 1); /* output floats per image */
+    for (long long done = 0; done < n; done += p->batch) {
+        const int b = (int)(n - done < p->batch ? n - done : p->batch);
+        int rc = corpus_read(c, first + done, b, p->images, labels ? labels + done : NULL,
+                             masks ? masks + (size_t)done * HW : NULL, domains ? domains + done : NULL);
+        if (rc) return rc;
+        CHECK(model_set_rows(&p->model, b) == 0);
+        const float *out = model_forward(&p->model, p->images, 0, 0);
+        float *dst = probs + (size_t)done * per;
+        memcpy(dst, out, (size_t)b * per * sizeof(float));
+        for (int i = 0; i < b; i++) softmax_channels(dst + (size_t)i * per, p->K, p->segment ? HW : 1);
+    }
+    return MS_OK;
+}
+
+void predict_argmax_pixels(const float *probs, long long n, int K, int HW, uint8_t *pred)
+{
+    for (long long i = 0; i < n; i++) {
+        const float *pr = probs + (size_t)i * K * HW; /* (K, HW) */
+        for (int q = 0; q < HW; q++) {
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (pr[(size_t)k * HW + q] > pr[(size_t)best * HW + q]) best = k;
+            pred[(size_t)i * HW + q] = (uint8_t)best;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/* predict — a fine-tuned model (a `classify` or `segment` checkpoint) run
+ * over a corpus in eval mode, batch by batch: class probabilities per image,
+ * or per pixel. Used by `medssl evaluate` and `medssl ensemble`.
+ *
+ * Dimension legend: n images, C channels, K classes, HW pixels.
+ */
+#ifndef MEDSSL_PREDICT_H
+#define MEDSSL_PREDICT_H
+
+#include <stdint.h>
+
+#include "medssl/corpus.h"
+#include "medssl/model.h"
+
+typedef struct {
+    ms_model model;
+    int segment;          /* task: 0 classify, 1 segment */
+    int K;                /* classes */
+    int batch;            /* images per forward */
+    int C, H, W;
+    float *images;        /* (batch, C, H, W) */
+    char path[4096];
+} ms_predictor;
+
+/* Loads `ckpt` (its model_spec and every parameter) for images shaped like
+ * corpus c's. A pretext checkpoint, a channel or size mismatch are
+ * MS_ERR_INPUT naming the files. */
+int predictor_open(ms_predictor *p, const char *ckpt, const ms_corpus *c, int batch);
+void predictor_close(ms_predictor *p);
+
+/* Probabilities of samples [first, first+n) of c (n any size; run in batches):
+ * probs (n, K) for classify, (n, K, HW) for segment. labels (n), masks (n, HW)
+ * and domains (n) are filled when non-NULL (the corpus must have them). */
+int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, float *probs, int32_t *labels,
+                  uint8_t *masks, int32_t *domains);
+
+/* Argmax over K of probs (n, K, HW) per pixel into pred (n, HW). */
+void predict_argmax_pixels(const float *probs, long long n, int K, int HW, uint8_t *pred);
+
+#endif

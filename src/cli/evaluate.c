@@ -1,0 +1,257 @@
+/* evaluate — `medssl evaluate`: the metrics of a fine-tuned model on a
+ * labeled corpus, as metrics.json (DESIGN.md keys) and a table.
+ *
+ * Under mpirun the ranks split the corpus into contiguous ranges, predict
+ * their range and send the predictions to rank 0, which computes the metrics
+ * (every sample once: the result does not depend on the rank count).
+ *
+ * Dimension legend: n images, K classes, HW pixels per image.
+ */
+#include "cli.h"
+#include "medssl/common.h"
+#include "medssl/corpus.h"
+#include "medssl/dist.h"
+#include "medssl/metrics.h"
+#include "medssl/parallel.h"
+#include "medssl/png_io.h"
+#include "medssl/predict.h"
+#include "medssl/runctl.h"
+#include "medssl/trainer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *model, *data, *out, *overlays;
+    int by_domain, json, ci, batch, seed, overlay_count, threads;
+} evaluate_opts;
+
+/* Gathers each rank's rows (count x per elements of `type`) to rank 0 in rank order. */
+static void gather_rows(const ms_dist *d, const void *mine, long long count, int per, MPI_Datatype type, void *all,
+                        const long long *first, const long long *counts)
+{
+    if (d->size == 1) return;
+    int *rc = ms_malloc((size_t)d->size * sizeof(int)), *displ = ms_malloc((size_t)d->size * sizeof(int));
+    for (int r = 0; r < d->size; r++) {
+        rc[r] = (int)(counts[r] * per);
+        displ[r] = (int)(first[r] * per);
+    }
+    MPI_Gatherv(mine, (int)(count * per), type, all, rc, displ, type, 0, MPI_COMM_WORLD);
+    free(rc);
+    free(displ);
+}
+
+int eval_predict(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domains, int keep_probs, eval_data *e)
+{
+    const long long N = c->N;
+    long long *first = ms_malloc((size_t)d->size * sizeof(long long)), *counts = ms_malloc((size_t)d->size * sizeof(long long));
+    for (int r = 0; r < d->size; r++) {
+        first[r] = N * r / d->size;
+        counts[r] = N * (r + 1) / d->size - first[r];
+    }
+    const long long mine = counts[d->rank], rows = d->rank == 0 ? N : mine;
+    const int HW = c->H * c->W;
+    e->n = N;
+    e->labels = p->segment ? NULL : ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t));
+    e->domains = want_domains ? ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t)) : NULL;
+    float *probs = ms_malloc((size_t)(mine ? mine : 1) * p->K * (p->segment ? HW : 1) * sizeof(float));
+    uint8_t *truth = p->segment ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
+    int rc = predictor_run(p, c, first[d->rank], mine, probs, e->labels, truth, e->domains);
+    int bad = rc != 0, any = bad;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (!any) {
+        if (p->segment && keep_probs) { /* (n, K, HW) probabilities, for ensembles */
+            if (d->rank == 0 && d->size > 1) {
+                float *all = ms_malloc((size_t)N * p->K * HW * sizeof(float));
+                memcpy(all, probs, (size_t)mine * p->K * HW * sizeof(float));
+                free(probs);
+                probs = all;
+            }
+            gather_rows(d, d->rank ? probs : MPI_IN_PLACE, mine, p->K * HW, MPI_FLOAT, probs, first, counts);
+            gather_rows(d, d->rank ? truth : MPI_IN_PLACE, mine, HW, MPI_UINT8_T, truth, first, counts);
+            e->probs = probs;
+            e->truth = truth;
+            probs = NULL;
+            truth = NULL;
+        } else if (p->segment) {
+            e->pred = ms_malloc((size_t)(rows ? rows : 1) * HW);
+            predict_argmax_pixels(probs, mine, p->K, HW, e->pred);
+            free(probs);
+            probs = NULL;
+            /* rank 0's own share is already at the front of its arrays */
+            gather_rows(d, d->rank ? e->pred : MPI_IN_PLACE, mine, HW, MPI_UINT8_T, e->pred, first, counts);
+            gather_rows(d, d->rank ? truth : MPI_IN_PLACE, mine, HW, MPI_UINT8_T, truth, first, counts);
+            e->truth = truth;
+            truth = NULL;
+        } else {
+            if (d->rank == 0 && d->size > 1) {
+                float *all = ms_malloc((size_t)N * p->K * sizeof(float));
+                memcpy(all, probs, (size_t)mine * p->K * sizeof(float));
+                free(probs);
+                probs = all;
+            }
+            gather_rows(d, d->rank ? probs : MPI_IN_PLACE, mine, p->K, MPI_FLOAT, probs, first, counts);
+            gather_rows(d, d->rank ? e->labels : MPI_IN_PLACE, mine, 1, MPI_INT32_T, e->labels, first, counts);
+            e->probs = probs;
+            probs = NULL;
+        }
+        if (e->domains) gather_rows(d, d->rank ? e->domains : MPI_IN_PLACE, mine, 1, MPI_INT32_T, e->domains, first, counts);
+    }
+    free(probs);
+    free(truth);
+    free(first);
+    free(counts);
+    if (any && !bad) return MS_FAIL(MS_ERR_INPUT, "another rank failed to read %s", c->path);
+    return rc;
+}
+
+void eval_free(eval_data *e)
+{
+    free(e->probs);
+    free(e->pred);
+    free(e->truth);
+    free(e->labels);
+    free(e->domains);
+}
+
+/* PNG overlays of the first `count` images: image | truth | prediction. */
+static int write_overlays(ms_corpus *c, const eval_data *e, const char *dir, int count)
+{
+    int rc = runctl_make_dir(dir);
+    if (rc) return rc;
+    const int C = c->C, H = c->H, W = c->W, B = 2, GW = 3 * W + 2 * B;
+    float *img = ms_malloc((size_t)C * H * W * sizeof(float));
+    uint8_t *rgb = ms_malloc((size_t)H * GW * 3);
+    for (int i = 0; i < count && i < e->n && !rc; i++) {
+        if ((rc = corpus_read(c, i, 1, img, NULL, NULL, NULL))) break;
+        memset(rgb, 0, (size_t)H * GW * 3);
+        png_draw_overlay(rgb, GW, 0, 0, img, NULL, C, H, W);
+        png_draw_overlay(rgb, GW, 0, W + B, img, e->truth + (size_t)i * H * W, C, H, W);
+        png_draw_overlay(rgb, GW, 0, 2 * (W + B), img, e->pred + (size_t)i * H * W, C, H, W);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/overlay-%06d.png", dir, i);
+        rc = png_write_rgb8(path, rgb, H, GW);
+    }
+    free(img);
+    free(rgb);
+    return rc;
+}
+
+/* Writes path atomically from the metrics accumulator. */
+static int write_json_file(const char *dir, const metrics_cls *cls, const metrics_seg *seg, const metrics_report_opts *ro)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return MS_FAIL(MS_ERR_INPUT, "%s: cannot write: %s", tmp, strerror(errno));
+    int rc = cls ? metrics_cls_write_json(f, cls, ro) : metrics_seg_write_json(f, seg, ro);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: write failed", tmp);
+    fclose(f);
+    if (!rc && rename(tmp, path) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (rc) unlink(tmp);
+    return rc;
+}
+
+static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, const eval_data *e)
+{
+    char extra[8400];
+    snprintf(extra, sizeof extra, "\"model\": \"%s\", \"data\": \"%s\", \"task\": \"%s\"", o->model, o->data,
+             p->segment ? "segment" : "classify");
+    metrics_report_opts ro = { .by_domain = o->by_domain, .ci_resamples = o->ci, .seed = (uint64_t)o->seed,
+                               .extra = extra };
+    metrics_cls *cls = NULL;
+    metrics_seg *seg = NULL;
+    int rc;
+    if (p->segment) {
+        seg = metrics_seg_new(p->K);
+        rc = metrics_seg_add(seg, e->pred, e->truth, e->domains, e->n, c->H, c->W);
+    } else {
+        cls = metrics_cls_new(p->K);
+        /* unlabeled samples (-1) are not evaluated: keep only labeled rows */
+        long long m = 0;
+        for (long long i = 0; i < e->n; i++) {
+            if (e->labels[i] < 0) continue;
+            memmove(e->probs + (size_t)m * p->K, e->probs + (size_t)i * p->K, (size_t)p->K * sizeof(float));
+            e->labels[m] = e->labels[i];
+            if (e->domains) e->domains[m] = e->domains[i];
+            m++;
+        }
+        if (m == 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples to evaluate", o->data);
+        else rc = metrics_cls_add(cls, e->probs, e->labels, e->domains, m);
+    }
+    if (!rc && o->out) {
+        if (!(rc = runctl_make_dir(o->out))) rc = write_json_file(o->out, cls, seg, &ro);
+    }
+    if (!rc && o->json) rc = cls ? metrics_cls_write_json(stdout, cls, &ro) : metrics_seg_write_json(stdout, seg, &ro);
+    if (!rc && !o->json) rc = cls ? metrics_cls_print(stdout, cls, &ro) : metrics_seg_print(stdout, seg, &ro);
+    if (!rc && o->overlays && p->segment) rc = write_overlays(c, e, o->overlays, o->overlay_count);
+    if (cls) metrics_cls_free(cls);
+    if (seg) metrics_seg_free(seg);
+    if (!rc && o->out) fprintf(stderr, "medssl evaluate: wrote %s/metrics.json\n", o->out);
+    return rc;
+}
+
+int cmd_evaluate(int argc, char **argv)
+{
+    evaluate_opts o = { .batch = 256, .overlay_count = 16, .seed = 0 };
+    const ms_arg args[] = {
+        { "model", ARG_STRING, &o.model, 0, 0, "CKPT", "a checkpoint from medssl finetune (required)" },
+        { "data", ARG_STRING, &o.data, 0, 0, "FILE", "labeled corpus (labels for classify, masks for segment)" },
+        { "out", ARG_STRING, &o.out, 0, 0, "DIR", "write DIR/metrics.json" },
+        { "json", ARG_BOOL, &o.json, 0, 0, NULL, "print the metrics JSON on stdout instead of the table" },
+        { "by-domain", ARG_BOOL, &o.by_domain, 0, 0, NULL, "every metric also per /domains value" },
+        { "ci", ARG_INT, &o.ci, 0, 100000, "B", "bootstrap 95% intervals with B resamples (e.g. 1000)" },
+        { "seed", ARG_INT, &o.seed, 0, 2147483647, "N", "bootstrap seed (default 0)" },
+        { "batch", ARG_INT, &o.batch, 1, 65536, "B", "images per forward pass (default 256)" },
+        { "overlays", ARG_STRING, &o.overlays, 0, 0, "DIR", "segment: PNGs of image | truth | prediction" },
+        { "overlay-count", ARG_INT, &o.overlay_count, 1, 1000000, "N", "overlays written (default 16)" },
+        { "threads", ARG_INT, &o.threads, 1, 256, "T", "threads per rank (default: cores / ranks)" },
+    };
+    int rc = cli_parse("evaluate", "--model CKPT --data FILE [--by-domain] [--out DIR] [--json]",
+                       "Metrics of a fine-tuned model on a labeled corpus: accuracy, balanced accuracy, AUC,\n"
+                       "per-class sensitivity/specificity/precision/F1 and the confusion matrix (classify), or\n"
+                       "Dice per class (segment).",
+                       args, (int)(sizeof args / sizeof *args), argc, argv, NULL, 0, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!o.model || !o.data) {
+        fprintf(stderr, "medssl evaluate: --model and --data are required (see medssl evaluate --help)\n");
+        return 2;
+    }
+    ms_dist d;
+    if (dist_init(&d, &argc, &argv)) return cli_report("evaluate", MS_ERR_RUNTIME);
+    int threads = o.threads;
+    if (threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > d.size ? (int)(cores / d.size) : 1;
+    }
+    parallel_set_threads(threads);
+    ms_corpus c;
+    ms_predictor p;
+    eval_data e = { 0 };
+    memset(&c, 0, sizeof c);
+    memset(&p, 0, sizeof p);
+    int opened = 0;
+    rc = corpus_open(&c, o.data);
+    opened = rc == 0;
+    if (!rc) rc = predictor_open(&p, o.model, &c, o.batch);
+    if (!rc && !p.segment && !corpus_has_labels(&c))
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: no /labels dataset: a classify model needs labels to evaluate", o.data);
+    if (!rc && p.segment && !corpus_has_masks(&c))
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: no /masks dataset: a segment model needs masks to evaluate", o.data);
+    if (!rc && o.by_domain && !corpus_has_domains(&c))
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: --by-domain: the corpus has no /domains dataset", o.data);
+    rc = trainer_agree(&d, "evaluate", rc);
+    if (!rc) {
+        rc = trainer_agree(&d, "evaluate", eval_predict(&d, &p, &c, corpus_has_domains(&c), 0, &e));
+        if (!rc && d.rank == 0 && (rc = report(&o, &c, &p, &e))) cli_report("evaluate", rc);
+    }
+    eval_free(&e);
+    predictor_close(&p);
+    if (opened) corpus_close(&c);
+    dist_finalize(&d);
+    return rc;
+}
