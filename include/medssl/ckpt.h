@@ -4,7 +4,7 @@
  * Layout (DESIGN.md, the contract; readable with h5py):
  *   /params/<name>        float32, the tensor's shape (PyTorch names: conv [O, I, kH, kW],
  *                         linear [out, in], BN weight/bias/running_mean/running_var)
- *   /optim/mom1/<name>    SGD momentum or Adam first moment (trainable tensors only)
+ *   /optim/mom1/<name>    SGD momentum or Adam first moment (every parameter, frozen too; not BN buffers)
  *   /optim/mom2/<name>    Adam second moment (AdamW only)
  *   /optim                attributes: kind ("sgd"|"adamw"), step, momentum, nesterov,
  *                         decoupled_wd, weight_decay, beta1, beta2, eps

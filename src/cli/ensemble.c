@@ -128,16 +128,28 @@ static int train_member(const train_opts *o, int i, const uint16_t *resample, ch
     return rc;
 }
 
-/* Indices of the labeled training samples (all samples for segment). */
-static int labeled_indices(ms_corpus *c, int segment, long long **idx, long long *n)
+/* The value of finetune flag `name` among the pass-through flags, or NULL. */
+static const char *pass_flag(const train_opts *o, const char *name)
 {
-    int32_t *labels = ms_malloc((size_t)c->N * sizeof(int32_t));
-    int rc = segment ? MS_OK : corpus_read_labels(c, labels);
-    *idx = ms_malloc((size_t)c->N * sizeof(long long));
+    for (int k = 0; k + 1 < o->n_pass; k++)
+        if (strcmp(o->pass[k], name) == 0) return o->pass[k + 1];
+    return NULL;
+}
+
+/* Indices of the samples the members train on: the selection of
+ * labeled.h (labeled samples, --domains), so that boosting weights and
+ * resamples cover exactly them. */
+static int selected_indices(ms_corpus *c, int segment, const char *domains, long long **idx, long long *n)
+{
+    ms_labeled_sel sel = { .segment = segment, .K = c->n_classes, .domains = domains, .target_domain = -1,
+                           .target_weight = 1 };
+    uint16_t *rep = NULL;
+    int rc = labeled_repeat(c, &sel, 0, &rep);
+    *idx = ms_malloc((size_t)(c->N ? c->N : 1) * sizeof(long long));
     *n = 0;
     for (long long i = 0; !rc && i < c->N; i++)
-        if (segment || labels[i] >= 0) (*idx)[(*n)++] = i;
-    free(labels);
+        if (rep[i]) (*idx)[(*n)++] = i;
+    free(rep);
     return rc;
 }
 
@@ -165,13 +177,6 @@ static int predict_classes(const char *ckpt, ms_corpus *c, const long long *idx,
     return rc;
 }
 
-static int segment_task(const train_opts *o)
-{
-    for (int k = 0; k + 1 < o->n_pass; k++)
-        if (strcmp(o->pass[k], "--task") == 0) return strcmp(o->pass[k + 1], "segment") == 0;
-    return 0;
-}
-
 static int ensemble_train(const ms_dist *d, const train_opts *o)
 {
     int method = -1;
@@ -181,14 +186,15 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     if (o->member >= o->members) return MS_FAIL(MS_ERR_INPUT, "--member %d: expected 0..%d", o->member, o->members - 1);
     if (method == METHOD_BOOSTING && o->member >= 0)
         return MS_FAIL(MS_ERR_INPUT, "--member: boosting members depend on each other and train in order");
-    const int segment = segment_task(o);
+    const char *task = pass_flag(o, "--task");
+    const int segment = task && strcmp(task, "segment") == 0;
     if (method == METHOD_BOOSTING && segment) return MS_FAIL(MS_ERR_INPUT, "--method boosting: classification only");
     int rc = d->rank == 0 ? runctl_make_dir(o->out) : MS_OK;
     if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
     ms_corpus c;
     if ((rc = corpus_open(&c, o->train))) return rc;
     long long *idx = NULL, n = 0;
-    if ((rc = labeled_indices(&c, segment, &idx, &n))) goto done;
+    if ((rc = selected_indices(&c, segment, pass_flag(o, "--domains"), &idx, &n))) goto done;
     if (n == 0) {
         rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples", o->train);
         goto done;

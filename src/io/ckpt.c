@@ -55,7 +55,10 @@ static int write_tensor(hid_t group, const ms_tensor *t, const float *data)
     return ok ? 0 : -1;
 }
 
-static int trainable(const ms_tensor *t) { return !(t->flags & (SLAB_FROZEN | SLAB_BUFFER)); }
+/* Tensors with optimizer state in the file: every parameter, frozen or not
+ * (a run that freezes layers for some epochs, like two-stage fine-tuning,
+ * resumes whatever the freezing state at the checkpoint), not BN buffers. */
+static int has_optim_state(const ms_tensor *t) { return !(t->flags & SLAB_BUFFER); }
 
 static int write_all(hid_t f, const ms_slab *s, const ms_optim *opt, const ms_train_state *st, const ms_ckpt_meta *m)
 {
@@ -82,7 +85,7 @@ static int write_all(hid_t f, const ms_slab *s, const ms_optim *opt, const ms_tr
         hid_t g1 = H5Gcreate2(go, "mom1", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         hid_t g2 = opt->kind == OPT_ADAMW ? H5Gcreate2(go, "mom2", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
         for (int i = 0; i < s->n_tensors && !bad; i++) {
-            if (!trainable(&s->t[i])) continue;
+            if (!has_optim_state(&s->t[i])) continue;
             bad |= write_tensor(g1, &s->t[i], s->mom1 + s->t[i].offset);
             if (g2 >= 0) bad |= write_tensor(g2, &s->t[i], s->mom2 + s->t[i].offset);
         }
@@ -329,7 +332,7 @@ static int load_optim(const char *path, hid_t f, ms_slab *s, ms_optim *opt)
     if (!rc && (g1 < 0 || (opt->kind == OPT_ADAMW && g2 < 0))) rc = MS_FAIL(MS_ERR_INPUT, "%s: /optim lacks its moments", path);
     for (int i = 0; i < s->n_tensors && !rc; i++) {
         const ms_tensor *t = &s->t[i];
-        if (!trainable(t)) continue;
+        if (!has_optim_state(t)) continue;
         char got[64];
         if (read_tensor(g1, t, s->mom1 + t->offset, got, sizeof got) != 0 ||
             (g2 >= 0 && read_tensor(g2, t, s->mom2 + t->offset, got, sizeof got) != 0))
