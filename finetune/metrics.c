@@ -1,0 +1,741 @@
+/* metrics — classification and segmentation metrics, per domain, bootstrap
+ * intervals, JSON and table reports (see include/medssl/metrics.h for every
+ * definition and convention).
+ *
+ * Every classification metric is computed by one routine, cls_compute(), from
+ * a per-sample multiplicity w (1 for the point estimate, 0 outside the subset,
+ * bootstrap counts for a replicate), so the point estimate, the per-domain
+ * metrics and the replicates cannot drift apart. The AUC walks the subset's
+ * samples once in score order (sorted once per finish) in groups of equal
+ * score: O(n) per class and replicate.
+ *
+ * Dimension legend: n samples (images) added, m samples in the evaluated
+ * subset, K classes, H, W mask size, B bootstrap resamples.
+ */
+#include "medssl/metrics.h"
+#include "medssl/common.h"
+#include "medssl/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metrics_cls {
+    int K;
+    int64_t n, cap;
+    float *probs;      /* (cap, K) */
+    int32_t *labels;   /* (cap) */
+    int32_t *pred;     /* (cap) argmax of probs, lowest index on ties */
+    int8_t *domain;    /* (cap) -1 = none */
+    int64_t dom_count[METRICS_MAX_DOMAINS];
+};
+
+/* Per image: inter[K], psize[K], tsize[K], valid pixels. */
+#define SEG_STRIDE(K) (3 * (int64_t)(K) + 1)
+
+struct metrics_seg {
+    int K;
+    int64_t n, cap;
+    int64_t *counts;   /* (cap, 3K+1) */
+    int8_t *domain;    /* (cap) */
+    int64_t dom_count[METRICS_MAX_DOMAINS];
+};
+
+static double ratio(double num, double den) { return den > 0 ? num / den : NAN; }
+
+static int check_domains(const int32_t *domains, int64_t n)
+{
+    for (int64_t i = 0; domains && i < n; i++)
+        if (domains[i] < -1 || domains[i] >= METRICS_MAX_DOMAINS)
+            return MS_FAIL(MS_ERR_INPUT, "metrics: sample %lld has domain %d, expected -1..%d",
+                           (long long)i, (int)domains[i], METRICS_MAX_DOMAINS - 1);
+    return MS_OK;
+}
+
+/* Subset members (m) of `domain` among n samples with per-sample domain ids. */
+static int64_t subset_indices(int64_t *idx, const int8_t *dom, int64_t n, int domain)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (domain == METRICS_ALL || dom[i] == domain) idx[m++] = i;
+    return m;
+}
+
+static int list_domains(const int64_t *dom_count, int *ids)
+{
+    int nd = 0;
+    for (int d = 0; d < METRICS_MAX_DOMAINS; d++)
+        if (dom_count[d] > 0) ids[nd++] = d;
+    return nd;
+}
+
+static uint64_t boot_key(uint64_t seed, int domain, int b)
+{
+    return rng_key(seed, METRICS_BOOT_TAG + (uint64_t)(domain + 1), (uint64_t)b, RNG_SPLIT);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Drops the NaNs of v (n) and sorts the rest; returns how many are left. */
+static int64_t compact_sort(double *v, int64_t n)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!isnan(v[i])) v[m++] = v[i];
+    qsort(v, (size_t)m, sizeof *v, cmp_double);
+    return m;
+}
+
+/* Quantile q of sorted v (m): linear interpolation at position q (m - 1). */
+static double quantile_sorted(const double *v, int64_t m, double q)
+{
+    if (m == 0) return NAN;
+    double pos = q * (double)(m - 1);
+    int64_t lo = (int64_t)floor(pos);
+    if (lo >= m - 1) return v[m - 1];
+    return v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]);
+}
+
+double metrics_quantile(double *v, int64_t n, double q)
+{
+    return quantile_sorted(v, compact_sort(v, n), q);
+}
+
+static metrics_interval interval95(double *v, int64_t n)
+{
+    int64_t m = compact_sort(v, n);
+    return (metrics_interval){ quantile_sorted(v, m, 0.025), quantile_sorted(v, m, 0.975) };
+}
+
+/* ---- AUC ----------------------------------------------------------------------------- */
+
+typedef struct { float s; int64_t i; } scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+    if (x->s != y->s) return x->s < y->s ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Writes into order (m) the samples idx (m) sorted by score[i * stride] ascending. */
+static void sort_by_score(int64_t *order, const int64_t *idx, int64_t m, const float *score,
+                          int64_t stride)
+{
+    scored *tmp = ms_malloc((size_t)(m ? m : 1) * sizeof *tmp);
+    for (int64_t j = 0; j < m; j++) tmp[j] = (scored){ score[idx[j] * stride], idx[j] };
+    qsort(tmp, (size_t)m, sizeof *tmp, cmp_scored);
+    for (int64_t j = 0; j < m; j++) order[j] = tmp[j].i;
+    free(tmp);
+}
+
+/* Mann-Whitney AUC over order (m, sorted by score ascending): a positive beats
+ * the negatives below its tie group and half of those inside it. score and pos
+ * are indexed by sample (score with stride); w by sample, NULL = 1. */
+static double auc_sorted(const int64_t *order, int64_t m, const float *score, int64_t stride,
+                         const uint8_t *pos, const double *w)
+{
+    double P = 0, N = 0, U = 0;
+    for (int64_t g = 0; g < m;) {
+        float s = score[order[g] * stride];
+        double gp = 0, gn = 0;
+        int64_t e = g;
+        for (; e < m && score[order[e] * stride] == s; e++) {
+            int64_t i = order[e];
+            double wi = w ? w[i] : 1.0;
+            if (pos[i]) gp += wi; else gn += wi;
+        }
+        U += gp * (N + 0.5 * gn);
+        P += gp;
+        N += gn;
+        g = e;
+    }
+    return (P > 0 && N > 0) ? U / (P * N) : NAN;
+}
+
+double metrics_auc(const float *score, const uint8_t *pos, const double *w, int64_t n)
+{
+    int64_t *idx = ms_malloc((size_t)(n ? n : 1) * sizeof *idx);
+    int64_t *order = ms_malloc((size_t)(n ? n : 1) * sizeof *order);
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    sort_by_score(order, idx, n, score, 1);
+    double auc = auc_sorted(order, n, score, 1, pos, w);
+    free(idx);
+    free(order);
+    return auc;
+}
+
+/* ---- classification -------------------------------------------------------------------- */
+
+metrics_cls *metrics_cls_new(int K)
+{
+    CHECKM(K >= 2 && K <= METRICS_MAX_CLASSES, "metrics_cls_new: K out of range");
+    metrics_cls *acc = ms_calloc(1, sizeof *acc);
+    acc->K = K;
+    return acc;
+}
+
+void metrics_cls_free(metrics_cls *acc)
+{
+    if (!acc) return;
+    free(acc->probs);
+    free(acc->labels);
+    free(acc->pred);
+    free(acc->domain);
+    free(acc);
+}
+
+int metrics_cls_K(const metrics_cls *acc) { return acc->K; }
+
+int metrics_cls_add(metrics_cls *acc, const float *probs, const int32_t *labels,
+                    const int32_t *domains, int64_t n)
+{
+    int K = acc->K;
+    if (n <= 0) return MS_OK;
+    for (int64_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= K)
+            return MS_FAIL(MS_ERR_INPUT, "metrics: sample %lld has label %d, expected 0..%d",
+                           (long long)i, (int)labels[i], K - 1);
+        for (int k = 0; k < K; k++)
+            if (!isfinite(probs[i * K + k]))
+                return MS_FAIL(MS_ERR_INPUT, "metrics: sample %lld has a non-finite score for class %d",
+                               (long long)i, k);
+    }
+    int rc = check_domains(domains, n);
+    if (rc) return rc;
+    if (acc->n + n > acc->cap) {
+        int64_t cap = acc->cap ? acc->cap : 256;
+        while (cap < acc->n + n) cap *= 2;
+        acc->probs = ms_realloc(acc->probs, (size_t)(cap * K) * sizeof *acc->probs);
+        acc->labels = ms_realloc(acc->labels, (size_t)cap * sizeof *acc->labels);
+        acc->pred = ms_realloc(acc->pred, (size_t)cap * sizeof *acc->pred);
+        acc->domain = ms_realloc(acc->domain, (size_t)cap * sizeof *acc->domain);
+        acc->cap = cap;
+    }
+    memcpy(acc->probs + acc->n * K, probs, (size_t)(n * K) * sizeof *probs);
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = probs + i * K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (p[k] > p[best]) best = k;
+        int64_t j = acc->n + i;
+        acc->labels[j] = labels[i];
+        acc->pred[j] = best;
+        acc->domain[j] = (int8_t)(domains ? domains[i] : -1);
+        if (domains && domains[i] >= 0) acc->dom_count[domains[i]]++;
+    }
+    acc->n += n;
+    return MS_OK;
+}
+
+int64_t metrics_cls_count(const metrics_cls *acc, int domain)
+{
+    CHECKM(domain >= METRICS_ALL && domain < METRICS_MAX_DOMAINS, "metrics_cls_count: bad domain");
+    return domain == METRICS_ALL ? acc->n : acc->dom_count[domain];
+}
+
+int metrics_cls_domains(const metrics_cls *acc, int *ids) { return list_domains(acc->dom_count, ids); }
+
+/* The evaluated subset, prepared once per finish. */
+typedef struct {
+    const metrics_cls *acc;
+    int64_t m;
+    int64_t *idx;     /* (m) sample indices */
+    int64_t *order;   /* (K, m) idx sorted by the score of class k */
+    uint8_t *pos;     /* (K, n) pos[k * n + i] = labels[i] == k */
+} cls_subset;
+
+/* Metrics of the subset with multiplicities w (n, indexed by sample; NULL = 1)
+ * into conf (K, K) and pc (K); returns accuracy, balanced accuracy, macro AUC. */
+static void cls_compute(const cls_subset *s, const double *w, double *conf, metrics_cls_class *pc,
+                        double *accuracy, double *bacc, double *mauc)
+{
+    const metrics_cls *acc = s->acc;
+    int K = acc->K;
+    memset(conf, 0, (size_t)(K * K) * sizeof *conf);
+    double tot = 0;
+    for (int64_t j = 0; j < s->m; j++) {
+        int64_t i = s->idx[j];
+        double wi = w ? w[i] : 1.0;
+        conf[acc->labels[i] * K + acc->pred[i]] += wi;
+        tot += wi;
+    }
+    double correct = 0, recall_sum = 0, auc_sum = 0;
+    int present = 0, with_auc = 0;
+    for (int k = 0; k < K; k++) {
+        double tp = conf[k * K + k], row = 0, col = 0;
+        for (int c = 0; c < K; c++) {
+            row += conf[k * K + c];
+            col += conf[c * K + k];
+        }
+        double fn = row - tp, fp = col - tp, tn = tot - tp - fn - fp;
+        metrics_cls_class *q = &pc[k];
+        q->support = (int64_t)row;
+        q->predicted = (int64_t)col;
+        q->sensitivity = ratio(tp, tp + fn);
+        q->specificity = ratio(tn, tn + fp);
+        q->precision = ratio(tp, tp + fp);
+        q->f1 = ratio(2 * tp, 2 * tp + fp + fn);
+        q->auc = auc_sorted(s->order + k * s->m, s->m, acc->probs + k, K, s->pos + k * acc->n, w);
+        correct += tp;
+        if (row > 0) {
+            recall_sum += q->sensitivity;
+            present++;
+        }
+        if (!isnan(q->auc)) {
+            auc_sum += q->auc;
+            with_auc++;
+        }
+    }
+    *accuracy = ratio(correct, tot);
+    *bacc = present ? recall_sum / present : NAN;
+    *mauc = K == 2 ? pc[1].auc : (with_auc ? auc_sum / with_auc : NAN);
+}
+
+void metrics_cls_finish(const metrics_cls *acc, int domain, int B, uint64_t seed,
+                        metrics_cls_result *res)
+{
+    CHECKM(domain >= METRICS_ALL && domain < METRICS_MAX_DOMAINS, "metrics_cls_finish: bad domain");
+    int K = acc->K;
+    int64_t n = acc->n, n1 = n ? n : 1;
+    cls_subset s = { .acc = acc };
+    s.idx = ms_malloc((size_t)n1 * sizeof *s.idx);
+    s.m = subset_indices(s.idx, acc->domain, n, domain);
+    s.order = ms_malloc((size_t)(K * (s.m ? s.m : 1)) * sizeof *s.order);
+    s.pos = ms_malloc((size_t)(K * n1) * sizeof *s.pos);
+    for (int k = 0; k < K; k++) {
+        sort_by_score(s.order + k * s.m, s.idx, s.m, acc->probs + k, K);
+        for (int64_t i = 0; i < n; i++) s.pos[k * n + i] = acc->labels[i] == k;
+    }
+    memset(res, 0, sizeof *res);
+    res->K = K;
+    res->domain = domain;
+    res->n = s.m;
+    res->confusion = ms_malloc((size_t)(K * K) * sizeof *res->confusion);
+    res->per_class = ms_malloc((size_t)K * sizeof *res->per_class);
+    double *conf = ms_malloc((size_t)(K * K) * sizeof *conf);
+    cls_compute(&s, NULL, conf, res->per_class, &res->accuracy, &res->balanced_accuracy, &res->macro_auc);
+    for (int j = 0; j < K * K; j++) res->confusion[j] = (int64_t)conf[j];
+
+    if (B > 0 && s.m > 0) {
+        CHECKM(s.m <= UINT32_MAX, "metrics bootstrap: subset too large");
+        double *w = ms_calloc((size_t)n1, sizeof *w);
+        double *v = ms_malloc((size_t)(3 * B) * sizeof *v); /* (3, B): acc, bacc, mauc */
+        metrics_cls_class *pc = ms_malloc((size_t)K * sizeof *pc);
+        for (int b = 0; b < B; b++) {
+            for (int64_t j = 0; j < s.m; j++) w[s.idx[j]] = 0;
+            ms_rng r = rng_stream(boot_key(seed, domain, b));
+            for (int64_t j = 0; j < s.m; j++) w[s.idx[rng_below(&r, (uint32_t)s.m)]] += 1;
+            cls_compute(&s, w, conf, pc, &v[b], &v[B + b], &v[2 * B + b]);
+        }
+        res->ci_accuracy = interval95(v, B);
+        res->ci_balanced_accuracy = interval95(v + B, B);
+        res->ci_macro_auc = interval95(v + 2 * B, B);
+        free(w);
+        free(v);
+        free(pc);
+    } else if (B > 0) {
+        res->ci_accuracy = res->ci_balanced_accuracy = res->ci_macro_auc = (metrics_interval){ NAN, NAN };
+    }
+    res->ci_resamples = B > 0 ? B : 0;
+    res->ci_seed = seed;
+    free(conf);
+    free(s.idx);
+    free(s.order);
+    free(s.pos);
+}
+
+void metrics_cls_result_free(metrics_cls_result *res)
+{
+    free(res->confusion);
+    free(res->per_class);
+    res->confusion = NULL;
+    res->per_class = NULL;
+}
+
+/* ---- segmentation ---------------------------------------------------------------------- */
+
+metrics_seg *metrics_seg_new(int K)
+{
+    CHECKM(K >= 2 && K <= METRICS_MAX_CLASSES, "metrics_seg_new: K out of range");
+    metrics_seg *acc = ms_calloc(1, sizeof *acc);
+    acc->K = K;
+    return acc;
+}
+
+void metrics_seg_free(metrics_seg *acc)
+{
+    if (!acc) return;
+    free(acc->counts);
+    free(acc->domain);
+    free(acc);
+}
+
+int metrics_seg_K(const metrics_seg *acc) { return acc->K; }
+
+int metrics_seg_add(metrics_seg *acc, const uint8_t *pred, const uint8_t *truth,
+                    const int32_t *domains, int64_t n, int H, int W)
+{
+    int K = acc->K;
+    int64_t HW = (int64_t)H * W;
+    if (n <= 0) return MS_OK;
+    for (int64_t j = 0; j < n * HW; j++)
+        if (pred[j] >= K || (truth[j] >= K && truth[j] != METRICS_IGNORE))
+            return MS_FAIL(MS_ERR_INPUT,
+                           "metrics: image %lld pixel %lld has prediction %d / truth %d, expected "
+                           "0..%d (truth may also be %d = ignore)",
+                           (long long)(j / HW), (long long)(j % HW), pred[j], truth[j], K - 1,
+                           METRICS_IGNORE);
+    int rc = check_domains(domains, n);
+    if (rc) return rc;
+    int64_t S = SEG_STRIDE(K);
+    if (acc->n + n > acc->cap) {
+        int64_t cap = acc->cap ? acc->cap : 64;
+        while (cap < acc->n + n) cap *= 2;
+        acc->counts = ms_realloc(acc->counts, (size_t)(cap * S) * sizeof *acc->counts);
+        acc->domain = ms_realloc(acc->domain, (size_t)cap * sizeof *acc->domain);
+        acc->cap = cap;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t *c = acc->counts + (acc->n + i) * S; /* inter[K], psize[K], tsize[K], valid */
+        memset(c, 0, (size_t)S * sizeof *c);
+        const uint8_t *p = pred + i * HW, *t = truth + i * HW;
+        for (int64_t j = 0; j < HW; j++) {
+            if (t[j] == METRICS_IGNORE) continue;
+            c[3 * K]++;
+            c[K + p[j]]++;
+            c[2 * K + t[j]]++;
+            if (p[j] == t[j]) c[t[j]]++;
+        }
+        acc->domain[acc->n + i] = (int8_t)(domains ? domains[i] : -1);
+        if (domains && domains[i] >= 0) acc->dom_count[domains[i]]++;
+    }
+    acc->n += n;
+    return MS_OK;
+}
+
+int64_t metrics_seg_count(const metrics_seg *acc, int domain)
+{
+    CHECKM(domain >= METRICS_ALL && domain < METRICS_MAX_DOMAINS, "metrics_seg_count: bad domain");
+    return domain == METRICS_ALL ? acc->n : acc->dom_count[domain];
+}
+
+int metrics_seg_domains(const metrics_seg *acc, int *ids) { return list_domains(acc->dom_count, ids); }
+
+double metrics_seg_image_dsc(const metrics_seg *acc, int64_t image, int c)
+{
+    CHECK(image >= 0 && image < acc->n && c >= 0 && c < acc->K);
+    const int64_t *cnt = acc->counts + image * SEG_STRIDE(acc->K);
+    double den = (double)(cnt[acc->K + c] + cnt[2 * acc->K + c]);
+    return den > 0 ? 2.0 * (double)cnt[c] / den : NAN;
+}
+
+/* Mean and sample std (n - 1; 0 for one value) of the non-NaN entries of v (n). */
+static void mean_std(const double *v, int64_t n, double *mean, double *std, int64_t *count)
+{
+    double s = 0, ss = 0;
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!isnan(v[i])) {
+            s += v[i];
+            m++;
+        }
+    double mu = m ? s / (double)m : NAN;
+    for (int64_t i = 0; i < n; i++)
+        if (!isnan(v[i])) ss += (v[i] - mu) * (v[i] - mu);
+    *mean = mu;
+    *std = m > 1 ? sqrt(ss / (double)(m - 1)) : (m == 1 ? 0.0 : NAN);
+    *count = m;
+}
+
+void metrics_seg_finish(const metrics_seg *acc, int domain, int B, uint64_t seed,
+                        metrics_seg_result *res)
+{
+    CHECKM(domain >= METRICS_ALL && domain < METRICS_MAX_DOMAINS, "metrics_seg_finish: bad domain");
+    int K = acc->K;
+    int64_t n1 = acc->n ? acc->n : 1, S = SEG_STRIDE(K);
+    int64_t *idx = ms_malloc((size_t)n1 * sizeof *idx);
+    int64_t m = subset_indices(idx, acc->domain, acc->n, domain);
+    double *dsc = ms_malloc((size_t)(m ? m : 1) * sizeof *dsc); /* (m) one class at a time */
+    double *fg = ms_malloc((size_t)(m ? m : 1) * sizeof *fg);   /* (m) fg(i) */
+    int *fg_classes = ms_calloc((size_t)(m ? m : 1), sizeof *fg_classes);
+    memset(res, 0, sizeof *res);
+    res->K = K;
+    res->domain = domain;
+    res->n = m;
+    res->per_class = ms_malloc((size_t)K * sizeof *res->per_class);
+    for (int64_t j = 0; j < m; j++) fg[j] = 0;
+    for (int c = 0; c < K; c++) {
+        double tp = 0, tsz = 0, psz = 0, valid = 0;
+        for (int64_t j = 0; j < m; j++) {
+            const int64_t *cnt = acc->counts + idx[j] * S;
+            dsc[j] = metrics_seg_image_dsc(acc, idx[j], c);
+            tp += (double)cnt[c];
+            psz += (double)cnt[K + c];
+            tsz += (double)cnt[2 * K + c];
+            valid += (double)cnt[3 * K];
+            if (c > 0 && !isnan(dsc[j])) {
+                fg[j] += dsc[j];
+                fg_classes[j]++;
+            }
+        }
+        metrics_seg_class *q = &res->per_class[c];
+        mean_std(dsc, m, &q->dsc_mean, &q->dsc_std, &q->n);
+        q->n_empty = m - q->n;
+        q->sensitivity = ratio(tp, tsz);
+        q->specificity = ratio(valid - psz - tsz + tp, valid - tsz);
+    }
+    for (int64_t j = 0; j < m; j++) fg[j] = fg_classes[j] ? fg[j] / fg_classes[j] : NAN;
+    mean_std(fg, m, &res->dsc_mean, &res->dsc_std, &res->n_fg);
+
+    if (B > 0) {
+        CHECKM(m <= UINT32_MAX, "metrics bootstrap: subset too large");
+        double *v = ms_malloc((size_t)B * sizeof *v);
+        for (int b = 0; b < B; b++) {
+            ms_rng r = rng_stream(boot_key(seed, domain, b));
+            double s = 0;
+            int64_t cnt = 0;
+            for (int64_t j = 0; j < m; j++) {
+                double x = fg[rng_below(&r, (uint32_t)m)];
+                if (!isnan(x)) {
+                    s += x;
+                    cnt++;
+                }
+            }
+            v[b] = cnt ? s / (double)cnt : NAN;
+        }
+        res->ci_dsc_mean = interval95(v, B);
+        res->ci_resamples = B;
+        free(v);
+    }
+    res->ci_seed = seed;
+    free(idx);
+    free(dsc);
+    free(fg);
+    free(fg_classes);
+}
+
+void metrics_seg_result_free(metrics_seg_result *res)
+{
+    free(res->per_class);
+    res->per_class = NULL;
+}
+
+/* ---- reports ---------------------------------------------------------------------------- */
+
+/* A finished result as the report writers see it: "n", named summary numbers,
+ * one row of named numbers per class, intervals, the confusion matrix if any. */
+typedef struct {
+    int domain, K, nsum, ncol, nci, B;
+    int64_t n;
+    uint64_t seed;
+    const char *const *sum_key, *const *col_key, *const *ci_key;
+    double sum[3];
+    metrics_interval ci[3];
+    double *cols;        /* (K, ncol), owned */
+    int64_t *confusion;  /* (K, K) owned, or NULL */
+} report_view;
+
+typedef void (*view_fn)(const void *acc, int domain, const metrics_report_opts *o, report_view *v);
+
+static void cls_view(const void *acc, int domain, const metrics_report_opts *o, report_view *v)
+{
+    static const char *const sums[3] = { "accuracy", "balanced_accuracy", "macro_auc" };
+    static const char *const cols[5] = { "sensitivity", "specificity", "precision", "f1", "auc" };
+    metrics_cls_result r;
+    metrics_cls_finish(acc, domain, o->ci_resamples, o->seed, &r);
+    *v = (report_view){ .domain = domain, .K = r.K, .nsum = 3, .ncol = 5, .nci = r.ci_resamples ? 3 : 0,
+                        .B = r.ci_resamples, .n = r.n, .seed = r.ci_seed, .sum_key = sums, .col_key = cols,
+                        .ci_key = sums, .sum = { r.accuracy, r.balanced_accuracy, r.macro_auc },
+                        .ci = { r.ci_accuracy, r.ci_balanced_accuracy, r.ci_macro_auc },
+                        .confusion = r.confusion };
+    v->cols = ms_malloc((size_t)(r.K * 5) * sizeof *v->cols);
+    for (int k = 0; k < r.K; k++) {
+        const metrics_cls_class *q = &r.per_class[k];
+        double row[5] = { q->sensitivity, q->specificity, q->precision, q->f1, q->auc };
+        memcpy(v->cols + k * 5, row, sizeof row);
+    }
+    r.confusion = NULL; /* now the view's */
+    metrics_cls_result_free(&r);
+}
+
+static void seg_view(const void *acc, int domain, const metrics_report_opts *o, report_view *v)
+{
+    static const char *const sums[3] = { "n_fg", "dsc_mean", "dsc_std" };
+    static const char *const cols[6] = { "dsc_mean", "dsc_std", "sensitivity", "specificity", "n", "n_empty" };
+    metrics_seg_result r;
+    metrics_seg_finish(acc, domain, o->ci_resamples, o->seed, &r);
+    *v = (report_view){ .domain = domain, .K = r.K, .nsum = 3, .ncol = 6, .nci = r.ci_resamples ? 1 : 0,
+                        .B = r.ci_resamples, .n = r.n, .seed = r.ci_seed, .sum_key = sums, .col_key = cols,
+                        .ci_key = sums + 1, .sum = { (double)r.n_fg, r.dsc_mean, r.dsc_std },
+                        .ci = { r.ci_dsc_mean } };
+    v->cols = ms_malloc((size_t)(r.K * 6) * sizeof *v->cols);
+    for (int c = 0; c < r.K; c++) {
+        const metrics_seg_class *q = &r.per_class[c];
+        double row[6] = { q->dsc_mean, q->dsc_std, q->sensitivity, q->specificity, (double)q->n,
+                          (double)q->n_empty };
+        memcpy(v->cols + c * 6, row, sizeof row);
+    }
+    metrics_seg_result_free(&r);
+}
+
+static void view_free(report_view *v)
+{
+    free(v->cols);
+    free(v->confusion);
+}
+
+static void json_num(FILE *f, double x)
+{
+    if (isfinite(x)) fprintf(f, "%.12g", x);
+    else fputs("null", f);
+}
+
+/* The members of one metrics object (no braces), each line prefixed by ind. */
+static void json_view(FILE *f, const report_view *v, const char *ind)
+{
+    int K = v->K;
+    fprintf(f, "%s\"n\": %lld", ind, (long long)v->n);
+    for (int j = 0; j < v->nsum; j++) {
+        fprintf(f, ",\n%s\"%s\": ", ind, v->sum_key[j]);
+        json_num(f, v->sum[j]);
+    }
+    if (v->confusion) {
+        fprintf(f, ",\n%s\"confusion\": [", ind);
+        for (int t = 0; t < K; t++) {
+            fputs(t ? ", [" : "[", f);
+            for (int p = 0; p < K; p++) fprintf(f, "%s%lld", p ? ", " : "", (long long)v->confusion[t * K + p]);
+            fputs("]", f);
+        }
+        fputs("]", f);
+    }
+    fprintf(f, ",\n%s\"per_class\": [\n", ind);
+    for (int k = 0; k < K; k++) {
+        fprintf(f, "%s  {", ind);
+        for (int j = 0; j < v->ncol; j++) {
+            fprintf(f, "%s\"%s\": ", j ? ", " : "", v->col_key[j]);
+            json_num(f, v->cols[k * v->ncol + j]);
+        }
+        fprintf(f, "}%s\n", k + 1 < K ? "," : "");
+    }
+    fprintf(f, "%s]", ind);
+    if (v->nci == 0) return;
+    fprintf(f, ",\n%s\"ci95\": {\n%s  \"resamples\": %d,\n%s  \"seed\": %llu", ind, ind, v->B, ind,
+            (unsigned long long)v->seed);
+    for (int j = 0; j < v->nci; j++) {
+        fprintf(f, ",\n%s  \"%s\": [", ind, v->ci_key[j]);
+        json_num(f, v->ci[j].lo);
+        fputs(", ", f);
+        json_num(f, v->ci[j].hi);
+        fputs("]", f);
+    }
+    fprintf(f, "\n%s}", ind);
+}
+
+/* A number in a table cell of width w; "-" when undefined; counts (keys "n",
+ * "n_...") without decimals. */
+static void cell(FILE *f, int w, double x, const char *key)
+{
+    int count = key && key[0] == 'n' && (key[1] == 0 || key[1] == '_');
+    if (!isfinite(x)) fprintf(f, " %*s", w, "-");
+    else if (count) fprintf(f, " %*.0f", w, x);
+    else fprintf(f, " %*.4f", w, x);
+}
+
+static void class_label(FILE *f, const metrics_report_opts *o, int k)
+{
+    if (o->class_names) fprintf(f, "\n  %-12.12s", o->class_names[k]);
+    else fprintf(f, "\n  %-12d", k);
+}
+
+static void table_view(FILE *f, const report_view *v, const metrics_report_opts *o, int summary_only)
+{
+    if (v->domain == METRICS_ALL) fprintf(f, "all samples: n = %lld\n", (long long)v->n);
+    else fprintf(f, "domain %d: n = %lld\n", v->domain, (long long)v->n);
+    for (int j = 0; j < v->nsum; j++) {
+        fprintf(f, "  %-18s", v->sum_key[j]);
+        cell(f, 7, v->sum[j], v->sum_key[j]);
+        for (int c = 0; c < v->nci; c++)
+            if (strcmp(v->ci_key[c], v->sum_key[j]) == 0) {
+                fputs("  95% CI", f);
+                cell(f, 6, v->ci[c].lo, NULL);
+                cell(f, 6, v->ci[c].hi, NULL);
+            }
+        fputs("\n", f);
+    }
+    if (summary_only) return;
+    fprintf(f, "  %-12s", "class");
+    for (int j = 0; j < v->ncol; j++) fprintf(f, " %11s", v->col_key[j]);
+    for (int k = 0; k < v->K; k++) {
+        class_label(f, o, k);
+        for (int j = 0; j < v->ncol; j++) cell(f, 11, v->cols[k * v->ncol + j], v->col_key[j]);
+    }
+    fputs("\n", f);
+    if (!v->confusion) return;
+    fputs("  confusion (rows true, columns predicted):", f);
+    for (int t = 0; t < v->K; t++) {
+        class_label(f, o, t);
+        for (int p = 0; p < v->K; p++) fprintf(f, " %7lld", (long long)v->confusion[t * v->K + p]);
+    }
+    fputs("\n", f);
+}
+
+/* The whole report: all samples, then each domain in ids (nd) if asked. */
+static int write_report(FILE *f, const void *acc, view_fn view, const int *ids, int nd,
+                        const metrics_report_opts *o, int json)
+{
+    report_view v;
+    view(acc, METRICS_ALL, o, &v);
+    if (json) {
+        fputs("{\n", f);
+        json_view(f, &v, "  ");
+    } else {
+        table_view(f, &v, o, 0);
+    }
+    view_free(&v);
+    if (json && o->by_domain) fputs(",\n  \"domains\": {", f);
+    for (int j = 0; o->by_domain && j < nd; j++) {
+        view(acc, ids[j], o, &v);
+        if (json) {
+            fprintf(f, "%s\n    \"%d\": {\n", j ? "," : "", ids[j]);
+            json_view(f, &v, "      ");
+            fputs("\n    }", f);
+        } else {
+            table_view(f, &v, o, 1);
+        }
+        view_free(&v);
+    }
+    if (json && o->by_domain) fputs(nd ? "\n  }" : "}", f);
+    if (json && o->extra && o->extra[0]) fprintf(f, ",\n  %s", o->extra);
+    if (json) fputs("\n}\n", f);
+    fflush(f);
+    return ferror(f) ? MS_FAIL(MS_ERR_RUNTIME, "metrics: writing the report failed") : MS_OK;
+}
+
+int metrics_cls_write_json(FILE *f, const metrics_cls *acc, const metrics_report_opts *opts)
+{
+    int ids[METRICS_MAX_DOMAINS], nd = metrics_cls_domains(acc, ids);
+    return write_report(f, acc, cls_view, ids, nd, opts, 1);
+}
+
+int metrics_cls_print(FILE *f, const metrics_cls *acc, const metrics_report_opts *opts)
+{
+    int ids[METRICS_MAX_DOMAINS], nd = metrics_cls_domains(acc, ids);
+    return write_report(f, acc, cls_view, ids, nd, opts, 0);
+}
+
+int metrics_seg_write_json(FILE *f, const metrics_seg *acc, const metrics_report_opts *opts)
+{
+    int ids[METRICS_MAX_DOMAINS], nd = metrics_seg_domains(acc, ids);
+    return write_report(f, acc, seg_view, ids, nd, opts, 1);
+}
+
+int metrics_seg_print(FILE *f, const metrics_seg *acc, const metrics_report_opts *opts)
+{
+    int ids[METRICS_MAX_DOMAINS], nd = metrics_seg_domains(acc, ids);
+    return write_report(f, acc, seg_view, ids, nd, opts, 0);
+}
