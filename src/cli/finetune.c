@@ -295,11 +295,15 @@ static int setup(finetune_run *r, const finetune_opts *o)
     if (o->init && strategy_uses_init(r->xfer.strategy)) {
         int n = 0;
         if ((rc = transfer_load(&r->model, o->init, "encoder.", &n))) return rc;
-        if (o->keep_head) {
-            int nh = 0;
-            if ((rc = transfer_load(&r->model, o->init, r->segment ? "decoder." : "head.", &nh)))
+        if (o->keep_head) { /* segment: the decoder blocks (e.g. an autoencoder's); its output conv if it fits */
+            int nh = 0, no = 0;
+            if ((rc = transfer_load(&r->model, o->init, r->segment ? "decoder.up" : "head.", &nh)))
                 return MS_FAIL(rc, "--keep-head: %s", ms_last_error());
-            n += nh;
+            if (r->segment && transfer_load(&r->model, o->init, "decoder.out", &no) && r->d.rank == 0) {
+                fprintf(stderr, "medssl finetune: --keep-head: decoder.out stays new (%s)\n", ms_last_error());
+                ms_clear_error();
+            }
+            n += nh + no;
         }
         if (r->d.rank == 0) fprintf(stderr, "medssl finetune: loaded %d tensors from %s\n", n, o->init);
     }
