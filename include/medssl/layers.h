@@ -89,6 +89,35 @@ void bn2d_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *d
                         const float *inp, const float *gamma, const float *running_mean,
                         const float *running_var, int N, int C, int HW, float eps);
 
+/* Synchronized (cross-rank) training mode, in four calls around two sums over
+ * ranks; the result equals bn2d_forward_train / bn2d_backward on the
+ * concatenation of every rank's rows. N may be 0 (a rank with no rows still
+ * takes part). Per-rank gamma/beta gradients stay local sums.
+ *   1. bn2d_sync_stats_partial: sums (2C+1) = [M = N*HW, sum x (C), sum x^2 (C)]
+ *      of this rank's inp (N,C,HW), in double.
+ *   -- the caller adds sums over ranks --
+ *   2. bn2d_sync_forward_train: mean, rstd (C) from the global sums, running
+ *      stats updated with them (unbiased var with the global M), out (N,C,HW)
+ *      normalised (fused ReLU when relu). All-zero sums (no rows anywhere):
+ *      nothing changes. Needs global M > 1.
+ * backward (after relu_mask_grad on dout when fused):
+ *   3. bn2d_sync_backward_partial: dgamma, dbeta (C) += this rank's sums (NULL =
+ *      skip); sums (2C) = [sum dy (C), sum dy*(x-mean) (C)] of this rank.
+ *   -- the caller adds sums over ranks --
+ *   4. bn2d_sync_backward_input: dinp (N,C,HW) += the input gradient of BN over
+ *      the global batch of M values per channel (M = global sums[0] of step 1). */
+void bn2d_sync_stats_partial(double *sums, const float *inp, int N, int C, int HW);
+void bn2d_sync_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                             const float *gamma, const float *beta, float *running_mean,
+                             float *running_var, const double *sums, int N, int C, int HW,
+                             float momentum, float eps, int relu);
+void bn2d_sync_backward_partial(double *sums, float *dgamma, float *dbeta, const float *dout,
+                                const float *inp, const float *mean, const float *rstd, int N,
+                                int C, int HW);
+void bn2d_sync_backward_input(float *dinp, const double *sums, double M, const float *dout,
+                              const float *inp, const float *mean, const float *rstd,
+                              const float *gamma, int N, int C, int HW);
+
 /* ---- activations (elementwise over n floats) ------------------------------------------ */
 
 /* out = x > 0 ? x : slope * x  (slope 0 = ReLU). out may equal inp. */

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mpi.h>
+
 #include "medssl/slab.h"
 
 #define MODEL_MAX_STAGES 8
@@ -92,8 +94,9 @@ typedef struct {
     int first_tensor, n_tensors; /* the op's contiguous tensor range in the slab */
     union {
         struct { int K, R, stride, pad; } conv;
-        struct { float momentum, eps; int eval, used_batch_stats, relu; } bn; /* eval: use running stats even
-                                                                         in training; relu: fused ReLU */
+        struct { float momentum, eps; int eval, used_batch_stats, relu; double sync_count; } bn;
+            /* eval: use running stats even in training; relu: fused ReLU; sync_count: values per
+               channel over all ranks in the last synchronized forward (for its backward) */
         struct { float slope; } relu;
         struct { int O; } linear;
         struct { float p; } dropout;
@@ -119,11 +122,15 @@ typedef struct {
     int N, H, W;            /* N: rows the passes run on (<= N_max, see model_set_rows) */
     int N_max;              /* rows the plan holds */
     int last_training; /* the mode of the last forward, for backward */
+    int last_skipped;  /* the last forward was model_forward_skip */
     float *col;       /* shared im2col workspace */
     size_t col_floats;
     void *arena;      /* every planned buffer lives here */
     double *prof;     /* optional (2*n_ops): seconds in each op's forward [i] and backward
                          [n_ops+i] are added here when non-NULL (the benchmark sets it) */
+    int sync_bn;      /* BN batch statistics are summed over bn_comm (model_set_sync_bn) */
+    MPI_Comm bn_comm; /* meaningful only when sync_bn */
+    double *bn_sums;  /* planned (2 * widest BN + 1): partial sums for the BN all-reduces */
 } ms_model;
 
 /* Builds the graph and the parameter slab (allocated, zeroed) for `spec`.
@@ -167,8 +174,41 @@ float *model_output_grad(ms_model *m);
 int model_set_rows(ms_model *m, int n);
 /* The on_ready callbacks of model_backward, in the same order, without
  * computing anything: a rank with an empty batch still takes part in every
- * bucketed all-reduce. */
+ * bucketed all-reduce, and, with sync-BN on after model_forward_skip, in
+ * every backward BN all-reduce (zero sums), in the same interleaving. */
 void model_backward_skip(ms_model *m, ms_grads_ready_fn on_ready, void *ctx);
+/* Synchronized BatchNorm (--sync-bn). With a communicator of more than one
+ * rank, every training-mode BN (training forward, op not in eval) normalises
+ * with the statistics of the union of the ranks' batches: the forward sums
+ * per-channel (count, sum x, sum x^2) over `comm` with one blocking
+ * MPI_Allreduce per BN op, and uses the global mean/var for the output and
+ * the running-stat update (so running stats stay identical on every rank);
+ * backward sums (sum dy, sum dy*xhat) the same way (one MPI_Allreduce per BN
+ * op whose input needs a gradient), so the input gradient is exactly that of
+ * BN over the global batch. Gamma/beta gradients stay this rank's sums: with
+ * the loss of each rank weighted so that the MEAN of the ranks' gradients is
+ * the global-batch gradient (what grad_sync_finish computes), the result is
+ * the gradient of one model trained on the global batch. Every rank's dout
+ * must carry the same per-row scale (pretrain's size/valid_all does).
+ * Eval-mode BN never communicates.
+ * Collectives run in op order, interleaved with the caller's (e.g. the
+ * bucketed gradient Iallreduces on the same communicator): every rank must
+ * make the same sequence of model_forward(training=1)/model_forward_skip and
+ * model_backward/model_backward_skip calls. `comm` is used as given (not
+ * duplicated) and must outlive its use. MPI_COMM_NULL, or a communicator of
+ * one rank, turns synchronization off: the passes are then bit-identical to
+ * a model that never had it. Call on every rank (not a collective itself). */
+void model_set_sync_bn(ms_model *m, MPI_Comm comm);
+
+/* The training forward of a rank with no rows this step (e.g. its share of
+ * the last batch is empty): computes nothing and writes no activation, but
+ * with sync-BN on it takes part in every BN all-reduce with zero counts and
+ * sums, and updates the running stats with the global statistics like the
+ * other ranks. Without sync-BN it only records that the step is a training
+ * step. Pair it with model_backward_skip (with sync-BN on, model_backward_skip
+ * without model_forward_skip before it is a CHECK failure: its collectives
+ * depend on the forward's mode). */
+void model_forward_skip(ms_model *m);
 /* Rows of the output: N, or N / tiles after a tile concatenation. */
 int model_output_rows(const ms_model *m);
 /* Per-sample floats of a value: C*H*W. */

@@ -120,6 +120,9 @@ int model_plan(ms_model *m, int N, int H, int W)
 
     /* Two passes over the same carving: the first only measures. */
     size_t col_floats = 0;
+    int bn_widest = 0;
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].kind == OP_BN && m->values[m->ops[i].in0].C > bn_widest) bn_widest = m->values[m->ops[i].in0].C;
     for (int i = 0; i < m->n_ops; i++) {
         const ms_op *op = &m->ops[i];
         if (op->kind != OP_CONV) continue;
@@ -156,6 +159,7 @@ int model_plan(ms_model *m, int N, int H, int W)
             }
         }
         CARVE(m->col, float, col_floats);
+        CARVE(m->bn_sums, double, 2 * (size_t)bn_widest + 1);
 #undef CARVE
         if (pass == 0) m->arena = ms_aligned(used);
     }
@@ -204,13 +208,67 @@ static void bwd_conv(ms_model *m, ms_op *op, uint64_t key)
                     tval(m, op->w_tensor));
 }
 
+/* ---- synchronized BN: partial sums, one MPI_Allreduce, the global result --------------- */
+
+static void bn_allreduce(ms_model *m, int count)
+{
+    int rc = MPI_Allreduce(MPI_IN_PLACE, m->bn_sums, count, MPI_DOUBLE, MPI_SUM, m->bn_comm);
+    CHECKM(rc == MPI_SUCCESS, "sync-BN: MPI_Allreduce of the BN statistics failed");
+}
+
+/* Training forward of a BN op over the global batch; rows = 0 on a skipping rank. */
+static void fwd_bn_sync(ms_model *m, ms_op *op, int rows_here)
+{
+    const ms_value *in = &m->values[op->in0];
+    const int C = in->C, HW = in->H * in->W;
+    float *rm = tval(m, op->stat_tensor);
+    if (rows_here > 0) bn2d_sync_stats_partial(m->bn_sums, in->x, rows_here, C, HW);
+    else memset(m->bn_sums, 0, (2 * (size_t)C + 1) * sizeof(double));
+    bn_allreduce(m, 2 * C + 1);
+    op->cfg.bn.sync_count = m->bn_sums[0];
+    bn2d_sync_forward_train(rows_here > 0 ? m->values[op->out].x : NULL, op->mean, op->rstd, in->x,
+                            tval(m, op->w_tensor), tval(m, op->b_tensor), rm, rm + C, m->bn_sums, rows_here, C,
+                            HW, op->cfg.bn.momentum, op->cfg.bn.eps, op->cfg.bn.relu);
+}
+
+/* Whether the backward of BN op `op` exchanges sums: batch statistics were
+ * used and its input needs a gradient (the same on every rank). */
+static int bn_sync_backward_needed(const ms_model *m, const ms_op *op)
+{
+    return m->sync_bn && op->kind == OP_BN && op->cfg.bn.used_batch_stats && m->values[op->out].needs_grad &&
+           m->values[op->in0].needs_grad;
+}
+
+/* dout already masked by the fused ReLU; rows = 0 on a skipping rank. */
+static void bwd_bn_sync(ms_model *m, ms_op *op, int rows_here, float *dinp, float *dg, float *dbeta)
+{
+    const ms_value *in = &m->values[op->in0];
+    const int C = in->C, HW = in->H * in->W;
+    const float *dout = m->values[op->out].dx;
+    if (!dinp) { /* no input gradient: gamma/beta only, no exchange */
+        if (rows_here > 0 && (dg || dbeta))
+            bn2d_backward(NULL, dg, dbeta, dout, in->x, op->mean, op->rstd, tval(m, op->w_tensor), rows_here, C, HW);
+        return;
+    }
+    if (rows_here > 0)
+        bn2d_sync_backward_partial(m->bn_sums, dg, dbeta, dout, in->x, op->mean, op->rstd, rows_here, C, HW);
+    else
+        memset(m->bn_sums, 0, 2 * (size_t)C * sizeof(double));
+    bn_allreduce(m, 2 * C);
+    if (rows_here > 0)
+        bn2d_sync_backward_input(dinp, m->bn_sums, op->cfg.bn.sync_count, dout, in->x, op->mean, op->rstd,
+                                 tval(m, op->w_tensor), rows_here, C, HW);
+}
+
 static void fwd_bn(ms_model *m, ms_op *op, int training, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
     int HW = in->H * in->W;
     float *rm = tval(m, op->stat_tensor), *rv = rm + in->C;
     op->cfg.bn.used_batch_stats = training && !op->cfg.bn.eval;
-    if (op->cfg.bn.used_batch_stats)
+    if (op->cfg.bn.used_batch_stats && m->sync_bn)
+        fwd_bn_sync(m, op, rows(m, op->in0));
+    else if (op->cfg.bn.used_batch_stats)
         (op->cfg.bn.relu ? bn2d_relu_forward_train : bn2d_forward_train)(
             m->values[op->out].x, op->mean, op->rstd, in->x, tval(m, op->w_tensor),
             tval(m, op->b_tensor), rm, rv, rows(m, op->in0), in->C, HW, op->cfg.bn.momentum, op->cfg.bn.eps);
@@ -228,7 +286,9 @@ static void bwd_bn(ms_model *m, ms_op *op, uint64_t key)
     float *dout = m->values[op->out].dx;
     /* fused ReLU: mask the (complete) output gradient in place */
     if (op->cfg.bn.relu) relu_mask_grad(dout, m->values[op->out].x, nflat(m, op->out));
-    if (op->cfg.bn.used_batch_stats)
+    if (op->cfg.bn.used_batch_stats && m->sync_bn)
+        bwd_bn_sync(m, op, rows(m, op->in0), dinp, dg, dbeta);
+    else if (op->cfg.bn.used_batch_stats)
         bn2d_backward(dinp, dg, dbeta, dout, in->x, op->mean, op->rstd, tval(m, op->w_tensor), rows(m, op->in0),
                       in->C, HW);
     else {
@@ -382,6 +442,7 @@ float *model_forward(ms_model *m, const float *input, int training, uint64_t dro
     CHECKM(m->arena != NULL, "model_forward before model_plan");
     m->values[m->input].x = (float *)input; /* read only: no op writes its input */
     m->last_training = training;
+    m->last_skipped = 0;
     for (int i = 0; i < m->n_ops; i++) {
         double t0 = m->prof ? ms_now() : 0;
         op_table[m->ops[i].kind].forward(m, &m->ops[i], training, dropout_key);
@@ -410,11 +471,36 @@ void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_read
     }
 }
 
+void model_set_sync_bn(ms_model *m, MPI_Comm comm)
+{
+    int size = 1;
+    if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
+    m->sync_bn = size > 1;
+    m->bn_comm = comm;
+}
+
+void model_forward_skip(ms_model *m)
+{
+    CHECKM(m->arena != NULL, "model_forward_skip before model_plan");
+    m->last_training = 1;
+    m->last_skipped = 1;
+    for (int i = 0; i < m->n_ops; i++) {
+        ms_op *op = &m->ops[i];
+        if (op->kind != OP_BN) continue;
+        op->cfg.bn.used_batch_stats = !op->cfg.bn.eval;
+        if (m->sync_bn && op->cfg.bn.used_batch_stats) fwd_bn_sync(m, op, 0);
+    }
+}
+
 void model_backward_skip(ms_model *m, ms_grads_ready_fn on_ready, void *ctx)
 {
-    for (int i = m->n_ops - 1; i >= 0 && on_ready; i--) {
-        const ms_op *op = &m->ops[i];
-        if (op->n_tensors == 0) continue;
+    CHECKM(!m->sync_bn || m->last_skipped,
+           "model_backward_skip with sync-BN needs model_forward_skip before it (the BN all-reduces)");
+    for (int i = m->n_ops - 1; i >= 0; i--) {
+        ms_op *op = &m->ops[i];
+        if (bn_sync_backward_needed(m, op)) /* same condition and place as in model_backward */
+            bwd_bn_sync(m, op, 0, m->values[op->in0].dx, NULL, NULL);
+        if (!on_ready || op->n_tensors == 0) continue;
         const ms_tensor *first = &m->slab.t[op->first_tensor];
         const ms_tensor *last = &m->slab.t[op->first_tensor + op->n_tensors - 1];
         on_ready(ctx, first->offset, last->offset + last->size - first->offset);
