@@ -63,6 +63,10 @@ ls "$out/sig" | grep -q '^step-' || fail "SIGTERM: no checkpoint"
 mpirun -np 2 "$MEDSSL" pretrain --task rotation "${COMMON[@]}" --epochs 1 --out "$out/mpi" 2> "$out/mpi.log" || { cat "$out/mpi.log"; fail "mpirun -np 2"; }
 grep -q "2 rank(s)" "$out/mpi.log" || fail "not 2 ranks: $(head -3 "$out/mpi.log")"
 grep -q '"val_accuracy"' "$out/mpi/metrics.jsonl" || fail "2-rank run wrote no validation line"
+# synchronized BN over the 2 ranks (its exactness is tests/test_syncbn_mpi.c's); a full epoch incl. the short last batch
+mpirun -np 2 "$MEDSSL" pretrain --task rotation "${COMMON[@]}" --epochs 1 --sync-bn --out "$out/sbn" 2> "$out/sbn.log" ||
+  { cat "$out/sbn.log"; fail "--sync-bn"; }
+grep -q '"val_accuracy"' "$out/sbn/metrics.jsonl" || fail "--sync-bn run wrote no validation line"
 
 # --- autoencoder and jigsaw run and report their metrics ----------------------------------
 "$MEDSSL" pretrain --task autoencoder --ae-variant denoising "${COMMON[@]}" --epochs 1 --out "$out/ae" 2>/dev/null || fail "autoencoder run"

@@ -28,7 +28,9 @@ void runctl_ckpt_name(char *buf, size_t cap, const char *dir, long long step);
 /* The complete checkpoint with the highest step in dir, or "" if none
  * (returns 0 either way; MS_ERR_INPUT if dir cannot be read). */
 int runctl_find_latest(const char *dir, char *path, size_t cap);
-/* Deletes step-*.h5 checkpoints in dir except the `keep` newest. */
+/* Deletes step-*.h5 checkpoints in dir except the `keep` newest, and the
+ * temporary files (*.tmp.<pid>) of processes that no longer run (a run
+ * killed in the middle of a checkpoint write). */
 int runctl_prune(const char *dir, int keep);
 
 /* Appends one line to <dir>/metrics.jsonl: `json_object` must be a complete

@@ -37,7 +37,7 @@ typedef struct {
     const char *task, *train, *val, *out, *init, *strategy, *freeze, *unfreeze, *encoder, *augment, *resume,
         *optimizer, *head, *features, *class_weights, *balance, *domains, *select;
     int epochs, batch, seed, threads, keep, log_every, buffer, hidden, stage1_epochs, patience, classes,
-        target_domain, keep_head;
+        target_domain, keep_head, sync_bn;
     long max_steps;
     float lr, weight_decay, warmup_epochs, val_fraction, momentum, dropout, encoder_lr_mult, target_weight;
 } finetune_opts;
@@ -310,6 +310,7 @@ static int setup(finetune_run *r, const finetune_opts *o)
     if ((rc = transfer_check(&r->xfer, &r->model))) return rc;
     const int B = o->batch / r->d.size;
     if ((rc = model_plan(&r->model, B, r->train_c.H, r->train_c.W))) return MS_FAIL(rc, "%s: %s", o->train, ms_last_error());
+    if (o->sync_bn) model_set_sync_bn(&r->model, MPI_COMM_WORLD);
 
     if ((rc = open_loaders(r, o))) return rc;
     if (o->class_weights) {
@@ -409,6 +410,7 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
         { "log-every", ARG_INT, &o.log_every, 1, 1000000, "N", "progress line and metrics every N steps (default 50)" },
         { "max-steps", ARG_LONG, &o.max_steps, 1, 1e15, "N", "stop (with a checkpoint) after N steps of this run" },
         { "threads", ARG_INT, &o.threads, 1, 256, "T", "threads per rank (default: cores / ranks)" },
+        { "sync-bn", ARG_BOOL, &o.sync_bn, 0, 0, NULL, "BatchNorm statistics over all ranks' batches (default per rank)" },
         { "buffer", ARG_INT, &o.buffer, 1, 1 << 24, "M", "shuffle buffer in images per rank (default 4096)" },
     };
     int rc = cli_parse("finetune", "--task classify|segment --train FILE --out DIR --strategy S [--init CKPT] [options]",

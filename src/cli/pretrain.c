@@ -37,7 +37,7 @@
 
 typedef struct {
     const char *task, *corpus, *out, *encoder, *augment, *resume, *optimizer, *ae_variant;
-    int epochs, batch, seed, threads, keep, log_every, permutations, one_rotation, buffer;
+    int epochs, batch, seed, threads, keep, log_every, permutations, one_rotation, buffer, sync_bn;
     long max_steps;
     float lr, weight_decay, warmup_epochs, val_fraction, momentum, noise_sigma, mask_fraction;
 } pretrain_opts;
@@ -156,6 +156,7 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
         return MS_FAIL(MS_ERR_INPUT, "--batch %d is not divisible by the %d ranks", o->batch, r->d.size);
     r->B = o->batch / r->d.size;
     if ((rc = model_plan(&r->model, r->B * r->R, r->in_h, r->in_w))) return rc;
+    if (o->sync_bn) model_set_sync_bn(&r->model, MPI_COMM_WORLD);
     r->inputs = ms_aligned((size_t)r->B * r->R * r->corpus.C * r->in_h * r->in_w * sizeof(float));
     r->targets = ms_malloc((size_t)r->B * r->R * sizeof(int32_t));
     r->row_targets = ms_malloc((size_t)r->B * r->R * sizeof(int32_t));
@@ -230,6 +231,7 @@ int cmd_pretrain(int argc, char **argv)
         { "log-every", ARG_INT, &o.log_every, 1, 1000000, "N", "progress line and metrics every N steps (default 50)" },
         { "max-steps", ARG_LONG, &o.max_steps, 1, 1e15, "N", "stop (with a checkpoint) after N steps of this run" },
         { "threads", ARG_INT, &o.threads, 1, 256, "T", "threads per rank (default: cores / ranks)" },
+        { "sync-bn", ARG_BOOL, &o.sync_bn, 0, 0, NULL, "BatchNorm statistics over all ranks' batches (default per rank)" },
         { "buffer", ARG_INT, &o.buffer, 1, 1 << 24, "M", "shuffle buffer in images per rank (default 4096)" },
         { "permutations", ARG_INT, &o.permutations, 2, 1000, "P", "jigsaw: permutation set size (default 100)" },
         { "one-rotation", ARG_BOOL, &o.one_rotation, 0, 0, NULL, "rotation: one random rotation per image, not all 4" },

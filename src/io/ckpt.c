@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -43,6 +44,19 @@ static int attr_write_f32(hid_t obj, const char *name, float v)
     return attr_write(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &v);
 }
 
+/* Test hook (tests/cli_crash.sh): MEDSSL_TEST_CRASH_IN_CKPT=N makes the
+ * process SIGKILL itself at its N-th checkpoint-write event (each tensor
+ * written, each rename about to happen), to test crashes inside a write. */
+static void crash_point(void)
+{
+    static long target = -1, events;
+    if (target < 0) {
+        const char *e = getenv("MEDSSL_TEST_CRASH_IN_CKPT");
+        target = e ? atol(e) : 0;
+    }
+    if (target > 0 && ++events == target) raise(SIGKILL);
+}
+
 static int write_tensor(hid_t group, const ms_tensor *t, const float *data)
 {
     hsize_t dims[4];
@@ -52,6 +66,7 @@ static int write_tensor(hid_t group, const ms_tensor *t, const float *data)
     int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(sp);
+    crash_point();
     return ok ? 0 : -1;
 }
 
@@ -130,6 +145,7 @@ int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_
         if (fd < 0 || fsync(fd) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: fsync failed: %s", tmp, strerror(errno));
         if (fd >= 0) close(fd);
     }
+    if (!rc) crash_point();
     if (!rc && rename(tmp, path) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", path, strerror(errno));
     if (rc) {
         unlink(tmp);

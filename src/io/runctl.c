@@ -86,6 +86,18 @@ int runctl_prune(const char *dir, int keep)
     long long *steps = NULL;
     size_t n = 0, cap = 0;
     for (struct dirent *e; (e = readdir(dp));) {
+        /* a temporary checkpoint of a process that no longer runs (killed in a write) */
+        const char *tmp = strstr(e->d_name, ".tmp.");
+        if (tmp) {
+            char *end;
+            long pid = strtol(tmp + 5, &end, 10);
+            if (*end == '\0' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+            }
+            continue;
+        }
         long long s = step_of(e->d_name);
         if (s < 0) continue;
         if (n == cap) {

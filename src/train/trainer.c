@@ -191,7 +191,9 @@ int trainer_run(ms_trainer *t)
         const uint64_t key = rng_key(t->st.seed, (uint64_t)epoch, (uint64_t)t->st.step, RNG_DROPOUT);
         slab_zero_grad(&t->model->slab);
         double score = 0, count = 0;
-        double loss = terms > 0 ? t->ops->loss(t->ctx, terms, 1, weight, key, &score, &count) : 0;
+        double loss = 0;
+        if (terms > 0) loss = t->ops->loss(t->ctx, terms, 1, weight, key, &score, &count);
+        else model_forward_skip(t->model); /* an empty batch still joins the sync-BN all-reduces */
         if (diverged(t, loss, epoch)) return 1;
         grad_sync_begin(&t->sync);
         if (terms > 0) model_backward(t->model, key, dist_grads_ready, &t->sync);
