@@ -9,9 +9,11 @@
 #      batch shell passes it on, medssl checkpoints and exits 0, the job
 #      requeues itself, and its second run resumes at the step where the first
 #      stopped and trains to the end;
-#   3. if this medssl has `finetune`: jobs/pipeline.sh chains a pretraining
+#   3. jobs/pipeline.sh chains a pretraining
 #      and a fine-tuning job with afterok, the second starting from the first's
-#      last.h5; when the pretraining job fails, the fine-tuning job is cancelled.
+#      last.h5; when the pretraining job fails, the fine-tuning job is cancelled;
+#   4. jobs/ensemble.sbatch as a 2-task array trains one bagging member per
+#      task; ensemble evaluate combines them.
 # It fails (never skips) when SLURM cannot start. About 35 s (55 s with the
 # ASan+UBSan binary, which it also runs under: MEDSSL_SANITIZE=1 tests/run.sh).
 set -euo pipefail
@@ -160,8 +162,7 @@ PY
 echo "job $id: USR1 at step $stop, requeued, resumed at step $stop, COMPLETED at step $done_b in $((SECONDS - t2)) s"
 
 # --- 3. pipeline.sh: pretrain, then finetune from its last.h5 (afterok) --------------------
-if "$MEDSSL" finetune --help >/dev/null 2>&1; then
-  t3=$SECONDS
+t3=$SECONDS
   /usr/bin/python3 - "$FM" "$out" <<'PY'
 import gzip, struct, sys
 d, o, n = sys.argv[1], sys.argv[2], 512
@@ -202,9 +203,21 @@ PY
   [ "$state" = CANCELLED ] || fail "finetune job $fid2 after a failed pretraining: $state"
   [ ! -e "$out/f2.out" ] || fail "finetune job $fid2 ran after a failed pretraining"
   echo "pipeline: pretrain job $pid, then finetune job $fid from its last.h5; job $fid2 cancelled after job $pid2 failed; $((SECONDS - t3)) s"
-else
-  echo "pipeline: not run, this medssl has no finetune command yet"
-fi
+
+# --- 4. ensemble.sbatch: one bagging member per array task, then combined ------------------
+t4=$SECONDS
+aid=$(cd "$out" && ENCODER=$ENCODER EXTRA="--encoder $ENCODER --log-every 1000" sbatch --parsable --array=0-1 \
+      -o "$out/ens-%a.out" --export="ALL,MEMBERS=2,TRAIN=fml.h5,OUT=ens,STRATEGY=scratch,EPOCHS=2,BATCH=16,MEDSSL=$MEDSSL,LAUNCHER=$LAUNCHER" \
+      "$ROOT/jobs/ensemble.sbatch") || fail "sbatch ensemble.sbatch"
+for a in 0 1; do
+  wait_job "${aid}_$a" 240
+  [ "$state $code" = "COMPLETED 0:0" ] || fail "ensemble array task ${aid}_$a: $state, exit $code ($(tail -3 "$out/ens-$a.out"))"
+done
+[ "$(grep -vc '^#' "$out/ens/members.txt")" -eq 2 ] || fail "members.txt after the array: $(cat "$out/ens/members.txt")"
+"$MEDSSL" ensemble evaluate --ensemble "$out/ens" --data "$out/fml.h5" --combiner average,vote --json > "$out/ens.json" ||
+  fail "ensemble evaluate after the array"
+grep -q '"average"' "$out/ens.json" || fail "no average combiner in the ensemble report"
+echo "ensemble.sbatch: array ${aid} of 2 members, combined; $((SECONDS - t4)) s"
 
 echo "cli_slurm: $((SECONDS - t0)) s"
 echo "1 passed, 0 failed"
