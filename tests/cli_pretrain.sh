@@ -74,6 +74,10 @@ grep -q '"val_psnr"' "$out/ae/metrics.jsonl" || fail "autoencoder: no val_psnr"
 "$MEDSSL" pretrain --task jigsaw --permutations 10 --corpus "$out/fm.h5" --encoder "encoder:widths=8-16,convs=1" \
   --batch 16 --epochs 1 --val-fraction 0.1 --threads 1 --out "$out/jig" 2>/dev/null || fail "jigsaw run"
 grep -q '"val_accuracy"' "$out/jig/metrics.jsonl" || fail "jigsaw: no val_accuracy"
+h5dump -d /pretext/permutations "$out/jig/last.h5" | grep -q '( 10, 9 )' || fail "jigsaw: permutation set not in the checkpoint"
+set +e; "$MEDSSL" pretrain --task jigsaw --permutations 10 --seed 5 --corpus "$out/fm.h5" --encoder "encoder:widths=8-16,convs=1" \
+  --batch 16 --epochs 2 --val-fraction 0.1 --threads 1 --out "$out/jig" --resume auto 2> "$out/jig2.log"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "permutation set differs" "$out/jig2.log" || fail "jigsaw resume with another seed: exit $rc, $(cat "$out/jig2.log")"
 
 # --- a diverging run stops every rank with exit 1 and names the last good checkpoint --------
 set +e; "$MEDSSL" pretrain --task rotation "${COMMON[@]}" --lr 1e6 --epochs 1 --out "$out/nan" 2> "$out/nan.log"; rc=$?; set -e

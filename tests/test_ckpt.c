@@ -49,8 +49,11 @@ static void test_round_trip(void)
         a.slab.val[rv->offset + 3] = 7.25f; /* BN buffers travel too */
         ms_optim opt = kind == OPT_SGD ? optim_sgd(0.9f, 1, 5e-4f) : optim_adamw(0.9f, 0.999f, 1e-8f, 0.01f);
         opt.step = 42;
-        ms_train_state st = { .epoch = 3, .step = 420, .samples_seen = 13440, .seed = 99, .rng_position = 12345 };
-        ms_ckpt_meta meta = { SPEC, "rotation", "medssl pretrain --task rotation" };
+        ms_train_state st = { .epoch = 3, .step = 420, .samples_seen = 13440, .seed = 99, .rng_position = 12345,
+                              .best_metric = 0.75, .best_epoch = 2 };
+        uint8_t perms[3 * 9];
+        for (int i = 0; i < 27; i++) perms[i] = (uint8_t)((i * 5 + kind) % 9);
+        ms_ckpt_meta meta = { SPEC, "rotation", "medssl pretrain --task rotation", perms, 3 };
         const char *path = tmp("rt.h5");
         TU_CHECK(ckpt_save(path, &a.slab, &opt, &st, &meta) == 0);
         char spec[256], task[64];
@@ -74,7 +77,11 @@ static void test_round_trip(void)
         TU_CHECK(opt2.kind == opt.kind && opt2.step == 42 && opt2.momentum == opt.momentum &&
                  opt2.nesterov == opt.nesterov && opt2.weight_decay == opt.weight_decay && opt2.beta2 == opt.beta2);
         TU_CHECK(st2.epoch == 3 && st2.step == 420 && st2.samples_seen == 13440 && st2.seed == 99 &&
-                 st2.rng_position == 12345);
+                 st2.rng_position == 12345 && st2.best_metric == 0.75 && st2.best_epoch == 2);
+        uint8_t back[10 * 9];
+        int P = -1;
+        TU_CHECK(ckpt_read_permutations(path, back, 10, &P) == 0 && P == 3 && memcmp(back, perms, sizeof perms) == 0);
+        TU_CHECK(ckpt_read_permutations(path, back, 2, &P) == MS_ERR_INPUT); /* more rows than the caller holds */
         TU_CHECK(access(path, F_OK) == 0);
         /* no temporary file left next to it */
         char tmpname[600];

@@ -10,6 +10,8 @@
  *                         decoupled_wd, weight_decay, beta1, beta2, eps
  *   /state                attributes: epoch, step, samples_seen, seed, rng_position,
  *                         best_metric, best_epoch (optional: absent means none)
+ *   /pretext/permutations uint8 [P, 9], jigsaw only: the permutation set (row p = the
+ *                         cell shown at each of the 9 positions for class p)
  *   root attributes       format = "medssl-checkpoint", version = 1, model_spec, task,
  *                         command_line
  *
@@ -44,6 +46,8 @@ typedef struct {
     const char *model_spec;
     const char *task;         /* e.g. "rotation", "classify" */
     const char *command_line;
+    const uint8_t *permutations; /* jigsaw: (n_permutations, 9) tile orders, or NULL */
+    int n_permutations;
 } ms_ckpt_meta;
 
 /* Writes every slab tensor, the optimizer state (opt may be NULL) and the
@@ -55,6 +59,9 @@ int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_
  * model first); either buffer may be NULL. */
 int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *task, size_t task_cap);
 
+/* Reads /pretext/permutations (P rows of 9) into perms (capacity cap rows);
+ * *P = 0 when the checkpoint has none. */
+int ckpt_read_permutations(const char *path, uint8_t *perms, int cap, int *P);
 /* Loads the tensors whose names start with `prefix` ("" = all) into the slab;
  * with opt non-NULL also the optimizer state, with st non-NULL the training
  * state. Every tensor of the slab under the prefix must be in the file with

@@ -171,7 +171,8 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
     *t = (ms_trainer){ .cmd = "pretrain", .d = &r->d, .model = &r->model, .opt = &r->opt,
                        .sched = { .kind = SCHED_COSINE, .base_lr = o->lr * (float)o->batch / 256.0f, .warmup_start = 0.1f },
                        .warmup_epochs = o->warmup_epochs, .ops = &pretext_ops, .ctx = r, .out = o->out,
-                       .meta = { r->spec, pretext_kind_name(r->pt.kind), r->cmdline }, .epochs = o->epochs,
+                       .meta = { r->spec, pretext_kind_name(r->pt.kind), r->cmdline, r->pt.perms,
+                                 r->pt.kind == PRETEXT_JIGSAW ? r->pt.permutations : 0 }, .epochs = o->epochs,
                        .global_batch = o->batch, .log_every = o->log_every, .keep = o->keep, .max_steps = o->max_steps,
                        .metric_key = r->classify ? "val_accuracy" : "val_mse", .higher_better = r->classify };
 

@@ -86,6 +86,16 @@ static int write_all(hid_t f, const ms_slab *s, const ms_optim *opt, const ms_tr
     hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (int i = 0; i < s->n_tensors && !bad; i++) bad |= write_tensor(g, &s->t[i], s->val + s->t[i].offset);
     H5Gclose(g);
+    if (m && m->permutations && m->n_permutations > 0 && !bad) {
+        hid_t gp = H5Gcreate2(f, "pretext", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t dims[2] = { (hsize_t)m->n_permutations, 9 };
+        hid_t sp = H5Screate_simple(2, dims, NULL);
+        hid_t ds = H5Dcreate2(gp, "permutations", H5T_STD_U8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        bad |= ds < 0 || H5Dwrite(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->permutations) < 0;
+        if (ds >= 0) H5Dclose(ds);
+        H5Sclose(sp);
+        H5Gclose(gp);
+    }
     if (opt && !bad) {
         hid_t go = H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         bad |= attr_write_str(go, "kind", opt_names[opt->kind]);
@@ -241,6 +251,30 @@ int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *ta
     if (!rc && model_spec && attr_read_str(f, "model_spec", model_spec, spec_cap))
         rc = MS_FAIL(MS_ERR_INPUT, "%s: missing root attribute model_spec", path);
     if (!rc && task) attr_read_str(f, "task", task, task_cap);
+    if (f >= 0) H5Fclose(f);
+    h5_unlock();
+    return rc;
+}
+
+int ckpt_read_permutations(const char *path, uint8_t *perms, int cap, int *P)
+{
+    *P = 0;
+    h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = open_checkpoint(path);
+    int rc = f < 0 ? MS_ERR_INPUT : MS_OK;
+    if (!rc && H5Lexists(f, "pretext", H5P_DEFAULT) > 0 && H5Lexists(f, "pretext/permutations", H5P_DEFAULT) > 0) {
+        hid_t ds = H5Dopen2(f, "pretext/permutations", H5P_DEFAULT);
+        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+        hsize_t dims[2] = { 0, 0 };
+        int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, dims, NULL) == 2 &&
+                 dims[1] == 9 && dims[0] >= 1 && dims[0] <= (hsize_t)cap;
+        if (ok) ok = H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, perms) >= 0;
+        if (ok) *P = (int)dims[0];
+        else rc = MS_FAIL(MS_ERR_INPUT, "%s: /pretext/permutations is not a [P<=%d, 9] uint8 dataset", path, cap);
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
+    }
     if (f >= 0) H5Fclose(f);
     h5_unlock();
     return rc;

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail(const ms_trainer *t, int code)
@@ -45,6 +46,16 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
         if (strcmp(spec_in, t->meta.model_spec) != 0)
             return MS_FAIL(MS_ERR_INPUT, "%s: model_spec '%s' differs from this run's '%s'", path, spec_in, t->meta.model_spec);
         if ((rc = ckpt_load(path, &t->model->slab, "", t->opt, &t->st, NULL))) return rc;
+        if (t->meta.permutations) { /* jigsaw: the classes are the stored permutation set */
+            uint8_t *perms = ms_malloc((size_t)t->meta.n_permutations * 9);
+            int P = 0;
+            rc = ckpt_read_permutations(path, perms, t->meta.n_permutations, &P);
+            if (!rc && (P != t->meta.n_permutations || memcmp(perms, t->meta.permutations, (size_t)P * 9) != 0))
+                rc = MS_FAIL(MS_ERR_INPUT, "%s: its jigsaw permutation set differs from this run's (another --seed or "
+                                           "--permutations?)", path);
+            free(perms);
+            if (rc) return rc;
+        }
         if (t->st.samples_seen != t->st.step * (long long)t->global_batch)
             return MS_FAIL(MS_ERR_INPUT, "%s: written with another --batch (resume with the same --batch)", path);
         if (t->d->rank == 0) fprintf(stderr, "medssl %s: resuming from %s\n", t->cmd, path);
