@@ -99,6 +99,9 @@ int labeled_repeat(ms_corpus *c, const ms_labeled_sel *sel, int training, uint16
         for (long long i = 0; i < N; i++) labels[i] = 0;
     if (!rc && domains) rc = corpus_read_domains(c, domains);
     if (!rc) {
+        if (sel->split != SPLIT_ALL)
+            for (long long i = 0; i < N; i++)
+                if (!loader_in_split(sel->seed, sel->val_fraction, (ms_split)sel->split, i)) labels[i] = -1;
         if (sel->domains && *sel->domains)
             for (long long i = 0; i < N; i++)
                 if (!domain_listed(sel->domains, domains[i])) labels[i] = -1;

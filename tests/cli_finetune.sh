@@ -119,6 +119,16 @@ assert d["dsc_mean"] > 0.75, d["dsc_mean"]
 print("segmentation test DSC %.3f +- %.3f" % (d["dsc_mean"], d["dsc_std"]))
 PY
 
+# --- class imbalance: --balance oversample draws every class as often as the largest --------
+"$PHANTOM" --kind cls --n 600 --minority 0.15 --seed 5 --out imb.h5
+"$MEDSSL" finetune --task classify --train imb.h5 --out imb0 --strategy scratch --encoder "$ENC" --epochs 1 "${FT[@]}" 2> imb0.log
+"$MEDSSL" finetune --task classify --train imb.h5 --out imb1 --strategy scratch --encoder "$ENC" --epochs 1 --balance oversample \
+    --class-weights auto "${FT[@]}" 2> imb1.log || { cat imb1.log; fail "--balance oversample"; }
+n0=$(sed -n 's/.*(\([0-9]*\) training samples.*/\1/p' imb0.log); n1=$(sed -n 's/.*(\([0-9]*\) training samples.*/\1/p' imb1.log)
+[ -n "$n0" ] && [ -n "$n1" ] && [ "$n1" -gt "$n0" ] && [ $(( n1 % 3 )) -eq 0 ] ||
+    fail "--balance oversample: $n1 samples/epoch (plain $n0): expected more, a multiple of 3 classes"
+echo "imbalanced corpus: $n0 training samples/epoch, $n1 with --balance oversample"
+
 # --- early stopping ----------------------------------------------------------------------------
 "$MEDSSL" finetune --task classify --train tr.h5 --out es --strategy scratch --encoder "$ENC" --epochs 200 \
     --patience 2 --lr 0.0001 --domains 0 "${FT[@]}" 2> es.log || fail "patience run"

@@ -6,7 +6,8 @@
  *   classify   repeat 1 per labeled sample, 0 otherwise; with balance, every class
  *              gets as many draws per epoch as the largest class (loader_repeat_balance)
  *   segment    every sample (all have masks)
- * then --domains keeps only the listed /domains values, and --target-domain D
+ * only samples of the loader's split count (so balanced totals are exact
+ * within the training split), then --domains keeps only the listed /domains values, and --target-domain D
  * with --target-weight W repeats each sample of domain D W times (supervised
  * domain adaptation: a few target images among many source images).
  */
@@ -27,6 +28,8 @@ typedef struct {
     int target_domain;        /* -1: none */
     float target_weight;      /* repeats of each target-domain sample (>= 1) */
     int balance;              /* classify: class-balanced oversampling */
+    int split;                /* ms_split (loader.h): only samples of this split count (SPLIT_ALL: all) */
+    float val_fraction;       /* the split's validation fraction (with seed, as the loader) */
 } ms_labeled_sel;
 
 /* Validates that the corpus has what the task needs (labels with at least

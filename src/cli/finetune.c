@@ -210,9 +210,11 @@ static int open_loaders(finetune_run *r, const finetune_opts *o)
 {
     const int B = o->batch / r->d.size;
     int rc;
+    const int split_val = !o->val && o->val_fraction > 0;
     ms_labeled_sel sel = { .segment = r->segment, .K = r->K, .seed = (uint64_t)o->seed, .domains = o->domains,
-                      .target_domain = o->target_domain, .target_weight = o->target_weight,
-                      .balance = o->balance && strcmp(o->balance, "oversample") == 0 };
+                           .target_domain = o->target_domain, .target_weight = o->target_weight,
+                           .balance = o->balance && strcmp(o->balance, "oversample") == 0,
+                           .split = split_val ? SPLIT_TRAIN : SPLIT_ALL, .val_fraction = o->val_fraction };
     if ((rc = labeled_repeat(&r->train_c, &sel, 1, &r->repeat_train))) return rc;
     if (r->resample) { /* a bagging/boosting member: its draw of the selected samples */
         long long total = 0;
@@ -224,7 +226,6 @@ static int open_loaders(finetune_run *r, const finetune_opts *o)
         if (total == 0) return MS_FAIL(MS_ERR_INPUT, "%s: the member's resample selects no training sample", o->train);
     }
     if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--augment: %s", ms_last_error());
-    const int split_val = !o->val && o->val_fraction > 0;
     ms_loader_cfg lc = { .rank = r->d.rank, .size = r->d.size, .seed = (uint64_t)o->seed, .batch = B,
                          .buffer = o->buffer, .split = split_val ? SPLIT_TRAIN : SPLIT_ALL,
                          .val_fraction = o->val_fraction, .shuffle = 1, .augment = &r->aug,
@@ -236,6 +237,7 @@ static int open_loaders(finetune_run *r, const finetune_opts *o)
     ms_corpus *vc = &r->train_c;
     sel.balance = 0;
     sel.target_weight = 1;
+    sel.split = split_val ? SPLIT_VAL : SPLIT_ALL;
     if (o->val) {
         vc = &r->val_c;
         sel.domains = NULL;

@@ -11,7 +11,8 @@
  * Intensity: background ~0.2 + smooth gradient + noise, shapes ~0.75 + noise;
  * the domain's contrast shift maps I -> (1 - X) I + X (1 - I) (X = 1 inverts).
  * Samples 0..N-1 are domain 0 (no shift), N..N+M-1 domain 1 (shift X).
- * --unlabeled-from U sets the labels of samples U.. to -1 (cls).
+ * --unlabeled-from U sets the labels of samples U.. to -1 (cls); --minority F
+ * keeps the label of only a fraction F of the class-2 samples (imbalance).
  */
 #include "medssl/common.h"
 #include "medssl/corpus.h"
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
     const char *kind = "seg", *out = NULL;
     int n0 = 100, n1 = 0, S = 32, seed = 1;
     long unlabeled_from = -1;
+    double minority = 1; /* cls: fraction of class-2 samples that keep their label */
     double target_shift = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--target-shift")) target_shift = atof(v);
         else if (!strcmp(a, "--seed")) seed = atoi(v);
         else if (!strcmp(a, "--unlabeled-from")) unlabeled_from = atol(v);
+        else if (!strcmp(a, "--minority")) minority = atof(v);
         else if (!strcmp(a, "--out")) out = v;
         else { fprintf(stderr, "phantom: unknown flag %s\n", a); return 2; }
         i++;
@@ -91,7 +94,7 @@ int main(int argc, char **argv)
             double r = S * (0.2 + 0.12 * uni(key, &ctr));
             double cy = r + uni(key, &ctr) * (S - 2 * r), cx = r + uni(key, &ctr) * (S - 2 * r);
             paint(im, NULL, S, cls + 1, cy, cx, r, (float)(0.7 + 0.1 * uni(key, &ctr)), 0);
-            labels[i] = unlabeled_from >= 0 && i >= unlabeled_from ? -1 : cls;
+            labels[i] = (unlabeled_from >= 0 && i >= unlabeled_from) || (cls == 2 && minority < 1 && uni(key, &ctr) >= minority) ? -1 : cls;
         }
         for (size_t p = 0; p < HW; p++) {
             double u1 = uni(key, &ctr) + 1e-12, u2 = uni(key, &ctr);
