@@ -25,6 +25,7 @@
 #ifndef MEDSSL_TRAINER_H
 #define MEDSSL_TRAINER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "medssl/ckpt.h"
@@ -75,6 +76,13 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume);
 /* Trains to the end (or a stop); returns the exit code (0, 1 on divergence
  * or a write failure, 2 on bad input met while reading). */
 int trainer_run(ms_trainer *t);
+/* The start every training command shares: records the command line in
+ * cmdline (for the checkpoints), joins MPI (dist_init), sets the threads per
+ * rank (threads <= 0: cores / ranks; the number used goes to *threads_used),
+ * installs the stop signals and makes the run folder `out` on rank 0, agreed
+ * by all ranks. Returns 0 or the exit code (the message is printed). */
+int trainer_begin(ms_dist *d, const char *cmd, int *argc, char ***argv, int threads, const char *out, char *cmdline,
+                  size_t cap, int *threads_used);
 /* A collective after a setup step that may fail on some ranks: every rank
  * gets the worst code; a failing rank prints its message (naming the rank
  * when there are several), rank 0 says when only another rank failed; the

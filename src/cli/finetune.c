@@ -429,18 +429,8 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
     finetune_run r;
     memset(&r, 0, sizeof r);
     r.resample = resample;
-    size_t len = 0;
-    for (int i = 0; i < argc && len + 2 < sizeof r.cmdline; i++)
-        len += (size_t)snprintf(r.cmdline + len, sizeof r.cmdline - len, "%s%s", i ? " " : "medssl ", argv[i]);
-    if (dist_init(&r.d, &argc, &argv)) return cli_report("finetune", MS_ERR_RUNTIME);
-    int threads = o.threads;
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > r.d.size ? (int)(cores / r.d.size) : 1;
-    }
-    parallel_set_threads(threads);
-    runctl_install_signals();
-    rc = trainer_agree(&r.d, "finetune", r.d.rank == 0 ? runctl_make_dir(o.out) : MS_OK);
+    int threads;
+    rc = trainer_begin(&r.d, "finetune", &argc, &argv, o.threads, o.out, r.cmdline, sizeof r.cmdline, &threads);
     if (!rc) rc = trainer_agree(&r.d, "finetune", setup(&r, &o));
     if (!rc) {
         double samples = dist_sum_double(&r.d, (double)loader_epoch_samples(r.train));

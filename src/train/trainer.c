@@ -2,6 +2,7 @@
 #include "medssl/trainer.h"
 
 #include "medssl/common.h"
+#include "medssl/parallel.h"
 #include "medssl/rng.h"
 #include "medssl/runctl.h"
 
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int fail(const ms_trainer *t, int code)
 {
@@ -16,6 +18,27 @@ static int fail(const ms_trainer *t, int code)
     else fprintf(stderr, "medssl %s: %s\n", t->cmd, ms_last_error());
     ms_clear_error(); /* reported: callers up the stack print nothing more */
     return code;
+}
+
+int trainer_begin(ms_dist *d, const char *cmd, int *argc, char ***argv, int threads, const char *out, char *cmdline,
+                  size_t cap, int *threads_used)
+{
+    size_t len = 0;
+    cmdline[0] = '\0';
+    for (int i = 0; i < *argc && len + 2 < cap; i++)
+        len += (size_t)snprintf(cmdline + len, cap - len, "%s%s", i ? " " : "medssl ", (*argv)[i]);
+    if (dist_init(d, argc, argv)) {
+        fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
+        return MS_ERR_RUNTIME;
+    }
+    if (threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > d->size ? (int)(cores / d->size) : 1;
+    }
+    parallel_set_threads(threads);
+    *threads_used = threads;
+    runctl_install_signals();
+    return trainer_agree(d, cmd, d->rank == 0 ? runctl_make_dir(out) : MS_OK);
 }
 
 int trainer_agree(const ms_dist *d, const char *cmd, int rc)
