@@ -1,7 +1,8 @@
 /* test_loader_mpi — real ranks (ctest runs it with mpirun -np 2 and -np 3):
  * rank 0 writes a corpus whose size is a multiple of nothing convenient; every
  * rank streams its share for two epochs (train split, and all samples); rank 0
- * gathers the indices and checks exactly-once coverage and equal step counts. */
+ * gathers the indices and checks exactly-once coverage and equal step counts,
+ * and that the HDF5 driver follows the MPI thread level. */
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
@@ -47,6 +48,14 @@ static void test_shards_cover_exactly_once(void)
 {
     ms_corpus c;
     CHECK(corpus_open(&c, PATH) == 0);
+    /* the driver: MPI-IO only with more than one rank and MPI_THREAD_MULTIPLE
+     * (the loader reads from its prefetch thread), unless overridden */
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    const char *env = getenv("MEDSSL_HDF5_DRIVER");
+    const char *expect = env && *env && strcmp(env, "auto") != 0 ? env
+                         : D.size > 1 && level == MPI_THREAD_MULTIPLE ? "mpio" : "sec2";
+    TU_CHECKF(strcmp(c.driver, expect) == 0, "rank %d: driver %s, expected %s", D.rank, c.driver, expect);
     for (long epoch = 0; epoch < 2; epoch++) {
         check_epoch(&c, SPLIT_ALL, epoch);
         check_epoch(&c, SPLIT_TRAIN, epoch);

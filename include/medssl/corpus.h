@@ -15,6 +15,17 @@
  * read, and `medssl inspect` reads them all. uint8 images are returned as
  * float in [0, 1] (x / 255); float32 images as stored.
  *
+ * Under MPI with more than one rank, corpus_open opens the file with
+ * parallel HDF5's MPI-IO driver (DESIGN.md) when MPI provides
+ * MPI_THREAD_MULTIPLE (the loader reads from a background thread while the
+ * main thread runs collectives); otherwise, and without MPI, with the default
+ * sec2 driver, saying why on rank 0 when MPI-IO was passed over. The
+ * environment variable MEDSSL_HDF5_DRIVER=mpio|sec2 overrides the choice
+ * (give every rank the same value: mpirun -x MEDSSL_HDF5_DRIVER across nodes).
+ * With MPI-IO, corpus_open and corpus_close are collective: every rank must
+ * open and close the same corpora in the same order. Reads are independent
+ * (each rank reads its own rows, from any thread, under h5_lock).
+ *
  * A writer creates `<path>.tmp.<pid>` next to the final path and renames it
  * over `path` only in corpus_writer_finish, after a flush and fsync: a crash
  * or a bad input never leaves a file that looks complete.
@@ -41,6 +52,8 @@ typedef enum { DTYPE_U8, DTYPE_F32, DTYPE__COUNT } ms_dtype;
 typedef struct {
     char path[CORPUS_PATH_MAX];
     hid_t file, images, labels, masks, domains; /* H5I_INVALID_HID when absent */
+    hid_t xfer;               /* dataset transfer list of every read (independent under MPI-IO) */
+    char driver[8];           /* "sec2" or "mpio" */
     long long N;
     int C, H, W;
     ms_dtype dtype;
@@ -51,7 +64,8 @@ typedef struct {
 } ms_corpus;
 
 /* Opens and validates `path`; MS_ERR_INPUT with a message naming the file and
- * dataset on anything invalid. */
+ * dataset on anything invalid (or an unknown MEDSSL_HDF5_DRIVER value).
+ * Collective under MPI-IO (see above), as is corpus_close. */
 int corpus_open(ms_corpus *c, const char *path);
 void corpus_close(ms_corpus *c);
 int corpus_has_labels(const ms_corpus *c);
@@ -64,6 +78,17 @@ const char *corpus_dtype_name(ms_dtype d);
  * Non-finite float pixels are an input error naming the sample index. */
 int corpus_read(ms_corpus *c, long long first, long long count, float *images, int32_t *labels,
                 uint8_t *masks, int32_t *domains);
+/* The same for the samples rows[0..count) (strictly increasing), packed in
+ * that order: one read per stretch of consecutive rows, so the rows between
+ * them are not read (a compressed chunk is still decompressed once: /images
+ * and /masks get a chunk cache that holds one chunk, up to 64 MiB). */
+int corpus_read_rows(ms_corpus *c, const int64_t *rows, long long count, float *images, int32_t *labels,
+                     uint8_t *masks, int32_t *domains);
+/* All of /labels (N) or /domains (N) into the caller's array, read in blocks
+ * (bounded HDF5 memory for any N). MS_ERR_INPUT naming the file when the
+ * corpus has no such dataset. */
+int corpus_read_labels(ms_corpus *c, int32_t *labels);
+int corpus_read_domains(ms_corpus *c, int32_t *domains);
 
 typedef struct {
     char path[CORPUS_PATH_MAX], tmp_path[CORPUS_PATH_MAX + 32];

@@ -4,6 +4,8 @@
  * Dimension legend: N samples, C channels, H, W image size.
  * Every HDF5 call is checked; HDF5's own error stack printing is switched off
  * and each failure becomes one message naming the file and dataset.
+ * Under MPI (more than one rank, MPI_THREAD_MULTIPLE) files are opened with the
+ * MPI-IO driver; every read uses c->xfer (independent transfers).
  */
 #include "medssl/corpus.h"
 #include "medssl/common.h"
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <mpi.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,10 +135,38 @@ static int read_int32_block(ms_corpus *c, hid_t d, const char *name, long long f
     hsize_t start = (hsize_t)first, cnt = (hsize_t)count;
     hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &cnt, NULL);
     int ok = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL) >= 0 &&
-             H5Dread(d, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, v) >= 0;
+             H5Dread(d, H5T_NATIVE_INT32, ms, fs, c->xfer, v) >= 0;
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     return ok ? MS_OK : MS_FAIL(MS_ERR_INPUT, "%s: cannot read %s (truncated file?)", c->path, name);
+}
+
+/* A filtered (compressed) chunked dataset whose chunk exceeds HDF5's default
+ * 1 MiB chunk cache is reopened with a cache of one chunk (up to
+ * CORPUS_MAX_CHUNK_CACHE): a gathered read of a few rows per chunk then
+ * decompresses each chunk once, not once per stretch of rows (10x slower
+ * measured for 4 MiB gzip chunks). Uncompressed chunks are read in place
+ * without a cache. Caller holds the HDF5 lock. */
+#define CORPUS_MAX_CHUNK_CACHE ((size_t)64 << 20)
+static int fit_chunk_cache(ms_corpus *c, hid_t *d, const char *name)
+{
+    hid_t pl = H5Dget_create_plist(*d), t = H5Dget_type(*d);
+    hsize_t cd[8] = { 0 };
+    int chunk_rank = pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED ? H5Pget_chunk(pl, 8, cd) : 0;
+    size_t bytes = t >= 0 ? H5Tget_size(t) : 0;
+    for (int i = 0; i < chunk_rank; i++) bytes *= (size_t)cd[i];
+    const int filtered = chunk_rank > 0 && H5Pget_nfilters(pl) > 0;
+    if (t >= 0) H5Tclose(t);
+    if (pl >= 0) H5Pclose(pl);
+    if (!filtered || bytes <= ((size_t)1 << 20)) return MS_OK;
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    int ok = dapl >= 0 && H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT,
+                                             bytes < CORPUS_MAX_CHUNK_CACHE ? bytes : CORPUS_MAX_CHUNK_CACHE,
+                                             H5D_CHUNK_CACHE_W0_DEFAULT) >= 0;
+    H5Dclose(*d);
+    *d = ok ? H5Dopen2(c->file, name, dapl) : H5I_INVALID_HID;
+    if (dapl >= 0) H5Pclose(dapl);
+    return *d >= 0 ? MS_OK : MS_FAIL(MS_ERR_INPUT, "%s: cannot reopen %s", c->path, name);
 }
 
 static int count_names(const char *csv)
@@ -146,7 +177,6 @@ static int count_names(const char *csv)
     return n;
 }
 
-/* Labels in [-1, K) (K from class_names when given), domains >= 0. */
 /* Labels in [-1, K) (K from class_names when given), domains >= 0. Read in
  * blocks, so opening a corpus needs bounded memory whatever N is. */
 #define CHECK_BLOCK 65536
@@ -182,7 +212,19 @@ static int open_checked(ms_corpus *c)
     if (access(c->path, R_OK) != 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot read: %s", c->path, strerror(errno));
     if (H5Fis_hdf5(c->path) <= 0)
         return MS_FAIL(MS_ERR_INPUT, "%s: not an HDF5 file (or truncated/corrupt)", c->path);
-    c->file = H5Fopen(c->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    c->xfer = H5Pcreate(H5P_DATASET_XFER);
+    if (fapl < 0 || c->xfer < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create HDF5 property lists", c->path);
+    }
+    int ok = 1;
+    if (strcmp(c->driver, "mpio") == 0)
+        ok = H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) >= 0 &&
+             H5Pset_dxpl_mpio(c->xfer, H5FD_MPIO_INDEPENDENT) >= 0;
+    c->file = ok ? H5Fopen(c->path, H5F_ACC_RDONLY, fapl) : H5I_INVALID_HID;
+    H5Pclose(fapl);
+    if (!ok) return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot set up the MPI-IO driver", c->path);
     if (c->file < 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", c->path);
 
     char format[64];
@@ -234,6 +276,7 @@ static int open_checked(ms_corpus *c)
     else
         c->chunk_n = (long long)(image_bytes >= (1u << 20) ? 1 : (1u << 20) / image_bytes);
     if (pl >= 0) H5Pclose(pl);
+    if ((rc = fit_chunk_cache(c, &c->images, "/images"))) return rc;
 
     hsize_t d1[3];
     /* labels and domains: int32 in the contract; any integer type is read (h5py's
@@ -248,18 +291,69 @@ static int open_checked(ms_corpus *c)
     if (c->masks >= 0 && ((long long)d1[0] != c->N || (int)d1[1] != c->H || (int)d1[2] != c->W))
         return MS_FAIL(MS_ERR_INPUT, "%s: /masks has shape (%llu, %llu, %llu), expected (%lld, %d, %d)", c->path,
                        (unsigned long long)d1[0], (unsigned long long)d1[1], (unsigned long long)d1[2], c->N, c->H, c->W);
+    if (c->masks >= 0 && (rc = fit_chunk_cache(c, &c->masks, "/masks"))) return rc;
     return check_labels_domains(c);
+}
+
+static const char *thread_level_name(int level)
+{
+    return level == MPI_THREAD_SINGLE ? "MPI_THREAD_SINGLE" : level == MPI_THREAD_FUNNELED ? "MPI_THREAD_FUNNELED"
+         : level == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED" : "MPI_THREAD_MULTIPLE";
+}
+
+/* The file driver of corpus_open ("mpio" or "sec2" into c->driver): MPI-IO
+ * when MPI is running with more than one rank and provides
+ * MPI_THREAD_MULTIPLE, unless MEDSSL_HDF5_DRIVER says otherwise. The choice
+ * depends only on things equal on every rank (the environment, the world
+ * size, the thread level), so all ranks make it alike. Rank 0 says why when
+ * MPI-IO is passed over or forced against the thread level. */
+static int choose_driver(ms_corpus *c)
+{
+    const char *env = getenv("MEDSSL_HDF5_DRIVER");
+    if (env && *env && strcmp(env, "mpio") != 0 && strcmp(env, "sec2") != 0 && strcmp(env, "auto") != 0)
+        return MS_FAIL(MS_ERR_INPUT, "MEDSSL_HDF5_DRIVER=%s: expected mpio, sec2 or auto", env);
+    int inited = 0, finalized = 0, size = 1, rank = 0, level = MPI_THREAD_SINGLE;
+    MPI_Initialized(&inited);
+    if (inited) MPI_Finalized(&finalized);
+    const int mpi = inited && !finalized;
+    if (mpi) {
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Query_thread(&level);
+    }
+    int mpio;
+    if (env && strcmp(env, "sec2") == 0) {
+        mpio = 0;
+    } else if (env && strcmp(env, "mpio") == 0) {
+        mpio = mpi;
+        if (!mpi)
+            fprintf(stderr, "medssl: %s: sec2 driver despite MEDSSL_HDF5_DRIVER=mpio: MPI is not running\n", c->path);
+        else if (level != MPI_THREAD_MULTIPLE && rank == 0)
+            fprintf(stderr, "medssl: %s: MPI-IO driver (MEDSSL_HDF5_DRIVER=mpio) although MPI provides only %s: "
+                            "reading from the loader's prefetch thread during training collectives is unsafe\n",
+                    c->path, thread_level_name(level));
+    } else {
+        mpio = mpi && size > 1 && level == MPI_THREAD_MULTIPLE;
+        if (mpi && size > 1 && !mpio && rank == 0)
+            fprintf(stderr, "medssl: %s: sec2 driver, not MPI-IO: MPI provides %s and the loader's prefetch thread "
+                            "needs MPI_THREAD_MULTIPLE (MEDSSL_HDF5_DRIVER=mpio|sec2 overrides)\n",
+                    c->path, thread_level_name(level));
+    }
+    snprintf(c->driver, sizeof c->driver, "%s", mpio ? "mpio" : "sec2");
+    return MS_OK;
 }
 
 int corpus_open(ms_corpus *c, const char *path)
 {
     memset(c, 0, sizeof *c);
-    c->file = c->images = c->labels = c->masks = c->domains = H5I_INVALID_HID;
+    c->file = c->images = c->labels = c->masks = c->domains = c->xfer = H5I_INVALID_HID;
     if (strlen(path) >= sizeof c->path) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
     snprintf(c->path, sizeof c->path, "%s", path);
+    int rc = choose_driver(c);
+    if (rc) return rc;
     h5_lock();
     h5_quiet();
-    int rc = open_checked(c);
+    rc = open_checked(c);
     h5_unlock();
     if (rc) corpus_close(c);
     return rc;
@@ -273,7 +367,8 @@ void corpus_close(ms_corpus *c)
     h5_close_dset(&c->masks);
     h5_close_dset(&c->domains);
     if (c->file >= 0) H5Fclose(c->file);
-    c->file = H5I_INVALID_HID;
+    if (c->xfer >= 0) H5Pclose(c->xfer);
+    c->file = c->xfer = H5I_INVALID_HID;
     h5_unlock();
 }
 
@@ -281,7 +376,8 @@ int corpus_has_labels(const ms_corpus *c) { return c->labels >= 0; }
 int corpus_has_masks(const ms_corpus *c) { return c->masks >= 0; }
 int corpus_has_domains(const ms_corpus *c) { return c->domains >= 0; }
 
-/* Reads rows [first, first+count) of dataset d (rank dims, leading N) as mem_type. */
+/* Reads rows [first, first+count) of dataset d (rank dims, leading N) as
+ * mem_type into out. */
 static int read_rows(const ms_corpus *c, hid_t d, const char *name, int rank, const hsize_t *row_dims,
                      long long first, long long count, hid_t mem_type, void *out)
 {
@@ -290,7 +386,7 @@ static int read_rows(const ms_corpus *c, hid_t d, const char *name, int rank, co
     h5_lock();
     hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
     int ok = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
-             H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, out) >= 0;
+             H5Dread(d, mem_type, ms, fs, c->xfer, out) >= 0;
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     h5_unlock();
@@ -300,37 +396,92 @@ static int read_rows(const ms_corpus *c, hid_t d, const char *name, int rank, co
     return MS_OK;
 }
 
-int corpus_read(ms_corpus *c, long long first, long long count, float *images, int32_t *labels, uint8_t *masks,
-                int32_t *domains)
+/* Rows [first, first+count), or with rows != NULL the rows rows[0..count)
+ * (strictly increasing) packed in order, of dataset d; row_bytes per row in
+ * out. A gathered read is one plain read per stretch of consecutive rows:
+ * HDF5 1.10 takes far longer for one read of a union of hyperslabs than for
+ * the same rows in separate reads (bench/README.md, Loader). */
+static int read_rows_at(const ms_corpus *c, hid_t d, const char *name, int rank, const hsize_t *row_dims,
+                        long long first, long long count, const int64_t *rows, hid_t mem_type, size_t row_bytes,
+                        void *out)
 {
-    CHECK(first >= 0 && count >= 1 && first + count <= c->N);
+    if (!rows) return read_rows(c, d, name, rank, row_dims, first, count, mem_type, out);
+    int rc = MS_OK;
+    for (long long j = 0; j < count && !rc;) {
+        long long k = j + 1;
+        while (k < count && rows[k] == rows[k - 1] + 1) k++;
+        rc = read_rows(c, d, name, rank, row_dims, rows[j], k - j, mem_type, (char *)out + (size_t)j * row_bytes);
+        j = k;
+    }
+    return rc;
+}
+
+/* corpus_read (rows NULL) and corpus_read_rows. */
+static int read_samples(ms_corpus *c, long long first, long long count, const int64_t *rows, float *images,
+                        int32_t *labels, uint8_t *masks, int32_t *domains)
+{
     CHECK((labels == NULL || c->labels >= 0) && (masks == NULL || c->masks >= 0) &&
           (domains == NULL || c->domains >= 0));
     const hsize_t img_dims[4] = { 0, (hsize_t)c->C, (hsize_t)c->H, (hsize_t)c->W };
-    const size_t n = (size_t)count * c->C * c->H * c->W;
+    const size_t per = (size_t)c->C * c->H * c->W, n = (size_t)count * per, HW = (size_t)c->H * c->W;
     int rc = MS_OK;
     if (images && c->dtype == DTYPE_U8) {
         /* Read the bytes into the last quarter of the float buffer, then widen
          * front to back: float i (bytes 4i..4i+3) never overwrites byte 3n+j, j >= i,
          * before it is read. Avoids HDF5's slower type conversion. */
         uint8_t *bytes = (uint8_t *)images + 3 * n;
-        rc = read_rows(c, c->images, "/images", 4, img_dims, first, count, H5T_NATIVE_UINT8, bytes);
+        rc = read_rows_at(c, c->images, "/images", 4, img_dims, first, count, rows, H5T_NATIVE_UINT8, per, bytes);
         if (!rc)
             for (size_t i = 0; i < n; i++) images[i] = (float)bytes[i] * (1.0f / 255.0f);
     } else if (images) {
-        rc = read_rows(c, c->images, "/images", 4, img_dims, first, count, H5T_NATIVE_FLOAT, images);
-        const size_t per = (size_t)c->C * c->H * c->W;
+        rc = read_rows_at(c, c->images, "/images", 4, img_dims, first, count, rows, H5T_NATIVE_FLOAT,
+                          per * sizeof(float), images);
         for (size_t i = 0; i < n && !rc; i++)
-            if (!isfinite(images[i]))
+            if (!isfinite(images[i])) {
+                const long long k = (long long)(i / per);
                 rc = MS_FAIL(MS_ERR_INPUT, "%s: /images[%lld] holds a non-finite value (%g)", c->path,
-                             first + (long long)(i / per), (double)images[i]);
+                             rows ? (long long)rows[k] : first + k, (double)images[i]);
+            }
     }
     const hsize_t mask_dims[3] = { 0, (hsize_t)c->H, (hsize_t)c->W }, vec_dims[1] = { 0 };
-    if (!rc && labels) rc = read_rows(c, c->labels, "/labels", 1, vec_dims, first, count, H5T_NATIVE_INT32, labels);
-    if (!rc && masks) rc = read_rows(c, c->masks, "/masks", 3, mask_dims, first, count, H5T_NATIVE_UINT8, masks);
-    if (!rc && domains) rc = read_rows(c, c->domains, "/domains", 1, vec_dims, first, count, H5T_NATIVE_INT32, domains);
+    if (!rc && labels)
+        rc = read_rows_at(c, c->labels, "/labels", 1, vec_dims, first, count, rows, H5T_NATIVE_INT32, 4, labels);
+    if (!rc && masks)
+        rc = read_rows_at(c, c->masks, "/masks", 3, mask_dims, first, count, rows, H5T_NATIVE_UINT8, HW, masks);
+    if (!rc && domains)
+        rc = read_rows_at(c, c->domains, "/domains", 1, vec_dims, first, count, rows, H5T_NATIVE_INT32, 4, domains);
     return rc;
 }
+
+int corpus_read(ms_corpus *c, long long first, long long count, float *images, int32_t *labels, uint8_t *masks,
+                int32_t *domains)
+{
+    CHECK(first >= 0 && count >= 1 && first + count <= c->N);
+    return read_samples(c, first, count, NULL, images, labels, masks, domains);
+}
+
+int corpus_read_rows(ms_corpus *c, const int64_t *rows, long long count, float *images, int32_t *labels,
+                     uint8_t *masks, int32_t *domains)
+{
+    CHECK(count >= 1 && rows[0] >= 0 && rows[count - 1] < c->N);
+    for (long long j = 1; j < count; j++) CHECKM(rows[j] > rows[j - 1], "corpus_read_rows: rows must increase");
+    return read_samples(c, 0, count, rows, images, labels, masks, domains);
+}
+
+/* All of the 1-D dataset d into v (N), CHECK_BLOCK entries per read. */
+static int read_int32_all(ms_corpus *c, hid_t d, const char *name, int32_t *v)
+{
+    if (d < 0) return MS_FAIL(MS_ERR_INPUT, "%s: has no %s", c->path, name);
+    int rc = MS_OK;
+    h5_lock();
+    for (long long b = 0; b < c->N && !rc; b += CHECK_BLOCK)
+        rc = read_int32_block(c, d, name, b, c->N - b < CHECK_BLOCK ? c->N - b : CHECK_BLOCK, v + b);
+    h5_unlock();
+    return rc;
+}
+
+int corpus_read_labels(ms_corpus *c, int32_t *labels) { return read_int32_all(c, c->labels, "/labels", labels); }
+int corpus_read_domains(ms_corpus *c, int32_t *domains) { return read_int32_all(c, c->domains, "/domains", domains); }
 
 /* ---- writing ---------------------------------------------------------------------- */
 
