@@ -11,8 +11,11 @@ int dist_init(ms_dist *d, int *argc, char ***argv)
     int inited = 0;
     MPI_Initialized(&inited);
     if (!inited) {
+        /* MULTIPLE: with the MPI-IO driver the loader's prefetch thread reads the
+         * corpus (MPI-IO calls) while the main thread runs the gradient
+         * all-reduce; with less, corpus_open falls back to the sec2 driver. */
         int provided;
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
             return MS_FAIL(MS_ERR_RUNTIME, "MPI_Init_thread failed");
         d->we_initialized = 1;
     }
