@@ -1,5 +1,6 @@
 /* test_runctl — latest-checkpoint discovery ignores temporary and foreign files,
- * pruning keeps the newest K, metrics lines append whole, stop signals set the
+ * pruning keeps the newest K and deletes temporary files of processes that
+ * are gone, metrics lines append whole, stop signals set the
  * flag, run folders are created (and a file in the way is an error). */
 #include "medssl/common.h"
 #include "medssl/runctl.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char DIR_[256];
@@ -38,7 +40,17 @@ static void test_latest_and_prune(void)
         runctl_ckpt_name(path, sizeof path, DIR_, s);
         touch(strrchr(path, '/') + 1);
     }
-    touch("step-000000000900.h5.tmp.123"); /* an interrupted write */
+    /* a write in progress (this process is alive) and one interrupted by a kill
+     * (a child that has exited: its pid names no process) */
+    char live[64], dead[64];
+    snprintf(live, sizeof live, "step-000000000900.h5.tmp.%ld", (long)getpid());
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) _exit(0);
+    CHECK(waitpid(child, NULL, 0) == child);
+    snprintf(dead, sizeof dead, "step-000000000800.h5.tmp.%ld", (long)child);
+    touch(live);
+    touch(dead);
     touch("step-abc.h5");
     touch("best.h5");
     touch("last.h5");
@@ -50,7 +62,8 @@ static void test_latest_and_prune(void)
     TU_CHECK(!exists(name));
     snprintf(name, sizeof name, "step-%012d.h5", 400);
     TU_CHECK(exists(name));
-    TU_CHECK(exists("best.h5") && exists("last.h5") && exists("step-000000000900.h5.tmp.123"));
+    TU_CHECK(exists("best.h5") && exists("last.h5") && exists(live));
+    TU_CHECK(!exists(dead));
     char missing[700];
     snprintf(missing, sizeof missing, "%s/nope", DIR_);
     TU_CHECK(runctl_find_latest(missing, path, sizeof path) == 0 && path[0] == 0);
