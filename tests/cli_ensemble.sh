@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CLI test of `medssl ensemble train|evaluate` on synthetic phantoms: bagging
-# members trained one at a time (as SLURM array tasks do) and all at once,
+# members trained one at a time (as SLURM array tasks do), all at once, and by
+# groups of MPI ranks at the same time (--groups, bit-identical to one at a time),
 # AdaBoost SAMME members with their weights, every combiner in the report,
 # a segmentation ensemble, a re-run that keeps finished members, 2 MPI ranks,
 # and bad input.
@@ -48,6 +49,21 @@ w = [m["weight"] for m in d["members"]]
 assert all(0.6 < x <= 1 for x in w), w
 print("bagging members", acc, "average", avg, "moe", d["combiners"]["moe"]["accuracy"])
 PY
+
+# --- the same members, trained at the same time by 2 groups of MPI ranks (MPI_Comm_split) ---------
+mpirun -np 2 "$MEDSSL" ensemble train --method bagging --members 2 --groups 2 --train tr.h5 --out grp -- "${FT[@]}" \
+    2> grp.log || { cat grp.log; fail "--groups 2"; }
+grep -q "2 ranks in 2 groups" grp.log || fail "no group line: $(head -3 grp.log)"
+[ "$(grep -vc '^#' grp/members.txt)" -eq 2 ] || fail "--groups members.txt: $(cat grp/members.txt)"
+for i in 0 1; do # member i in a group of one rank == member i trained alone (the array task above)
+    cmp -s <(h5dump -g /params grp/member-$i/last.h5 | tail -n +3) <(h5dump -g /params bag/member-$i/last.h5 | tail -n +3) ||
+        fail "--groups: member $i differs from the same member trained alone"
+done
+set +e
+mpirun -np 2 "$MEDSSL" ensemble train --members 2 --groups 3 --train tr.h5 --out grp3 -- "${FT[@]}" 2> grp3.log
+rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q -- "--groups 3: more groups than the 2 ranks" grp3.log || fail "--groups 3 on 2 ranks: rc $rc $(cat grp3.log)"
 
 # a re-run keeps the finished members
 "$MEDSSL" ensemble train --method bagging --members 3 --train tr.h5 --out bag -- "${FT[@]}" 2> rerun.log

@@ -18,12 +18,25 @@
 #include "medssl/slab.h"
 
 typedef struct {
-    int rank, size;
+    MPI_Comm comm;        /* the ranks that train together: the world, or a group of dist_split */
+    int rank, size;       /* in comm */
     int we_initialized;   /* dist_init called MPI_Init, so dist_finalize finalizes */
 } ms_dist;
 
+/* Initializes MPI if needed; d describes dist_comm(): the world, or the
+ * calling rank's group while a dist_split is in force. */
 int dist_init(ms_dist *d, int *argc, char ***argv);
 void dist_finalize(ms_dist *d);
+/* The communicator training runs on (for code without an ms_dist at hand,
+ * such as the corpus's MPI-IO driver). */
+MPI_Comm dist_comm(void);
+/* Splits d's ranks into `groups` groups of consecutive ranks (sizes differ by
+ * at most one; groups <= d->size) and makes the caller's group dist_comm(),
+ * so that runs started inside (dist_init) train within their group, e.g. one
+ * ensemble member per group. Collective over d->comm. Returns the group index
+ * in *group. dist_unsplit (collective over the group) goes back to d->comm. */
+int dist_split(const ms_dist *d, int groups, int *group);
+void dist_unsplit(void);
 /* Gives every rank rank 0's parameter values (including BN running stats). */
 void dist_broadcast_params(const ms_dist *d, ms_slab *s);
 

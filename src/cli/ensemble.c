@@ -7,7 +7,10 @@
  *             weighted error). Each member is a `medssl finetune` run in
  *             <out>/member-<i>/ with the finetune flags given after `--`.
  *             Bagging members are independent: `--member I` trains one of them
- *             (one SLURM array task per member, jobs/ensemble.sbatch).
+ *             (one SLURM array task per member, jobs/ensemble.sbatch), and
+ *             `--groups G` splits the MPI ranks into G groups (dist_split,
+ *             MPI_Comm_split) that train members g, g+G, ... at the same time,
+ *             each member data-parallel over its group's ranks.
  *             <out>/members.txt lists the finished members and their weights.
  *   evaluate  combines saved members (--ensemble DIR or --members a.h5,b.h5,...,
  *             e.g. models from different pretext inits or strategies) on a
@@ -99,7 +102,7 @@ static int members_append(const char *dir, ens_method method, const char *rel, d
 
 typedef struct {
     const char *method, *train, *out, *members_str;
-    int members, member, seed;
+    int members, member, seed, groups;
     int n_pass;
     char **pass;     /* finetune flags after `--` */
 } train_opts;
@@ -189,6 +192,14 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     const char *task = pass_flag(o, "--task");
     const int segment = task && strcmp(task, "segment") == 0;
     if (method == METHOD_BOOSTING && segment) return MS_FAIL(MS_ERR_INPUT, "--method boosting: classification only");
+    const int G = o->groups;
+    if (G > 1 && method == METHOD_BOOSTING)
+        return MS_FAIL(MS_ERR_INPUT, "--groups: boosting members depend on each other and train in order");
+    if (G > 1 && o->member >= 0)
+        return MS_FAIL(MS_ERR_INPUT, "--groups with --member (or a SLURM array task): one member runs on all ranks");
+    if (G > d->size)
+        return MS_FAIL(MS_ERR_INPUT, "--groups %d: more groups than the %d ranks (mpirun -np N with N >= %d)", G,
+                       d->size, G);
     int rc = d->rank == 0 ? runctl_make_dir(o->out) : MS_OK;
     if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
     ms_corpus c;
@@ -205,8 +216,21 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     double *w = ms_malloc((size_t)n * sizeof(double));
     int32_t *pred = ms_malloc((size_t)n * sizeof(int32_t)), *labels = ms_malloc((size_t)n * sizeof(int32_t));
     for (long long i = 0; i < n; i++) w[i] = 1.0 / (double)n;
+    /* with groups, each group's rank 0 reports, and the finished members are
+     * listed by world rank 0 once every group is done */
+    int group = 0, lead = d->rank == 0;
+    int trained[ENS_MAX_MEMBERS] = { 0 };
+    if (G > 1) {
+        rc = dist_split(d, G, &group);
+        int grank = 0;
+        if (!rc) MPI_Comm_rank(dist_comm(), &grank);
+        lead = grank == 0;
+        if (!rc && d->rank == 0)
+            fprintf(stderr, "medssl ensemble: %d ranks in %d groups; group g trains members g, g+%d, ...\n", d->size, G, G);
+    }
     for (int i = 0; i < o->members && !rc; i++) {
         if (o->member >= 0 && i != o->member) continue;
+        if (i % G != group) continue;
         rc = method == METHOD_BAGGING ? ens_bootstrap_counts(draw, n, (uint64_t)o->seed, (uint64_t)i)
                                       : ens_resample_counts(draw, w, n, (uint64_t)o->seed, (uint64_t)i);
         if (rc) break;
@@ -216,13 +240,13 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
         snprintf(rel, sizeof rel, "member-%d/best.h5", i);
         int listed = 0;
         for (int k = 0; k < done_list.M; k++) listed |= strstr(done_list.path[k], rel) != NULL;
-        if (d->rank == 0)
+        if (lead)
             fprintf(stderr, "medssl ensemble: %s member %d/%d%s\n", method_names[method], i + 1, o->members,
                     listed ? " (done before; kept)" : "");
         snprintf(dir, sizeof dir, "%s/member-%d", o->out, i);
         if (!listed && (rc = train_member(o, i, resample, dir, sizeof dir))) break;
         if (runctl_stop_signal()) {
-            if (d->rank == 0) fprintf(stderr, "medssl ensemble: stopped by a signal; run again to continue\n");
+            if (lead) fprintf(stderr, "medssl ensemble: stopped by a signal; run again to continue\n");
             break;
         }
         snprintf(ckpt, sizeof ckpt, "%s/best.h5", dir);
@@ -241,9 +265,29 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
                 if (d->rank == 0) fprintf(stderr, "medssl ensemble: member %d fits the training set; boosting stops\n", i);
                 break;
             }
+        } else if (!listed && G > 1) {
+            trained[i] = 1;
         } else if (!listed && d->rank == 0) {
             rc = members_append(o->out, (ens_method)method, rel, 1.0);
         }
+    }
+    if (G > 1) { /* every group is back: world rank 0 lists what they trained, in member order */
+        dist_unsplit();
+        int all[ENS_MAX_MEMBERS];
+        MPI_Allreduce(trained, all, ENS_MAX_MEMBERS, MPI_INT, MPI_MAX, d->comm);
+        for (int i = 0; i < o->members && d->rank == 0; i++) {
+            if (!all[i]) continue;
+            char rel[64], ckpt[ENS_PATH + 32];
+            snprintf(rel, sizeof rel, "member-%d/best.h5", i);
+            snprintf(ckpt, sizeof ckpt, "%s/%s", o->out, rel);
+            if (access(ckpt, R_OK) != 0) snprintf(rel, sizeof rel, "member-%d/last.h5", i);
+            int err = members_append(o->out, (ens_method)method, rel, 1.0);
+            if (!rc) rc = err;
+        }
+        /* a failing group has said why; the others exit with its code */
+        int rc_all = rc;
+        MPI_Allreduce(&rc, &rc_all, 1, MPI_INT, MPI_MAX, d->comm);
+        rc = rc_all;
     }
     free(draw);
     free(resample);
@@ -542,7 +586,8 @@ int cmd_ensemble(int argc, char **argv)
     const char *sub = argc > 1 ? argv[1] : "";
     if (strcmp(sub, "train") != 0 && strcmp(sub, "evaluate") != 0) {
         if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-            printf("usage: medssl ensemble train --method bagging|boosting --members M --train FILE --out DIR [--member I]\n"
+            printf("usage: medssl ensemble train --method bagging|boosting --members M --train FILE --out DIR\n"
+                   "                              [--member I | --groups G]\n"
                    "                              -- <medssl finetune flags: --task, --strategy, --init, --epochs ...>\n"
                    "       medssl ensemble evaluate (--ensemble DIR | --members A.h5,B.h5,..) --data FILE [--val FILE]\n"
                    "                              [--combiner all|%s] [--by-domain] [--out DIR] [--json]\n",
@@ -555,7 +600,7 @@ int cmd_ensemble(int argc, char **argv)
     int rc;
     ms_dist d;
     if (strcmp(sub, "train") == 0) {
-        train_opts o = { .method = "bagging", .members = 5, .member = -1 };
+        train_opts o = { .method = "bagging", .members = 5, .member = -1, .groups = 1 };
         int split = argc;
         for (int i = 2; i < argc; i++)
             if (strcmp(argv[i], "--") == 0) {
@@ -571,6 +616,8 @@ int cmd_ensemble(int argc, char **argv)
             { "train", ARG_STRING, &o.train, 0, 0, "FILE", "labeled training corpus (required)" },
             { "out", ARG_STRING, &o.out, 0, 0, "DIR", "ensemble folder: member-<i>/ and members.txt (required)" },
             { "seed", ARG_INT, &o.seed, 0, 1000000, "N", "seed of the resamples; member i uses seed + 1000 i" },
+            { "groups", ARG_INT, &o.groups, 1, ENS_MAX_MEMBERS, "G", "bagging: split the MPI ranks into G groups that train "
+                                                                  "members at the same time (default 1)" },
         };
         rc = cli_parse("ensemble train", "--method M --members M --train FILE --out DIR -- <finetune flags>",
                        "Trains ensemble members (medssl finetune runs) by bagging or AdaBoost SAMME.", args,

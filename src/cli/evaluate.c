@@ -39,7 +39,7 @@ static void gather_rows(const ms_dist *d, const void *mine, long long count, int
         rc[r] = (int)(counts[r] * per);
         displ[r] = (int)(first[r] * per);
     }
-    MPI_Gatherv(mine, (int)(count * per), type, all, rc, displ, type, 0, MPI_COMM_WORLD);
+    MPI_Gatherv(mine, (int)(count * per), type, all, rc, displ, type, 0, d->comm);
     free(rc);
     free(displ);
 }
@@ -61,7 +61,7 @@ int eval_predict(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domai
     uint8_t *truth = p->segment ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
     int rc = predictor_run(p, c, first[d->rank], mine, probs, e->labels, truth, e->domains);
     int bad = rc != 0, any = bad;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, d->comm);
     if (!any) {
         if (p->segment && keep_probs) { /* (n, K, HW) probabilities, for ensembles */
             if (d->rank == 0 && d->size > 1) {

@@ -312,7 +312,7 @@ static int setup(finetune_run *r, const finetune_opts *o)
     if ((rc = transfer_check(&r->xfer, &r->model))) return rc;
     const int B = o->batch / r->d.size;
     if ((rc = model_plan(&r->model, B, r->train_c.H, r->train_c.W))) return MS_FAIL(rc, "%s: %s", o->train, ms_last_error());
-    if (o->sync_bn) model_set_sync_bn(&r->model, MPI_COMM_WORLD);
+    if (o->sync_bn) model_set_sync_bn(&r->model, r->d.comm);
 
     if ((rc = open_loaders(r, o))) return rc;
     if (o->class_weights) {

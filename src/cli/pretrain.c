@@ -156,7 +156,7 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
         return MS_FAIL(MS_ERR_INPUT, "--batch %d is not divisible by the %d ranks", o->batch, r->d.size);
     r->B = o->batch / r->d.size;
     if ((rc = model_plan(&r->model, r->B * r->R, r->in_h, r->in_w))) return rc;
-    if (o->sync_bn) model_set_sync_bn(&r->model, MPI_COMM_WORLD);
+    if (o->sync_bn) model_set_sync_bn(&r->model, r->d.comm);
     r->inputs = ms_aligned((size_t)r->B * r->R * r->corpus.C * r->in_h * r->in_w * sizeof(float));
     r->targets = ms_malloc((size_t)r->B * r->R * sizeof(int32_t));
     r->row_targets = ms_malloc((size_t)r->B * r->R * sizeof(int32_t));

@@ -9,6 +9,7 @@
  */
 #include "medssl/corpus.h"
 #include "medssl/common.h"
+#include "medssl/dist.h"
 #include "corpus_internal.h"
 
 #include <errno.h>
@@ -219,7 +220,7 @@ static int open_checked(ms_corpus *c)
     }
     int ok = 1;
     if (strcmp(c->driver, "mpio") == 0)
-        ok = H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) >= 0 &&
+        ok = H5Pset_fapl_mpio(fapl, dist_comm(), MPI_INFO_NULL) >= 0 &&
              H5Pset_dxpl_mpio(c->xfer, H5FD_MPIO_INDEPENDENT) >= 0;
     c->file = ok ? H5Fopen(c->path, H5F_ACC_RDONLY, fapl) : H5I_INVALID_HID;
     H5Pclose(fapl);
@@ -302,8 +303,9 @@ static const char *thread_level_name(int level)
 
 /* The file driver of corpus_open ("mpio" or "sec2" into c->driver): MPI-IO
  * when MPI is running with more than one rank and provides
- * MPI_THREAD_MULTIPLE, unless MEDSSL_HDF5_DRIVER says otherwise. The choice
- * depends only on things equal on every rank (the environment, the world
+ * MPI_THREAD_MULTIPLE, unless MEDSSL_HDF5_DRIVER says otherwise. The file is
+ * opened collectively over dist_comm() (the world, or an ensemble group). The
+ * choice depends only on things equal on its ranks (the environment, the group
  * size, the thread level), so all ranks make it alike. Rank 0 says why when
  * MPI-IO is passed over or forced against the thread level. */
 static int choose_driver(ms_corpus *c)
@@ -316,8 +318,8 @@ static int choose_driver(ms_corpus *c)
     if (inited) MPI_Finalized(&finalized);
     const int mpi = inited && !finalized;
     if (mpi) {
-        MPI_Comm_size(MPI_COMM_WORLD, &size);
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(dist_comm(), &size);
+        MPI_Comm_rank(dist_comm(), &rank);
         MPI_Query_thread(&level);
     }
     int mpio;

@@ -5,6 +5,11 @@
 
 #include <string.h>
 
+/* The group of dist_split while one is in force (one per process). */
+static MPI_Comm group_comm = MPI_COMM_NULL;
+
+MPI_Comm dist_comm(void) { return group_comm != MPI_COMM_NULL ? group_comm : MPI_COMM_WORLD; }
+
 int dist_init(ms_dist *d, int *argc, char ***argv)
 {
     memset(d, 0, sizeof *d);
@@ -19,9 +24,29 @@ int dist_init(ms_dist *d, int *argc, char ***argv)
             return MS_FAIL(MS_ERR_RUNTIME, "MPI_Init_thread failed");
         d->we_initialized = 1;
     }
-    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    d->comm = dist_comm();
+    MPI_Comm_rank(d->comm, &d->rank);
+    MPI_Comm_size(d->comm, &d->size);
     return MS_OK;
+}
+
+int dist_split(const ms_dist *d, int groups, int *group)
+{
+    if (groups < 1 || groups > d->size)
+        return MS_FAIL(MS_ERR_INPUT, "--groups %d: expected 1..%d (the number of ranks)", groups, d->size);
+    if (group_comm != MPI_COMM_NULL) return MS_FAIL(MS_ERR_RUNTIME, "dist_split: already split");
+    /* rank r joins group floor(r * groups / size): consecutive ranks, so a group
+     * stays on as few nodes as the launcher's placement allows */
+    *group = (int)((long long)d->rank * groups / d->size);
+    if (MPI_Comm_split(d->comm, *group, d->rank, &group_comm) != MPI_SUCCESS)
+        return MS_FAIL(MS_ERR_RUNTIME, "MPI_Comm_split into %d groups failed", groups);
+    return MS_OK;
+}
+
+void dist_unsplit(void)
+{
+    if (group_comm != MPI_COMM_NULL) MPI_Comm_free(&group_comm);
+    group_comm = MPI_COMM_NULL;
 }
 
 void dist_finalize(ms_dist *d)
@@ -40,7 +65,7 @@ void dist_broadcast_params(const ms_dist *d, ms_slab *s)
     if (d->size == 1) return;
     for (size_t off = 0; off < s->n; off += DIST_CHUNK) {
         size_t n = s->n - off < DIST_CHUNK ? s->n - off : DIST_CHUNK;
-        MPI_Bcast(s->val + off, (int)n, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        MPI_Bcast(s->val + off, (int)n, MPI_FLOAT, 0, d->comm);
     }
 }
 
@@ -66,7 +91,7 @@ static void launch(ms_grad_sync *g)
     CHECK(g->n_req < DIST_MAX_BUCKETS);
     CHECK(g->hi - g->lo < DIST_CHUNK);
     MPI_Iallreduce(MPI_IN_PLACE, g->s->grad + g->lo, (int)(g->hi - g->lo), MPI_FLOAT, MPI_SUM,
-                   MPI_COMM_WORLD, &g->req[g->n_req++]);
+                   g->d->comm, &g->req[g->n_req++]);
     g->hi = g->lo;
 }
 
@@ -100,6 +125,6 @@ double dist_sum_double(const ms_dist *d, double x)
 {
     if (d->size == 1) return x;
     double sum = 0;
-    MPI_Allreduce(&x, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&x, &sum, 1, MPI_DOUBLE, MPI_SUM, d->comm);
     return sum;
 }

@@ -32,7 +32,7 @@ int runctl_stop_signal(void) { return stop_signal; }
 int runctl_stop_requested(const ms_dist *d)
 {
     int mine = stop_signal != 0, any = mine;
-    if (d->size > 1) MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (d->size > 1) MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, d->comm);
     return any;
 }
 

@@ -44,7 +44,7 @@ int trainer_begin(ms_dist *d, const char *cmd, int *argc, char ***argv, int thre
 int trainer_agree(const ms_dist *d, const char *cmd, int rc)
 {
     int rc_all = rc;
-    MPI_Allreduce(&rc, &rc_all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&rc, &rc_all, 1, MPI_INT, MPI_MAX, d->comm);
     if (rc && d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", cmd, d->rank, ms_last_error());
     else if (rc) fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
     else if (rc_all && d->rank == 0) fprintf(stderr, "medssl %s: another rank failed; stopping\n", cmd);
@@ -125,9 +125,9 @@ int trainer_validate(ms_trainer *t, double *val_loss, double *metric)
         sums[2] += count;
     }
     int any_bad = bad;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->d->comm);
     if (any_bad) return bad ? rc : MS_FAIL(MS_ERR_INPUT, "another rank failed to read the validation split");
-    MPI_Allreduce(sums, all, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(sums, all, 3, MPI_DOUBLE, MPI_SUM, t->d->comm);
     *val_loss = all[2] > 0 ? all[0] / all[2] : NAN;
     *metric = all[2] > 0 ? all[1] / all[2] : NAN;
     return MS_OK;
@@ -137,7 +137,7 @@ int trainer_validate(ms_trainer *t, double *val_loss, double *metric)
 static int diverged(ms_trainer *t, double loss, long epoch)
 {
     int bad = !isfinite(loss), any_bad = bad;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->d->comm);
     if (!any_bad) return 0;
     char last[4096];
     runctl_find_latest(t->out, last, sizeof last);
@@ -220,7 +220,7 @@ int trainer_run(ms_trainer *t)
         if ((rc = loader_next(t->train, &b))) return fail(t, rc);
         t->t_loader_wait += ms_now() - t0;
         int terms = b.n > 0 ? t->ops->prepare(t->ctx, &b, epoch, 1) : 0, terms_all = terms;
-        MPI_Allreduce(&terms, &terms_all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(&terms, &terms_all, 1, MPI_INT, MPI_SUM, t->d->comm);
         const float weight = terms_all > 0 ? (float)terms * (float)t->d->size / (float)terms_all : 0.0f;
         const uint64_t key = rng_key(t->st.seed, (uint64_t)epoch, (uint64_t)t->st.step, RNG_DROPOUT);
         slab_zero_grad(&t->model->slab);
@@ -241,7 +241,7 @@ int trainer_run(ms_trainer *t)
         t->st.step++;
         t->st.samples_seen += t->global_batch;
         double mean_loss = 0, loss_w = terms_all > 0 ? loss * terms / terms_all : 0;
-        MPI_Allreduce(&loss_w, &mean_loss, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(&loss_w, &mean_loss, 1, MPI_DOUBLE, MPI_SUM, t->d->comm);
         loss_sum += mean_loss;
         epoch_loss += mean_loss;
         log_n++;
