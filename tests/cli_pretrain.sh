@@ -3,7 +3,7 @@
 # subset, imported through IDX): rotation learning (validation accuracy far
 # above the 25% of chance), checkpoints and metrics.jsonl, an interrupted run
 # resumed to bit-identical weights, SIGTERM handling, 2 MPI ranks, autoencoder
-# and jigsaw smoke runs, a diverging run stopped with exit 1, and usage errors.
+# and jigsaw smoke runs, a separate validation corpus, a diverging run stopped with exit 1, and usage errors.
 set -euo pipefail
 MEDSSL=$1
 fail() { echo "FAIL: $*"; exit 1; }
@@ -78,6 +78,21 @@ h5dump -d /pretext/permutations "$out/jig/last.h5" | grep -q '( 10, 9 )' || fail
 set +e; "$MEDSSL" pretrain --task jigsaw --permutations 10 --seed 5 --corpus "$out/fm.h5" --encoder "encoder:widths=8-16,convs=1" \
   --batch 16 --epochs 2 --val-fraction 0.1 --threads 1 --out "$out/jig" --resume auto 2> "$out/jig2.log"; rc=$?; set -e
 [ $rc -eq 2 ] && grep -q "permutation set differs" "$out/jig2.log" || fail "jigsaw resume with another seed: exit $rc, $(cat "$out/jig2.log")"
+
+# --- a separate held-out corpus (--val FILE): the whole of it is the validation set ---------------
+/usr/bin/python3 - "$FM/train-images-idx3-ubyte.gz" "$out/val.idx" <<'PY'
+import gzip, struct, sys
+raw = gzip.open(sys.argv[1]).read()
+n = 300
+open(sys.argv[2], "wb").write(struct.pack(">IIII", 0x803, n, 28, 28) + raw[16:16 + n * 784])
+PY
+"$MEDSSL" import idx --images "$out/val.idx" --out "$out/val.h5" 2>/dev/null
+"$MEDSSL" pretrain --task rotation "${COMMON[@]}" --val "$out/val.h5" --epochs 1 --out "$out/valf" 2> "$out/valf.log" ||
+  { cat "$out/valf.log"; fail "--val FILE"; }
+grep -q '"val_accuracy"' "$out/valf/metrics.jsonl" || fail "--val FILE: no validation line"
+"$MEDSSL" import idx --images "$out/val.idx" --size 32 --out "$out/val32.h5" 2>/dev/null
+set +e; "$MEDSSL" pretrain --task rotation "${COMMON[@]}" --val "$out/val32.h5" --epochs 1 --out "$out/val32" 2> "$out/val32.log"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "val32.h5: images are 1x32x32" "$out/val32.log" || fail "--val of another size: exit $rc, $(cat "$out/val32.log")"
 
 # --- a diverging run stops every rank with exit 1 and names the last good checkpoint --------
 set +e; "$MEDSSL" pretrain --task rotation "${COMMON[@]}" --lr 1e6 --epochs 1 --out "$out/nan" 2> "$out/nan.log"; rc=$?; set -e

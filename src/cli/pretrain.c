@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 typedef struct {
-    const char *task, *corpus, *out, *encoder, *augment, *resume, *optimizer, *ae_variant;
+    const char *task, *corpus, *val, *out, *encoder, *augment, *resume, *optimizer, *ae_variant;
     int epochs, batch, seed, threads, keep, log_every, permutations, one_rotation, buffer, sync_bn;
     long max_steps;
     float lr, weight_decay, warmup_epochs, val_fraction, momentum, noise_sigma, mask_fraction;
@@ -44,7 +44,8 @@ typedef struct {
 
 typedef struct {
     ms_dist d;
-    ms_corpus corpus;
+    ms_corpus corpus, val_c;      /* val_c: --val FILE (has_val_c) */
+    int has_val_c;
     ms_pretext pt;
     ms_model model;
     ms_optim opt;
@@ -117,6 +118,13 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
         return MS_FAIL(MS_ERR_INPUT, "--task %s: expected rotation, jigsaw or autoencoder", o->task);
     int rc = corpus_open(&r->corpus, o->corpus);
     if (rc) return rc;
+    if (o->val) {
+        if ((rc = corpus_open(&r->val_c, o->val))) return rc;
+        r->has_val_c = 1;
+        if (r->val_c.C != r->corpus.C || r->val_c.H != r->corpus.H || r->val_c.W != r->corpus.W)
+            return MS_FAIL(MS_ERR_INPUT, "%s: images are %dx%dx%d but %s has %dx%dx%d", o->val, r->val_c.C, r->val_c.H,
+                           r->val_c.W, o->corpus, r->corpus.C, r->corpus.H, r->corpus.W);
+    }
     /* the encoder spec, with the corpus's channel count */
     ms_model_spec enc;
     char enc_text[512];
@@ -177,16 +185,18 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
                        .metric_key = r->classify ? "val_accuracy" : "val_mse", .higher_better = r->classify };
 
     if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--augment: %s", ms_last_error());
+    /* held out: --val FILE whole, else --val-fraction of the corpus (split by seed), else nothing */
+    const int split = !o->val && o->val_fraction > 0;
     ms_loader_cfg lc = { .rank = r->d.rank, .size = r->d.size, .seed = (uint64_t)o->seed, .batch = r->B,
-                         .buffer = o->buffer, .split = o->val_fraction > 0 ? SPLIT_TRAIN : SPLIT_ALL,
+                         .buffer = o->buffer, .split = split ? SPLIT_TRAIN : SPLIT_ALL,
                          .val_fraction = o->val_fraction, .shuffle = 1, .augment = &r->aug };
     if ((rc = loader_open(&r->train, &r->corpus, &lc))) return rc;
     if ((rc = loader_start_epoch(r->train, 0))) return rc;
-    if (o->val_fraction > 0) {
-        lc.split = SPLIT_VAL;
+    if (split || o->val) {
+        lc.split = split ? SPLIT_VAL : SPLIT_ALL;
         lc.shuffle = 0;
         lc.augment = NULL;
-        if ((rc = loader_open(&r->val, &r->corpus, &lc))) return rc;
+        if ((rc = loader_open(&r->val, o->val ? &r->val_c : &r->corpus, &lc))) return rc;
         if ((rc = loader_start_epoch(r->val, 0))) return rc;
     }
     t->train = r->train;
@@ -201,6 +211,7 @@ static void teardown(pretrain_run *r)
     model_free(&r->model);
     pretext_free(&r->pt);
     corpus_close(&r->corpus);
+    if (r->has_val_c) corpus_close(&r->val_c);
     free(r->inputs);
     free(r->targets);
     free(r->row_targets);
@@ -225,6 +236,7 @@ int cmd_pretrain(int argc, char **argv)
         { "weight-decay", ARG_FLOAT, &o.weight_decay, 0, 1, "X", "weight decay (default 5e-4; none on BN and biases)" },
         { "warmup-epochs", ARG_FLOAT, &o.warmup_epochs, 0, 1000, "E", "linear warmup, then cosine decay (default 1)" },
         { "augment", ARG_STRING, &o.augment, 0, 0, "OPS", "augmentation before the pretext transform" },
+        { "val", ARG_STRING, &o.val, 0, 0, "FILE", "held-out corpus for the pretext metric (instead of --val-fraction)" },
         { "val-fraction", ARG_FLOAT, &o.val_fraction, 0, 0.9, "F", "held-out fraction for the pretext metric (default 0.05)" },
         { "seed", ARG_INT, &o.seed, 0, 2147483647, "N", "seed of everything random (default 0)" },
         { "resume", ARG_STRING, &o.resume, 0, 0, "auto|PATH", "continue from the newest checkpoint in --out, or PATH" },
