@@ -68,6 +68,10 @@ typedef struct {
  * Collective under MPI-IO (see above), as is corpus_close. */
 int corpus_open(ms_corpus *c, const char *path);
 void corpus_close(ms_corpus *c);
+/* corpus_open for a companion of `like` (a validation or test split): its
+ * images must have like's channels and size, else MS_ERR_INPUT naming both
+ * files, and c is left closed. */
+int corpus_open_like(ms_corpus *c, const char *path, const ms_corpus *like);
 int corpus_has_labels(const ms_corpus *c);
 int corpus_has_masks(const ms_corpus *c);
 int corpus_has_domains(const ms_corpus *c);

@@ -280,11 +280,8 @@ static int setup(finetune_run *r, const finetune_opts *o)
 
     if ((rc = corpus_open(&r->train_c, o->train))) return rc;
     if (o->val) {
-        if ((rc = corpus_open(&r->val_c, o->val))) return rc;
+        if ((rc = corpus_open_like(&r->val_c, o->val, &r->train_c))) return rc;
         r->has_val_c = 1;
-        if (r->val_c.C != r->train_c.C || r->val_c.H != r->train_c.H || r->val_c.W != r->train_c.W)
-            return MS_FAIL(MS_ERR_INPUT, "%s: images are %dx%dx%d but %s has %dx%dx%d", o->val, r->val_c.C, r->val_c.H,
-                           r->val_c.W, o->train, r->train_c.C, r->train_c.H, r->train_c.W);
     }
     if ((rc = labeled_check(&r->train_c, r->segment, o->classes, &r->K))) return rc;
     if (r->has_val_c) {

@@ -119,11 +119,8 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
     int rc = corpus_open(&r->corpus, o->corpus);
     if (rc) return rc;
     if (o->val) {
-        if ((rc = corpus_open(&r->val_c, o->val))) return rc;
+        if ((rc = corpus_open_like(&r->val_c, o->val, &r->corpus))) return rc;
         r->has_val_c = 1;
-        if (r->val_c.C != r->corpus.C || r->val_c.H != r->corpus.H || r->val_c.W != r->corpus.W)
-            return MS_FAIL(MS_ERR_INPUT, "%s: images are %dx%dx%d but %s has %dx%dx%d", o->val, r->val_c.C, r->val_c.H,
-                           r->val_c.W, o->corpus, r->corpus.C, r->corpus.H, r->corpus.W);
     }
     /* the encoder spec, with the corpus's channel count */
     ms_model_spec enc;

@@ -360,6 +360,17 @@ int corpus_open(ms_corpus *c, const char *path)
     return rc;
 }
 
+int corpus_open_like(ms_corpus *c, const char *path, const ms_corpus *like)
+{
+    int rc = corpus_open(c, path);
+    if (rc) return rc;
+    if (c->C == like->C && c->H == like->H && c->W == like->W) return MS_OK;
+    rc = MS_FAIL(MS_ERR_INPUT, "%s: images are %dx%dx%d but %s has %dx%dx%d", path, c->C, c->H, c->W, like->path,
+                 like->C, like->H, like->W);
+    corpus_close(c);
+    return rc;
+}
+
 void corpus_close(ms_corpus *c)
 {
     h5_lock();
