@@ -156,6 +156,12 @@ void model_update_grad_flags(ms_model *m);
  * and updates running stats (unless the op is in eval), dropout is active,
  * keyed by dropout_key. Returns the output value's buffer. */
 float *model_forward(ms_model *m, const float *input, int training, uint64_t dropout_key);
+/* The forward pass of only the ops after the one that produces value `from`,
+ * on the rows the caller has written into m->values[from].x (e.g. a head on
+ * cached m->features). Those ops must read nothing computed before `from`
+ * (true for the head after the encoder). A following model_backward reaches
+ * no earlier op as long as `from` needs no gradient (a frozen encoder). */
+float *model_forward_from(ms_model *m, int from, int training, uint64_t dropout_key);
 
 /* Called by model_backward each time the parameter gradients of a contiguous
  * slab range [offset, offset+count) are final (reverse slab order). */

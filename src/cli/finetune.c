@@ -17,6 +17,7 @@
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
+#include "medssl/feature_cache.h"
 #include "medssl/labeled.h"
 #include "medssl/loader.h"
 #include "medssl/loss.h"
@@ -37,7 +38,7 @@ typedef struct {
     const char *task, *train, *val, *out, *init, *strategy, *freeze, *unfreeze, *encoder, *augment, *resume,
         *optimizer, *head, *features, *class_weights, *balance, *domains, *select;
     int epochs, batch, seed, threads, keep, log_every, buffer, hidden, stage1_epochs, patience, classes,
-        target_domain, keep_head, sync_bn;
+        target_domain, keep_head, sync_bn, no_feature_cache;
     long max_steps;
     float lr, weight_decay, warmup_epochs, val_fraction, momentum, dropout, encoder_lr_mult, target_weight;
 } finetune_opts;
@@ -62,6 +63,12 @@ typedef struct {
     uint8_t *pred;                  /* segment: (HW) */
     uint16_t *repeat_train, *repeat_val;
     const uint16_t *resample;       /* ensemble members: (N) draws of each training sample, or NULL */
+    const int64_t *index;           /* the current batch's sample indices */
+    int cache_on;                   /* feature-extractor without augmentation: the encoder runs once per sample */
+    ms_feature_cache cache[2];      /* [0] validation corpus/split, [1] training */
+    float *miss_images;             /* (B, C, H, W): the batch's samples not cached yet */
+    int64_t *miss_index;            /* (B) */
+    size_t image_floats;            /* C*H*W */
 } finetune_run;
 
 /* ---- the task table entries for the trainer ---- */
@@ -74,6 +81,7 @@ static int ft_prepare(void *ctx, const ms_batch *b, long epoch, int training)
     r->n = b->n;
     if (b->n == 0) return 0;
     r->input = b->images;
+    r->index = b->index;
     CHECK(model_set_rows(&r->model, b->n) == 0);
     if (r->segment) {
         for (size_t i = 0; i < (size_t)b->n * r->HW; i++) r->targets[i] = b->masks[i] == 255 ? -1 : b->masks[i];
@@ -118,7 +126,29 @@ static double ft_loss(void *ctx, int terms, int training, float weight, uint64_t
 {
     finetune_run *r = ctx;
     ms_model *m = &r->model;
-    float *out = model_forward(m, r->input, training, key);
+    float *out;
+    if (r->cache_on) {
+        ms_feature_cache *fc = &r->cache[training != 0];
+        /* the encoder runs on the samples not cached yet (frozen: no gradient
+         * needed), then the head on the whole batch's cached features */
+        int n_miss = 0;
+        for (int i = 0; i < r->n; i++) {
+            if (feature_cache_gather(fc, r->index + i, 1, m->values[m->features].x)) continue;
+            memcpy(r->miss_images + (size_t)n_miss * r->image_floats, r->input + (size_t)i * r->image_floats,
+                   r->image_floats * sizeof(float));
+            r->miss_index[n_miss++] = r->index[i];
+        }
+        if (n_miss > 0) {
+            CHECK(model_set_rows(m, n_miss) == 0);
+            model_forward(m, r->miss_images, 0, key);
+            feature_cache_store(fc, r->miss_index, n_miss, m->values[m->features].x);
+            CHECK(model_set_rows(m, r->n) == 0);
+        }
+        CHECK(feature_cache_gather(fc, r->index, r->n, m->values[m->features].x));
+        out = model_forward_from(m, m->features, training, key);
+    } else {
+        out = model_forward(m, r->input, training, key);
+    }
     float *dout = training ? model_output_grad(m) : NULL;
     const float *cw = r->use_class_w ? r->class_w : NULL;
     *score = 0;
@@ -312,6 +342,20 @@ static int setup(finetune_run *r, const finetune_opts *o)
     if (o->sync_bn) model_set_sync_bn(&r->model, r->d.comm);
 
     if ((rc = open_loaders(r, o))) return rc;
+    /* a frozen encoder (BN in eval mode) on unaugmented images gives every
+     * sample the same features each epoch: compute them once */
+    r->cache_on = st == STRATEGY_FEATURE_EXTRACTOR && !r->segment && r->aug.n_ops == 0 && !o->no_feature_cache;
+    if (r->cache_on) {
+        const int F = (int)model_value_size(&r->model, r->model.features);
+        feature_cache_init(&r->cache[0], F);
+        feature_cache_init(&r->cache[1], F);
+        r->image_floats = (size_t)r->train_c.C * r->train_c.H * r->train_c.W;
+        r->miss_images = ms_aligned((size_t)B * r->image_floats * sizeof(float));
+        r->miss_index = ms_malloc((size_t)B * sizeof(int64_t));
+        if (r->d.rank == 0)
+            fprintf(stderr, "medssl finetune: feature-extractor: the frozen encoder's %d features per image are "
+                            "computed once and cached (--no-feature-cache to turn off)\n", F);
+    }
     if (o->class_weights) {
         r->use_class_w = 1;
         if ((rc = labeled_class_weights(&r->train_c, r->repeat_train, r->segment, r->K, o->class_weights, r->class_w)))
@@ -353,6 +397,10 @@ static void teardown(finetune_run *r)
     free(r->pred);
     free(r->repeat_train);
     free(r->repeat_val);
+    feature_cache_free(&r->cache[0]);
+    feature_cache_free(&r->cache[1]);
+    free(r->miss_images);
+    free(r->miss_index);
 }
 
 int cmd_finetune(int argc, char **argv)
@@ -400,6 +448,8 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
         { "weight-decay", ARG_FLOAT, &o.weight_decay, 0, 1, "X", "weight decay (default 5e-4; none on BN and biases)" },
         { "warmup-epochs", ARG_FLOAT, &o.warmup_epochs, 0, 1000, "E", "linear warmup, then cosine decay (default 1)" },
         { "augment", ARG_STRING, &o.augment, 0, 0, "OPS", "online augmentation (see medssl preview)" },
+        { "no-feature-cache", ARG_BOOL, &o.no_feature_cache, 0, 0, NULL, "feature-extractor: run the frozen encoder every "
+                                                                       "epoch (default: once per sample, without --augment)" },
         { "val-fraction", ARG_FLOAT, &o.val_fraction, 0, 0.9, "F", "held-out fraction without --val (default 0.1)" },
         { "select", ARG_STRING, &o.select, 0, 0, "metric|loss", "best.h5 by the validation metric or loss" },
         { "patience", ARG_INT, &o.patience, 0, 100000, "E", "early stop after E epochs without a better best (0: off)" },

@@ -437,18 +437,34 @@ _Static_assert(sizeof op_table / sizeof *op_table == OP__COUNT, "one entry per o
 const char *model_op_kind_name(ms_op_kind kind) { return op_table[kind].name; }
 const char *model_op_name(const ms_model *m, int op) { return m->ops[op].name; }
 
-float *model_forward(ms_model *m, const float *input, int training, uint64_t dropout_key)
+/* Runs ops [first, n_ops) forward. */
+static float *run_forward(ms_model *m, int first, int training, uint64_t dropout_key)
 {
-    CHECKM(m->arena != NULL, "model_forward before model_plan");
-    m->values[m->input].x = (float *)input; /* read only: no op writes its input */
     m->last_training = training;
     m->last_skipped = 0;
-    for (int i = 0; i < m->n_ops; i++) {
+    for (int i = first; i < m->n_ops; i++) {
         double t0 = m->prof ? ms_now() : 0;
         op_table[m->ops[i].kind].forward(m, &m->ops[i], training, dropout_key);
         if (m->prof) m->prof[i] += ms_now() - t0;
     }
     return m->values[m->output].x;
+}
+
+float *model_forward(ms_model *m, const float *input, int training, uint64_t dropout_key)
+{
+    CHECKM(m->arena != NULL, "model_forward before model_plan");
+    m->values[m->input].x = (float *)input; /* read only: no op writes its input */
+    return run_forward(m, 0, training, dropout_key);
+}
+
+float *model_forward_from(ms_model *m, int from, int training, uint64_t dropout_key)
+{
+    CHECKM(m->arena != NULL, "model_forward_from before model_plan");
+    CHECKM(!m->values[from].needs_grad, "model_forward_from: the skipped ops would need a backward pass");
+    int first = 0;
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].out == from) first = i + 1;
+    return run_forward(m, first, training, dropout_key);
 }
 
 float *model_output_grad(ms_model *m) { return m->values[m->output].dx; }
