@@ -3,7 +3,7 @@
 # subset, imported through IDX): rotation learning (validation accuracy far
 # above the 25% of chance), checkpoints and metrics.jsonl, an interrupted run
 # resumed to bit-identical weights, SIGTERM handling, 2 MPI ranks, autoencoder
-# and jigsaw smoke runs, a separate validation corpus, a diverging run stopped with exit 1, and usage errors.
+# and jigsaw smoke runs (with the autoencoder's reconstruction PNG), a separate validation corpus, a diverging run stopped with exit 1, and usage errors.
 set -euo pipefail
 MEDSSL=$1
 fail() { echo "FAIL: $*"; exit 1; }
@@ -71,6 +71,15 @@ grep -q '"val_accuracy"' "$out/sbn/metrics.jsonl" || fail "--sync-bn run wrote n
 # --- autoencoder and jigsaw run and report their metrics ----------------------------------
 "$MEDSSL" pretrain --task autoencoder --ae-variant denoising "${COMMON[@]}" --epochs 1 --out "$out/ae" 2>/dev/null || fail "autoencoder run"
 grep -q '"val_psnr"' "$out/ae/metrics.jsonl" || fail "autoencoder: no val_psnr"
+# the reconstruction PNG of the epoch: 8 held-out images x (original, noisy input, reconstruction), 28x28 + 2-px gaps
+/usr/bin/python3 - "$out/ae/recon/epoch-0001.png" <<'PY' || fail "autoencoder reconstruction PNG"
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+assert d[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+w, h = struct.unpack(">II", d[16:24])
+assert (w, h) == (8 * 30 + 2, 3 * 30 + 2), (w, h)
+PY
+[ -d "$out/rot/recon" ] && fail "rotation wrote reconstruction PNGs"
 "$MEDSSL" pretrain --task jigsaw --permutations 10 --corpus "$out/fm.h5" --encoder "encoder:widths=8-16,convs=1" \
   --batch 16 --epochs 1 --val-fraction 0.1 --threads 1 --out "$out/jig" 2>/dev/null || fail "jigsaw run"
 grep -q '"val_accuracy"' "$out/jig/metrics.jsonl" || fail "jigsaw: no val_accuracy"

@@ -24,6 +24,7 @@
 #include "medssl/model.h"
 #include "medssl/optim.h"
 #include "medssl/parallel.h"
+#include "medssl/png_io.h"
 #include "medssl/pretext.h"
 #include "medssl/rng.h"
 #include "medssl/runctl.h"
@@ -37,7 +38,8 @@
 
 typedef struct {
     const char *task, *corpus, *val, *out, *encoder, *augment, *resume, *optimizer, *ae_variant;
-    int epochs, batch, seed, threads, keep, log_every, permutations, one_rotation, buffer, sync_bn;
+    int epochs, batch, seed, threads, keep, log_every, permutations, one_rotation, buffer, sync_bn, recon_every,
+        recon_count;
     long max_steps;
     float lr, weight_decay, warmup_epochs, val_fraction, momentum, noise_sigma, mask_fraction;
 } pretrain_opts;
@@ -57,7 +59,52 @@ typedef struct {
     float *inputs, *recon;
     int32_t *targets, *row_targets;
     int classify;                   /* rotation/jigsaw: 1, autoencoder: 0 */
+    const char *out;
+    int recon_every, recon_count;   /* autoencoder: a PNG of the first validation batch every recon_every epochs */
+    long epoch;                     /* the epoch running */
+    int recon_pending;              /* the next validation batch goes into <out>/recon/epoch-<epoch+1>.png */
 } pretrain_run;
+
+/* One image (C,h,w) planar into the picture rgb (.., GW, 3) at (y0, x0):
+ * values clamped to [0, 1], gray from channel 0 unless C == 3 (no min-max
+ * scaling: a reconstruction too dark or too bright shows as such). */
+static void draw_clamped(uint8_t *rgb, int GW, int y0, int x0, const float *img, int C, int h, int w)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < 3; k++) {
+                float v = img[(size_t)(C == 3 ? k : 0) * h * w + (size_t)y * w + x];
+                v = v < 0 ? 0 : v > 1 ? 1 : v;
+                rgb[((size_t)(y0 + y) * GW + x0 + x) * 3 + k] = (uint8_t)lrintf(v * 255.0f);
+            }
+}
+
+/* <out>/recon/epoch-<E>.png: up to recon_count held-out images in columns,
+ * rows: the original, the model's input (noisy or masked; the original for
+ * the plain variant), the reconstruction. A failure is reported, not fatal. */
+static void write_recon_png(const pretrain_run *r, const float *out, int n)
+{
+    const int C = r->corpus.C, h = r->in_h, w = r->in_w, gap = 2;
+    const int K = n < r->recon_count ? n : r->recon_count;
+    const int GW = K * (w + gap) + gap, GH = 3 * (h + gap) + gap;
+    const size_t img = (size_t)C * h * w;
+    uint8_t *rgb = ms_malloc((size_t)GW * GH * 3);
+    memset(rgb, 64, (size_t)GW * GH * 3);
+    for (int i = 0; i < K; i++) {
+        const int x0 = gap + i * (w + gap);
+        draw_clamped(rgb, GW, gap, x0, r->recon + i * img, C, h, w);
+        draw_clamped(rgb, GW, gap + (h + gap), x0, r->inputs + i * img, C, h, w);
+        draw_clamped(rgb, GW, gap + 2 * (h + gap), x0, out + i * img, C, h, w);
+    }
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/recon", r->out);
+    snprintf(path, sizeof path, "%s/epoch-%04ld.png", dir, r->epoch + 1);
+    if (runctl_make_dir(dir) || png_write_rgb8(path, rgb, GH, GW)) {
+        fprintf(stderr, "medssl pretrain: warning: no reconstruction PNG: %s\n", ms_last_error());
+        ms_clear_error();
+    }
+    free(rgb);
+}
 
 /* Pretext inputs/targets for one loader batch, and the model set to run on
  * exactly its rows (a short last batch is computed exactly: no padding rows in
@@ -104,18 +151,33 @@ static double pretext_loss(void *ctx, int terms, int training, float weight, uin
     }
     const size_t n = (size_t)terms * r->corpus.C * r->in_h * r->in_w;
     float loss = mse_loss(training ? model_output_grad(m) : NULL, out, r->recon, n, weight);
+    if (!training && r->recon_pending) {
+        write_recon_png(r, out, terms);
+        r->recon_pending = 0;
+    }
     *score = (double)loss * (double)n;
     *count = (double)n;
     return loss;
 }
 
-static const ms_task_ops pretext_ops = { pretext_prepare, pretext_loss, NULL };
+static int pretext_epoch_begin(void *ctx, long epoch)
+{
+    pretrain_run *r = ctx;
+    r->epoch = epoch;
+    r->recon_pending = !r->classify && r->recon_every > 0 && (epoch + 1) % r->recon_every == 0 && r->d.rank == 0;
+    return MS_OK;
+}
+
+static const ms_task_ops pretext_ops = { pretext_prepare, pretext_loss, pretext_epoch_begin };
 
 static int setup(pretrain_run *r, const pretrain_opts *o)
 {
     int kind = pretext_kind_parse(o->task);
     if (kind < 0)
         return MS_FAIL(MS_ERR_INPUT, "--task %s: expected rotation, jigsaw or autoencoder", o->task);
+    r->out = o->out;
+    r->recon_every = o->recon_every;
+    r->recon_count = o->recon_count;
     int rc = corpus_open(&r->corpus, o->corpus);
     if (rc) return rc;
     if (o->val) {
@@ -220,7 +282,7 @@ int cmd_pretrain(int argc, char **argv)
     pretrain_opts o = { .encoder = "encoder:widths=32-64-128-256,block=plain,convs=2", .optimizer = "sgd",
                         .epochs = 10, .batch = 64, .seed = 0, .keep = 3, .log_every = 50, .buffer = 4096,
                         .lr = 0.1f, .weight_decay = 5e-4f, .warmup_epochs = 1, .val_fraction = 0.05f,
-                        .momentum = 0.9f, .noise_sigma = -1, .mask_fraction = -1 };
+                        .momentum = 0.9f, .noise_sigma = -1, .mask_fraction = -1, .recon_every = 1, .recon_count = 8 };
     const ms_arg args[] = {
         { "task", ARG_STRING, &o.task, 0, 0, "rotation|jigsaw|autoencoder", "the pretext task (required)" },
         { "corpus", ARG_STRING, &o.corpus, 0, 0, "FILE", "the unlabeled corpus (required)" },
@@ -248,6 +310,9 @@ int cmd_pretrain(int argc, char **argv)
         { "ae-variant", ARG_STRING, &o.ae_variant, 0, 0, "V", "autoencoder: plain|denoising|inpainting (default plain)" },
         { "noise-sigma", ARG_FLOAT, &o.noise_sigma, 0, 10, "S", "denoising: noise std" },
         { "mask-fraction", ARG_FLOAT, &o.mask_fraction, 0, 0.95, "F", "inpainting: masked fraction" },
+        { "recon-every", ARG_INT, &o.recon_every, 0, 1000000, "E", "autoencoder: <out>/recon/epoch-E.png of held-out "
+                                                                  "images every E epochs (default 1, 0 = never)" },
+        { "recon-count", ARG_INT, &o.recon_count, 1, 64, "K", "autoencoder: images per reconstruction PNG (default 8)" },
     };
     int rc = cli_parse("pretrain", "--task T --corpus FILE --out DIR [options]",
                        "Self-supervised pretraining of an encoder with a pretext task, data-parallel under\n"
