@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CLI test of `medssl import nifti`: NIfTI-1 volumes written here byte by byte
 # (python stdlib), sliced along z and x, with a label volume as masks, a window,
-# domains and --append; broken inputs exit 2 with one message and no output.
+# domains, --fit pad and --append; broken inputs exit 2 with one message and no output.
 set -euo pipefail
 MEDSSL=$1
 fail() { echo "FAIL: $*"; exit 1; }
@@ -45,6 +45,12 @@ PY
 import json, sys; d = json.load(sys.stdin)
 assert d["images"] == 10 and d["height"] == 5 and d["width"] == 12, d   # slices along x: (z, y) images
 assert d["max"] == 1 and d["min"] == 0, d' || fail "x slices / window"
+# --fit pad: slices centred in 16x16 without resampling; the mask keeps its exact pixel count
+"$MEDSSL" import nifti "$out/vol.nii" --labels "$out/lab.nii" --size 16 --fit pad --out "$out/pad.h5" 2>/dev/null
+"$MEDSSL" inspect --json "$out/pad.h5" | /usr/bin/python3 -c '
+import json, sys; d = json.load(sys.stdin)
+assert d["images"] == 5 and d["height"] == 16 and d["width"] == 16, d
+assert d["mask_pixels"] == {"0": 5 * (256 - 12), "1": 5 * 12}, d["mask_pixels"]' || fail "--fit pad"
 # append a second site
 "$MEDSSL" import nifti "$out/vol.nii" --labels "$out/lab.nii" --domain 1 --append --out "$out/z.h5" 2>/dev/null
 "$MEDSSL" inspect --json "$out/z.h5" | /usr/bin/python3 -c '
@@ -64,4 +70,6 @@ expect_input_error "small.nii" "$out/t.h5" import nifti "$out/vol.nii" --labels 
 expect_input_error "--axis" "$out/t.h5" import nifti "$out/vol.nii" --axis w --out "$out/t.h5"
 expect_input_error "--window" "$out/t.h5" import nifti "$out/vol.nii" --window 5:1 --out "$out/t.h5"
 expect_input_error "missing.nii" "$out/t.h5" import nifti "$out/missing.nii" --out "$out/t.h5"
+expect_input_error "--fit pad needs --size" "$out/t.h5" import nifti "$out/vol.nii" --fit pad --out "$out/t.h5"
+expect_input_error "--fit crop: expected resize or pad" "$out/t.h5" import nifti "$out/vol.nii" --size 8 --fit crop --out "$out/t.h5"
 echo "1 passed, 0 failed"

@@ -3,7 +3,7 @@
 # library: zlib + struct) in class subfolders with masks; the import checked with
 # `medssl inspect --json` (counts, class names, mask pixel counts) and h5dump
 # (exact pixel, mask and label values of one image); CSV labels (names and
-# integers); gray/RGB channel rules; mixed sizes (exit 2 without --size, resized
+# integers); gray/RGB channel rules; mixed sizes (exit 2 without --size, --fit pad centred, resized
 # with it); 16-bit input -> float32; bad inputs (exit 2, one message naming the
 # file, no corpus and no temporary file left behind).
 set -euo pipefail
@@ -200,6 +200,29 @@ assert abs(j["min"] - 50 / 255) < 1e-6 and abs(j["max"] - 200 / 255) < 1e-6, j' 
 import json, sys; j = json.load(sys.stdin)
 assert j["height"] == 12 and sorted(j["mask_pixels"]) == ["0", "1", "2", "255"], j
 assert sum(j["mask_pixels"].values()) == 5 * 12 * 12, j' || fail "mask resize"
+# --fit pad: centred without resampling, zeros around; larger images centre-cropped
+"$MEDSSL" import png "$out/sizes" --size 8 --fit pad --out "$out/padded.h5" 2>/dev/null
+b8=$(h5values "$out/padded.h5" /images "1,0,0,0" "1,1,8,8")   # b.png: 4x4 of 200 -> rows/cols 2..5
+/usr/bin/python3 -c '
+import sys
+v = [int(x) for x in sys.argv[1].split()]
+want = [200 if 2 <= y <= 5 and 2 <= x <= 5 else 0 for y in range(8) for x in range(8)]
+assert v == want, v' "$b8" || fail "--fit pad: b.png not centred in 8x8"
+a8=$(h5values "$out/padded.h5" /images "0,0,0,0" "1,1,8,8")   # a.png: 6 wide x 5 high of 100 -> rows 1..5, cols 1..6
+/usr/bin/python3 -c '
+import sys
+v = [int(x) for x in sys.argv[1].split()]
+want = [100 if 1 <= y <= 5 and 1 <= x <= 6 else 0 for y in range(8) for x in range(8)]
+assert v == want, v' "$a8" || fail "--fit pad: a.png not centred in 8x8"
+"$MEDSSL" import png "$out/sizes" --size 4 --fit pad --out "$out/cropped.h5" 2>/dev/null
+[ "$(h5values "$out/cropped.h5" /images "0,0,0,0" "1,1,4,4")" = "$(echo 100 | sed 's/.*/& & & & & & & & & & & & & & & &/')" ] ||
+  fail "--fit pad: a.png not centre-cropped to 4x4"
+"$MEDSSL" import png "$out/img" --masks "$out/msk" --size 12 --fit pad --out "$out/mskpad.h5" 2>/dev/null
+"$MEDSSL" inspect --json "$out/mskpad.h5" | /usr/bin/python3 -c '
+import json, sys; j = json.load(sys.stdin)
+assert sorted(j["mask_pixels"]) == ["0", "1", "2", "255"], j' || fail "--fit pad: masks gained or lost classes"
+expect_input_error "--fit squash: expected resize or pad" "$out/x.h5" import png "$out/sizes" --size 8 --fit squash --out "$out/x.h5"
+expect_input_error "--fit pad needs --size" "$out/x.h5" import png "$out/sizes" --fit pad --out "$out/x.h5"
 
 # --- 16-bit -> float32 --------------------------------------------------------------------
 "$MEDSSL" import png "$out/deep" --out "$out/deep.h5" 2>/dev/null

@@ -27,4 +27,13 @@ void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, 
 /* The same sampling for one float plane, without rounding (PNG and NIfTI import). */
 void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
 
+/* How an image of another size becomes S x S (`--fit`): FIT_RESIZE resamples
+ * (images bilinear, masks nearest); FIT_PAD places it centred without
+ * resampling: zero padding where it is smaller (masks: class 0), a centre crop
+ * where it is larger (offsets floor((S - H) / 2), likewise for W). */
+typedef enum { FIT_RESIZE, FIT_PAD } ms_fit;
+int fit_parse(const char *name); /* "resize" | "pad"; -1 otherwise */
+void pad_u8(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
+void pad_f32(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
+
 #endif

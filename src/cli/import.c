@@ -30,8 +30,9 @@
     "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
 
 typedef struct {
-    const char *split, *dir, *out, *images, *labels, *masks;
+    const char *split, *dir, *out, *images, *labels, *masks, *fit_name;
     int size, labeled_per_class, seed, gzip, channels;
+    ms_fit fit;
     float labeled_fraction;
 } import_opts;
 
@@ -53,7 +54,8 @@ static int write_corpus(const import_opts *o, const uint8_t *img, int N, int H, 
         const uint8_t *src = img + (size_t)n0 * H * W;
         if (S_h != H || S_w != W) {
             for (int i = 0; i < cnt; i++)
-                resize_u8_bilinear(buf + (size_t)i * S_h * S_w, S_h, S_w, src + (size_t)i * H * W, H, W);
+                (o->fit == FIT_PAD ? pad_u8 : resize_u8_bilinear)(buf + (size_t)i * S_h * S_w, S_h, S_w,
+                                                                  src + (size_t)i * H * W, H, W);
             src = buf;
         }
         rc = corpus_writer_append(&w, cnt, src, labels ? labels + n0 : NULL, NULL, NULL);
@@ -333,6 +335,7 @@ static void resize_mask_nearest(uint8_t *dst, int S_h, int S_w, const uint8_t *s
 typedef struct {
     const char *dir, *mask_dir;
     int C, S_h, S_w;          /* corpus sample shape (C, S_h, S_w) */
+    ms_fit fit;               /* how an image of another size becomes S_h x S_w */
     ms_dtype dtype;
     float *conv;              /* (C, H, W) after the channel conversion, H*W <= the largest image */
     float *sized;             /* (C, S_h, S_w) */
@@ -368,7 +371,7 @@ static int png_load_one(const png_target *t, const char *rel, const png_shape *s
     const float *src = t->conv;
     if (H != t->S_h || W != t->S_w) {
         for (int c = 0; c < t->C; c++)
-            resize_f32_bilinear(t->sized + c * SS, t->S_h, t->S_w, t->conv + c * HW, H, W);
+            (t->fit == FIT_PAD ? pad_f32 : resize_f32_bilinear)(t->sized + c * SS, t->S_h, t->S_w, t->conv + c * HW, H, W);
         src = t->sized;
     }
     if (t->dtype == DTYPE_F32) {
@@ -398,7 +401,7 @@ static int png_load_one(const png_target *t, const char *rel, const png_shape *s
     if (!rc) {
         uint8_t *m = (H != t->S_h || W != t->S_w) ? t->mask : mask;
         for (size_t i = 0; i < HW; i++) m[i] = (uint8_t)lroundf(px[i] * 255.0f);
-        if (m != mask) resize_mask_nearest(mask, t->S_h, t->S_w, m, H, W);
+        if (m != mask) (t->fit == FIT_PAD ? pad_u8 : resize_mask_nearest)(mask, t->S_h, t->S_w, m, H, W);
     }
     free(px);
     return rc;
@@ -478,7 +481,7 @@ static int import_png(const import_opts *o, const char *dir_arg)
         any16 |= s->bit_depth == 16;
         if ((size_t)s->H * s->W > max_hw) max_hw = (size_t)s->H * s->W;
     }
-    png_target t = { .dir = dir, .mask_dir = o->masks ? mask_dir : NULL };
+    png_target t = { .dir = dir, .mask_dir = o->masks ? mask_dir : NULL, .fit = o->fit };
     if (!rc) {
         t.C = o->channels ? o->channels : all_gray ? 1 : 3;
         t.S_h = o->size > 0 ? o->size : shape[0].H;
@@ -552,7 +555,9 @@ int cmd_import(int argc, char **argv)
           "png: folder of 8-bit gray mask PNGs, same relative paths as the images (pixel = class, 255 = ignore)" },
         { "channels", ARG_INT, &o.channels, 1, 3, "1|3",
           "png: 1 (RGB -> gray) or 3 (gray replicated); default 1 if every image is gray, else 3" },
-        { "size", ARG_INT, &o.size, 4, 4096, "S", "resize every image to SxS (bilinear; masks nearest)" },
+        { "size", ARG_INT, &o.size, 4, 4096, "S", "every image to SxS (see --fit)" },
+        { "fit", ARG_STRING, &o.fit_name, 0, 0, "resize|pad", "with --size: resample (bilinear, masks nearest; "
+                                                               "default) or centre with zero padding / crop" },
         { "labeled-per-class", ARG_INT, &o.labeled_per_class, 0, 100000000, "K",
           "keep K labels per class (stratified, seeded); the rest become -1" },
         { "labeled-fraction", ARG_FLOAT, &o.labeled_fraction, 0, 1, "F", "keep the fraction F of each class's labels" },
@@ -577,6 +582,18 @@ int cmd_import(int argc, char **argv)
                        "The corpus is written to a temporary file and renamed into place when complete.",
                        args, (int)(sizeof args / sizeof *args), argc, argv, pos, 2, &n_pos);
     if (rc) return rc < 0 ? 0 : rc;
+    if (o.fit_name) {
+        int f = fit_parse(o.fit_name);
+        if (f < 0) {
+            fprintf(stderr, "medssl import: --fit %s: expected resize or pad\n", o.fit_name);
+            return 2;
+        }
+        if (o.size <= 0) {
+            fprintf(stderr, "medssl import: --fit %s needs --size S (the side to fit to)\n", o.fit_name);
+            return 2;
+        }
+        o.fit = (ms_fit)f;
+    }
     if (n_pos < 1) {
         fprintf(stderr, "medssl import: name the source: fashion-mnist, idx or png (see medssl import --help)\n");
         return 2;

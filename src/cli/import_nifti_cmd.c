@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
+#include "medssl/importers.h"
 #include "medssl/nifti_import.h"
 
 #include <stdio.h>
@@ -12,13 +13,15 @@ int import_nifti_main(int argc, char **argv)
 {
     ms_nifti_import_opts o;
     nifti_import_opts_init(&o);
-    const char *axis = NULL, *window = NULL;
+    const char *axis = NULL, *window = NULL, *fit = NULL;
     int append = 0, skip_empty = 0;
     const ms_arg args[] = {
         { "labels", ARG_STRING, &o.labels, 0, 0, "VOLUME", "label volume (same dims, values 0..254) -> /masks" },
         { "axis", ARG_STRING, &axis, 0, 0, "x|y|z", "slice along this voxel axis (default z)" },
         { "window", ARG_STRING, &window, 0, 0, "LO:HI", "clip intensities to [LO, HI], scale to [0, 1] (default: volume min-max)" },
-        { "size", ARG_INT, &o.size, 1, 16384, "S", "resize slices to SxS (image bilinear, mask nearest)" },
+        { "size", ARG_INT, &o.size, 1, 16384, "S", "slices to SxS (see --fit)" },
+        { "fit", ARG_STRING, &fit, 0, 0, "resize|pad", "with --size: resample (image bilinear, mask nearest; default) "
+                                                      "or centre with zero padding / crop" },
         { "domain", ARG_INT, &o.domain, 0, 1000000, "D", "write /domains = D for every slice (site, scanner)" },
         { "append", ARG_BOOL, &append, 0, 0, NULL, "add the slices to an existing compatible corpus at --out" },
         { "skip-empty", ARG_BOOL, &skip_empty, 0, 0, NULL, "drop slices whose mask is all zero (needs --labels)" },
@@ -42,6 +45,17 @@ int import_nifti_main(int argc, char **argv)
     if (axis && nifti_parse_axis(axis, &o.axis)) return cli_report("import", MS_ERR_INPUT);
     if (window && nifti_parse_window(window, &o.window_lo, &o.window_hi)) return cli_report("import", MS_ERR_INPUT);
     o.has_window = window != NULL;
+    if (fit) {
+        o.fit = fit_parse(fit);
+        if (o.fit < 0) {
+            fprintf(stderr, "medssl import nifti: --fit %s: expected resize or pad\n", fit);
+            return 2;
+        }
+        if (o.size <= 0) {
+            fprintf(stderr, "medssl import nifti: --fit %s needs --size S (the side to fit to)\n", fit);
+            return 2;
+        }
+    }
     if ((rc = nifti_import(&o))) return cli_report("import", rc);
     ms_corpus c;
     if (corpus_open(&c, o.out) == 0) {

@@ -168,6 +168,34 @@ void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int
     }
 }
 
+int fit_parse(const char *name)
+{
+    return strcmp(name, "resize") == 0 ? FIT_RESIZE : strcmp(name, "pad") == 0 ? FIT_PAD : -1;
+}
+
+/* dst (dst_h, dst_w) = src (H, W) centred, zeros around, cropped if larger. */
+#define PAD_CENTRED(dst, dst_h, dst_w, src, H, W)                                     \
+    do {                                                                              \
+        const int oy = ((dst_h) - (H)) / 2 - ((dst_h) - (H) < 0 && ((dst_h) - (H)) % 2), \
+                  ox = ((dst_w) - (W)) / 2 - ((dst_w) - (W) < 0 && ((dst_w) - (W)) % 2); \
+        for (int y = 0; y < (dst_h); y++)                                             \
+            for (int x = 0; x < (dst_w); x++) {                                       \
+                const int sy = y - oy, sx = x - ox;                                   \
+                (dst)[(size_t)y * (dst_w) + x] =                                      \
+                    sy >= 0 && sy < (H) && sx >= 0 && sx < (W) ? (src)[(size_t)sy * (W) + sx] : 0; \
+            }                                                                         \
+    } while (0)
+
+void pad_u8(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
+{
+    PAD_CENTRED(dst, dst_h, dst_w, src, H, W);
+}
+
+void pad_f32(float *dst, int dst_h, int dst_w, const float *src, int H, int W)
+{
+    PAD_CENTRED(dst, dst_h, dst_w, src, H, W);
+}
+
 void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
 {
     const float sy = (float)H / dst_h, sx = (float)W / dst_w;

@@ -421,7 +421,7 @@ static int write_slices(ms_corpus_writer *w, const ms_nifti_import_opts *o, cons
         uint8_t *mdst = masks ? masks + (size_t)n * HW : NULL;
         if (lab) {
             slice_u8(resize ? tmp_mask : mdst, lab, sl, s);
-            if (resize) resize_u8_nearest(mdst, H, W, tmp_mask, sl->H0, sl->W0);
+            if (resize) (o->fit == FIT_PAD ? pad_u8 : resize_u8_nearest)(mdst, H, W, tmp_mask, sl->H0, sl->W0);
             if (o->skip_empty) {
                 size_t nz = 0;
                 for (size_t i = 0; i < HW && !nz; i++) nz = mdst[i] != 0;
@@ -429,7 +429,7 @@ static int write_slices(ms_corpus_writer *w, const ms_nifti_import_opts *o, cons
             }
         }
         slice_f32(resize ? tmp : dst, vol, sl, s);
-        if (resize) resize_f32_bilinear(dst, H, W, tmp, sl->H0, sl->W0);
+        if (resize) (o->fit == FIT_PAD ? pad_f32 : resize_f32_bilinear)(dst, H, W, tmp, sl->H0, sl->W0);
         if (++n == batch) {
             rc = corpus_writer_append(w, n, img, with_labels ? labels : NULL, masks, o->domain >= 0 ? domains : NULL);
             *written += n;
