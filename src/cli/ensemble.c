@@ -12,10 +12,8 @@
  *             MPI_Comm_split) that train members g, g+G, ... at the same time,
  *             each member data-parallel over its group's ranks.
  *             <out>/members.txt lists the finished members and their weights.
- *   evaluate  combines saved members (--ensemble DIR or --members a.h5,b.h5,...,
- *             e.g. models from different pretext inits or strategies) on a
- *             labeled corpus with every combiner (medssl/ensemble.h) and reports
- *             each member and each combiner side by side (metrics.json, table).
+ *   evaluate  combines saved members and reports them side by side
+ *             (ensemble_eval.c).
  *
  * members.txt: a header line "# medssl-ensemble 1 method=<m>", then one line
  * per member "<checkpoint path relative to the folder> <weight>".
@@ -23,6 +21,7 @@
  * Dimension legend: M members, n samples, K classes, HW pixels.
  */
 #include "cli.h"
+#include "ensemble_internal.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
@@ -42,7 +41,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ENS_PATH 4096
 
 typedef enum { METHOD_BAGGING, METHOD_BOOSTING, METHOD__COUNT } ens_method;
 static const char *const method_names[] = { [METHOD_BAGGING] = "bagging", [METHOD_BOOSTING] = "boosting" };
@@ -50,14 +48,8 @@ _Static_assert(sizeof method_names / sizeof *method_names == METHOD__COUNT, "one
 
 /* ---- members.txt ---- */
 
-typedef struct {
-    int M;
-    char path[ENS_MAX_MEMBERS][ENS_PATH];
-    float weight[ENS_MAX_MEMBERS];
-} member_list;
 
-/* Reads dir/members.txt (paths made relative to dir). Missing file: M = 0. */
-static int members_read(const char *dir, member_list *ml)
+int ens_members_read(const char *dir, member_list *ml)
 {
     char path[ENS_PATH + 32], line[ENS_PATH + 64];
     snprintf(path, sizeof path, "%s/members.txt", dir);
@@ -211,7 +203,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
         goto done;
     }
     member_list done_list;
-    if ((rc = members_read(o->out, &done_list))) goto done;
+    if ((rc = ens_members_read(o->out, &done_list))) goto done;
     uint16_t *draw = ms_malloc((size_t)n * sizeof(uint16_t)), *resample = ms_malloc((size_t)c.N * sizeof(uint16_t));
     double *w = ms_malloc((size_t)n * sizeof(double));
     int32_t *pred = ms_malloc((size_t)n * sizeof(int32_t)), *labels = ms_malloc((size_t)n * sizeof(int32_t));
@@ -300,287 +292,6 @@ done:
     return rc;
 }
 
-/* ---- evaluation ---- */
-
-typedef struct {
-    const char *ensemble, *members, *weights, *data, *val, *out, *combiners;
-    int by_domain, json, batch;
-} eval_opts;
-
-/* The metrics JSON of one set of scores, as a malloc'd string. */
-static char *cls_json(int K, const float *scores, const int32_t *labels, const int32_t *domains, long long n, int by_domain,
-                      double *headline)
-{
-    metrics_cls *acc = metrics_cls_new(K);
-    metrics_cls_add(acc, scores, labels, domains, n);
-    metrics_cls_result r;
-    metrics_cls_finish(acc, METRICS_ALL, 0, 0, &r);
-    headline[0] = r.accuracy;
-    headline[1] = r.balanced_accuracy;
-    headline[2] = r.macro_auc;
-    metrics_cls_result_free(&r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    metrics_report_opts ro = { .by_domain = by_domain };
-    metrics_cls_write_json(f, acc, &ro);
-    fclose(f);
-    metrics_cls_free(acc);
-    return buf;
-}
-
-static char *seg_json(int K, const uint8_t *pred, const uint8_t *truth, const int32_t *domains, long long n, int H, int W,
-                      int by_domain, double *headline)
-{
-    metrics_seg *acc = metrics_seg_new(K);
-    metrics_seg_add(acc, pred, truth, domains, n, H, W);
-    metrics_seg_result r;
-    metrics_seg_finish(acc, METRICS_ALL, 0, 0, &r);
-    headline[0] = r.dsc_mean;
-    headline[1] = r.dsc_std;
-    headline[2] = NAN;
-    metrics_seg_result_free(&r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    metrics_report_opts ro = { .by_domain = by_domain };
-    metrics_seg_write_json(f, acc, &ro);
-    fclose(f);
-    metrics_seg_free(acc);
-    return buf;
-}
-
-/* Splits a comma-separated list of member checkpoints. */
-static int members_parse(const char *list, member_list *ml)
-{
-    ml->M = 0;
-    char buf[ENS_MAX_MEMBERS * 256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (ml->M >= ENS_MAX_MEMBERS) return MS_FAIL(MS_ERR_INPUT, "--members: more than %d", ENS_MAX_MEMBERS);
-        snprintf(ml->path[ml->M], ENS_PATH, "%s", t);
-        ml->weight[ml->M++] = 1;
-    }
-    return MS_OK;
-}
-
-/* Every member's predictions over corpus c: probs (M, n, K[, HW]) on rank 0. */
-static int predict_members(const ms_dist *d, const member_list *ml, ms_corpus *c, int batch, float **probs, eval_data *first,
-                           int *K, int *segment)
-{
-    int rc = MS_OK;
-    size_t per = 0;
-    *probs = NULL;
-    for (int m = 0; m < ml->M && !rc; m++) {
-        ms_predictor p;
-        rc = trainer_agree(d, "ensemble", predictor_open(&p, ml->path[m], c, batch));
-        if (!rc && m == 0) {
-            *K = p.K;
-            *segment = p.segment;
-            per = (size_t)p.K * (p.segment ? (size_t)c->H * c->W : 1);
-            if (!p.segment && !corpus_has_labels(c)) rc = MS_FAIL(MS_ERR_INPUT, "%s: no /labels dataset", c->path);
-            if (p.segment && !corpus_has_masks(c)) rc = MS_FAIL(MS_ERR_INPUT, "%s: no /masks dataset", c->path);
-            rc = trainer_agree(d, "ensemble", rc);
-            if (!rc) *probs = ms_malloc((size_t)ml->M * (size_t)c->N * per * sizeof(float));
-        } else if (!rc && (p.K != *K || p.segment != *segment)) {
-            rc = trainer_agree(d, "ensemble", MS_FAIL(MS_ERR_INPUT, "%s: %d classes (%s) but %s has %d (%s)", ml->path[m], p.K,
-                                                      p.segment ? "segment" : "classify", ml->path[0], *K,
-                                                      *segment ? "segment" : "classify"));
-        }
-        eval_data e = { 0 };
-        if (!rc) rc = trainer_agree(d, "ensemble", eval_predict(d, &p, c, corpus_has_domains(c), 1, &e));
-        if (!rc && d->rank == 0) memcpy(*probs + (size_t)m * c->N * per, e.probs, (size_t)c->N * per * sizeof(float));
-        if (!rc && m == 0) {
-            *first = e;
-            first->probs = NULL;
-            e.labels = e.domains = NULL;
-            e.truth = NULL;
-        }
-        eval_free(&e);
-        predictor_close(&p);
-    }
-    return rc;
-}
-
-/* Weighted-vote weights: members.txt weights (boosting), else accuracy on
- * the validation corpus (needs --val), else equal. */
-static void vote_weights(const member_list *ml, const float *val_probs, const int32_t *val_labels, long long nv, int K,
-                         float *w)
-{
-    int from_file = 0;
-    for (int m = 0; m < ml->M; m++) from_file |= ml->weight[m] != 1.0f;
-    for (int m = 0; m < ml->M; m++) {
-        w[m] = from_file ? ml->weight[m] : 1.0f;
-        if (from_file || !val_probs) continue;
-        long long right = 0;
-        for (long long i = 0; i < nv; i++) {
-            const float *p = val_probs + ((size_t)m * nv + i) * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best]) best = k;
-            right += best == val_labels[i];
-        }
-        w[m] = nv ? (float)right / (float)nv : 1.0f;
-    }
-}
-
-static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
-{
-    member_list ml;
-    int rc = o->ensemble ? members_read(o->ensemble, &ml) : members_parse(o->members, &ml);
-    if (!rc && ml.M == 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: no members", o->ensemble ? o->ensemble : "--members");
-    if (!rc && o->weights) {
-        const char *p = o->weights;
-        for (int m = 0; m < ml.M && !rc; m++) {
-            char *end;
-            ml.weight[m] = strtof(p, &end);
-            if (end == p || ml.weight[m] < 0) rc = MS_FAIL(MS_ERR_INPUT, "--weights %s: expected %d numbers", o->weights, ml.M);
-            p = *end == ',' ? end + 1 : end;
-        }
-    }
-    if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
-    int run[ENS__COUNT] = { 0 };
-    if (!o->combiners || strcmp(o->combiners, "all") == 0) {
-        for (int k = 0; k < ENS__COUNT; k++) run[k] = 1;
-    } else {
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", o->combiners);
-        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
-            int k = ens_combiner_parse(t);
-            if (k < 0) rc = MS_FAIL(MS_ERR_INPUT, "--combiner %s: expected all or %s", t, ens_combiner_list());
-            else run[k] = 1;
-        }
-    }
-    if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
-    ms_corpus c, vc;
-    int have_v = 0;
-    if ((rc = trainer_agree(d, "ensemble", corpus_open(&c, o->data)))) return rc;
-    float *probs = NULL, *vprobs = NULL;
-    eval_data e = { 0 }, ve = { 0 };
-    int K = 0, segment = 0, Kv, segv;
-    rc = predict_members(d, &ml, &c, o->batch, &probs, &e, &K, &segment);
-    if (!rc && o->val) {
-        if (!(rc = trainer_agree(d, "ensemble", corpus_open(&vc, o->val)))) {
-            have_v = 1;
-            rc = predict_members(d, &ml, &vc, o->batch, &vprobs, &ve, &Kv, &segv);
-        }
-    }
-    if (rc || d->rank != 0) goto done;
-    const long long n = c.N, nv = have_v ? vc.N : 0;
-    const int HW = c.H * c.W, M = ml.M;
-    if (!segment) { /* keep labeled samples only */
-        long long kept = 0;
-        for (long long i = 0; i < n; i++) {
-            if (e.labels[i] < 0) continue;
-            for (int m = 0; m < M; m++)
-                memmove(probs + ((size_t)m * n + kept) * K, probs + ((size_t)m * n + i) * K, (size_t)K * sizeof(float));
-            e.labels[kept] = e.labels[i];
-            if (e.domains) e.domains[kept] = e.domains[i];
-            kept++;
-        }
-        if (kept == 0) {
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples", o->data);
-            goto done;
-        }
-        /* compact the member blocks to stride `kept` */
-        for (int m = 1; m < M; m++)
-            memmove(probs + (size_t)m * kept * K, probs + (size_t)m * n * K, (size_t)kept * K * sizeof(float));
-        e.n = kept;
-    }
-    const long long ne = segment ? n : e.n;
-    float w[ENS_MAX_MEMBERS];
-    vote_weights(&ml, have_v && !segment ? vprobs : NULL, ve.labels, nv, K, w);
-    ens_moe gate = { 0 };
-    if (run[ENS_MOE] && (segment || !have_v)) {
-        fprintf(stderr, "medssl ensemble: moe skipped: it needs --val (a labeled validation corpus) and classification\n");
-        run[ENS_MOE] = 0;
-    }
-    if (run[ENS_MOE]) {
-        ens_moe_opts mo;
-        ens_moe_defaults(&mo);
-        ens_moe_init(&gate, M, K);
-        double loss;
-        if ((rc = ens_moe_train(&gate, vprobs, ve.labels, nv, &mo, &loss))) goto done;
-    }
-    /* the report: members, then combiners */
-    char *names[ENS_MAX_MEMBERS + ENS__COUNT], *json[ENS_MAX_MEMBERS + ENS__COUNT];
-    double head[ENS_MAX_MEMBERS + ENS__COUNT][3];
-    int rows = 0;
-    float *scores = ms_malloc((size_t)ne * K * (segment ? HW : 1) * sizeof(float));
-    uint8_t *mask = segment ? ms_malloc((size_t)n * HW) : NULL;
-    for (int m = 0; m < M; m++) {
-        names[rows] = ml.path[m];
-        const float *pm = probs + (size_t)m * ne * K * (segment ? HW : 1);
-        if (segment) {
-            predict_argmax_pixels(pm, n, K, HW, mask);
-            json[rows] = seg_json(K, mask, e.truth, e.domains, n, c.H, c.W, o->by_domain, head[rows]);
-        } else {
-            json[rows] = cls_json(K, pm, e.labels, e.domains, ne, o->by_domain, head[rows]);
-        }
-        rows++;
-    }
-    ens_params ep = { .weights = w, .gate = run[ENS_MOE] ? &gate : NULL };
-    for (int k = 0; k < ENS__COUNT && !rc; k++) {
-        if (!run[k]) continue;
-        if (segment) {
-            if (k != ENS_AVERAGE && k != ENS_VOTE && k != ENS_WEIGHTED_VOTE) continue;
-            rc = ens_seg_combine((ens_combiner)k, mask, probs, &ep, M, n, K, c.H, c.W);
-            if (!rc) json[rows] = seg_json(K, mask, e.truth, e.domains, n, c.H, c.W, o->by_domain, head[rows]);
-        } else {
-            rc = ens_combine((ens_combiner)k, scores, NULL, probs, &ep, M, ne, K);
-            if (!rc) json[rows] = cls_json(K, scores, e.labels, e.domains, ne, o->by_domain, head[rows]);
-        }
-        if (!rc) names[rows++] = (char *)ens_combiner_name((ens_combiner)k);
-    }
-    if (!rc) {
-        FILE *f = stdout;
-        if (!o->json) {
-            printf("%-40s %10s %10s %10s\n", "model", segment ? "dsc_mean" : "accuracy", segment ? "dsc_std" : "bal_acc",
-                   segment ? "" : "macro_auc");
-            for (int r = 0; r < rows; r++) {
-                printf("%-40s %10.4f %10.4f", r < M ? names[r] : names[r], head[r][0], head[r][1]);
-                if (!segment) printf(" %10.4f", head[r][2]);
-                printf("%s\n", r == M - 1 ? "\n---- combiners" : "");
-            }
-        }
-        char *doc = NULL;
-        size_t len = 0;
-        FILE *mf = open_memstream(&doc, &len);
-        fprintf(mf, "{\"task\": \"%s\", \"data\": \"%s\", \"members\": [", segment ? "segment" : "classify", o->data);
-        for (int m = 0; m < M; m++)
-            fprintf(mf, "%s{\"path\": \"%s\", \"weight\": %.9g, \"metrics\": %s}", m ? ", " : "", ml.path[m], (double)w[m],
-                    json[m]);
-        fprintf(mf, "], \"combiners\": {");
-        for (int r = M; r < rows; r++) fprintf(mf, "%s\"%s\": %s", r > M ? ", " : "", names[r], json[r]);
-        fprintf(mf, "}}\n");
-        fclose(mf);
-        if (o->json) fputs(doc, f);
-        if (o->out) {
-            char path[ENS_PATH + 32];
-            if (!(rc = runctl_make_dir(o->out))) {
-                snprintf(path, sizeof path, "%s/metrics.json", o->out);
-                FILE *out = fopen(path, "w");
-                if (!out || fputs(doc, out) < 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write", path);
-                if (out) fclose(out);
-                if (!rc) fprintf(stderr, "medssl ensemble: wrote %s\n", path);
-            }
-        }
-        free(doc);
-    }
-    for (int r = 0; r < rows; r++) free(json[r]);
-    free(scores);
-    free(mask);
-    ens_moe_free(&gate);
-done:
-    free(probs);
-    free(vprobs);
-    eval_free(&e);
-    eval_free(&ve);
-    corpus_close(&c);
-    if (have_v) corpus_close(&vc);
-    return rc;
-}
-
 int cmd_ensemble(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
@@ -597,67 +308,41 @@ int cmd_ensemble(int argc, char **argv)
         fprintf(stderr, "medssl ensemble: expected 'train' or 'evaluate' (see medssl ensemble --help)\n");
         return 2;
     }
+    if (strcmp(sub, "evaluate") == 0) return ensemble_evaluate_cmd(argc, argv);
     int rc;
     ms_dist d;
-    if (strcmp(sub, "train") == 0) {
-        train_opts o = { .method = "bagging", .members = 5, .member = -1, .groups = 1 };
-        int split = argc;
-        for (int i = 2; i < argc; i++)
-            if (strcmp(argv[i], "--") == 0) {
-                split = i;
-                break;
-            }
-        o.pass = argv + split + (split < argc);
-        o.n_pass = split < argc ? argc - split - 1 : 0;
-        const ms_arg args[] = {
-            { "method", ARG_STRING, &o.method, 0, 0, "bagging|boosting", "how members differ (default bagging)" },
-            { "members", ARG_INT, &o.members, 1, ENS_MAX_MEMBERS, "M", "members (default 5)" },
-            { "member", ARG_INT, &o.member, 0, ENS_MAX_MEMBERS - 1, "I", "bagging: train only member I (SLURM arrays)" },
-            { "train", ARG_STRING, &o.train, 0, 0, "FILE", "labeled training corpus (required)" },
-            { "out", ARG_STRING, &o.out, 0, 0, "DIR", "ensemble folder: member-<i>/ and members.txt (required)" },
-            { "seed", ARG_INT, &o.seed, 0, 1000000, "N", "seed of the resamples; member i uses seed + 1000 i" },
-            { "groups", ARG_INT, &o.groups, 1, ENS_MAX_MEMBERS, "G", "bagging: split the MPI ranks into G groups that train "
-                                                                  "members at the same time (default 1)" },
-        };
-        rc = cli_parse("ensemble train", "--method M --members M --train FILE --out DIR -- <finetune flags>",
-                       "Trains ensemble members (medssl finetune runs) by bagging or AdaBoost SAMME.", args,
-                       (int)(sizeof args / sizeof *args), split - 1, argv + 1, NULL, 0, NULL);
-        if (rc) return rc < 0 ? 0 : rc;
-        if (!o.train || !o.out) {
-            fprintf(stderr, "medssl ensemble train: --train and --out are required\n");
-            return 2;
+    train_opts o = { .method = "bagging", .members = 5, .member = -1, .groups = 1 };
+    int split = argc;
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            split = i;
+            break;
         }
-        const char *task = getenv("SLURM_ARRAY_TASK_ID");
-        if (o.member < 0 && task && *task && strcmp(o.method, "bagging") == 0) o.member = atoi(task);
-        if (dist_init(&d, &argc, &argv)) return cli_report("ensemble", MS_ERR_RUNTIME);
-        runctl_install_signals();
-        rc = ensemble_train(&d, &o);
-    } else {
-        eval_opts o = { .batch = 256 };
-        const ms_arg args[] = {
-            { "ensemble", ARG_STRING, &o.ensemble, 0, 0, "DIR", "a folder from ensemble train (members.txt)" },
-            { "members", ARG_STRING, &o.members, 0, 0, "A.h5,B.h5", "member checkpoints (any finetune runs)" },
-            { "weights", ARG_STRING, &o.weights, 0, 0, "w1,w2,..", "weighted-vote weights (default: members.txt, else --val "
-                                                                    "accuracy, else equal)" },
-            { "data", ARG_STRING, &o.data, 0, 0, "FILE", "labeled corpus to evaluate on (required)" },
-            { "val", ARG_STRING, &o.val, 0, 0, "FILE", "labeled validation corpus: vote weights and the moe gate" },
-            { "combiner", ARG_STRING, &o.combiners, 0, 0, "C,..", "combiners (default all)" },
-            { "by-domain", ARG_BOOL, &o.by_domain, 0, 0, NULL, "metrics per /domains value too" },
-            { "out", ARG_STRING, &o.out, 0, 0, "DIR", "write DIR/metrics.json" },
-            { "json", ARG_BOOL, &o.json, 0, 0, NULL, "print the JSON on stdout instead of the table" },
-            { "batch", ARG_INT, &o.batch, 1, 65536, "B", "images per forward pass (default 256)" },
-        };
-        rc = cli_parse("ensemble evaluate", "(--ensemble DIR | --members A,B,..) --data FILE [options]",
-                       "Combines ensemble members and reports every member and every combiner.", args,
-                       (int)(sizeof args / sizeof *args), argc - 1, argv + 1, NULL, 0, NULL);
-        if (rc) return rc < 0 ? 0 : rc;
-        if (!o.data || (!o.ensemble == !o.members)) {
-            fprintf(stderr, "medssl ensemble evaluate: --data and one of --ensemble / --members are required\n");
-            return 2;
-        }
-        if (dist_init(&d, &argc, &argv)) return cli_report("ensemble", MS_ERR_RUNTIME);
-        rc = ensemble_evaluate(&d, &o);
+    o.pass = argv + split + (split < argc);
+    o.n_pass = split < argc ? argc - split - 1 : 0;
+    const ms_arg args[] = {
+        { "method", ARG_STRING, &o.method, 0, 0, "bagging|boosting", "how members differ (default bagging)" },
+        { "members", ARG_INT, &o.members, 1, ENS_MAX_MEMBERS, "M", "members (default 5)" },
+        { "member", ARG_INT, &o.member, 0, ENS_MAX_MEMBERS - 1, "I", "bagging: train only member I (SLURM arrays)" },
+        { "train", ARG_STRING, &o.train, 0, 0, "FILE", "labeled training corpus (required)" },
+        { "out", ARG_STRING, &o.out, 0, 0, "DIR", "ensemble folder: member-<i>/ and members.txt (required)" },
+        { "seed", ARG_INT, &o.seed, 0, 1000000, "N", "seed of the resamples; member i uses seed + 1000 i" },
+        { "groups", ARG_INT, &o.groups, 1, ENS_MAX_MEMBERS, "G", "bagging: split the MPI ranks into G groups that train "
+                                                              "members at the same time (default 1)" },
+    };
+    rc = cli_parse("ensemble train", "--method M --members M --train FILE --out DIR -- <finetune flags>",
+                   "Trains ensemble members (medssl finetune runs) by bagging or AdaBoost SAMME.", args,
+                   (int)(sizeof args / sizeof *args), split - 1, argv + 1, NULL, 0, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!o.train || !o.out) {
+        fprintf(stderr, "medssl ensemble train: --train and --out are required\n");
+        return 2;
     }
+    const char *task = getenv("SLURM_ARRAY_TASK_ID");
+    if (o.member < 0 && task && *task && strcmp(o.method, "bagging") == 0) o.member = atoi(task);
+    if (dist_init(&d, &argc, &argv)) return cli_report("ensemble", MS_ERR_RUNTIME);
+    runctl_install_signals();
+    rc = ensemble_train(&d, &o);
     if (rc && *ms_last_error()) cli_report("ensemble", rc);
     dist_finalize(&d);
     return rc;
