@@ -45,11 +45,15 @@ static void grow_table(ms_feature_cache *c)
     free(old.row);
 }
 
+int feature_cache_has(const ms_feature_cache *c, int64_t index)
+{
+    return c->cap > 0 && c->key[slot_of(c, index)] == index;
+}
+
 int feature_cache_gather(const ms_feature_cache *c, const int64_t *index, int n, float *out)
 {
-    if (c->cap == 0) return n == 0;
     for (int i = 0; i < n; i++)
-        if (c->key[slot_of(c, index[i])] != index[i]) return 0;
+        if (!feature_cache_has(c, index[i])) return 0;
     const size_t F = (size_t)c->F;
     for (int i = 0; i < n; i++) memcpy(out + i * F, c->feat + c->row[slot_of(c, index[i])] * F, F * sizeof(float));
     return 1;

@@ -23,6 +23,8 @@ typedef struct {
 
 void feature_cache_init(ms_feature_cache *c, int F);
 void feature_cache_free(ms_feature_cache *c);
+/* Whether sample `index` is cached. */
+int feature_cache_has(const ms_feature_cache *c, int64_t index);
 /* Copies the features of samples index[0..n) into out (n, F) if every one of
  * them is cached; returns 1 then, else 0 (out untouched). */
 int feature_cache_gather(const ms_feature_cache *c, const int64_t *index, int n, float *out);

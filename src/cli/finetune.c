@@ -133,7 +133,7 @@ static double ft_loss(void *ctx, int terms, int training, float weight, uint64_t
          * needed), then the head on the whole batch's cached features */
         int n_miss = 0;
         for (int i = 0; i < r->n; i++) {
-            if (feature_cache_gather(fc, r->index + i, 1, m->values[m->features].x)) continue;
+            if (feature_cache_has(fc, r->index[i])) continue;
             memcpy(r->miss_images + (size_t)n_miss * r->image_floats, r->input + (size_t)i * r->image_floats,
                    r->image_floats * sizeof(float));
             r->miss_index[n_miss++] = r->index[i];
