@@ -32,7 +32,10 @@ void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int
  * resampling: zero padding where it is smaller (masks: class 0), a centre crop
  * where it is larger (offsets floor((S - H) / 2), likewise for W). */
 typedef enum { FIT_RESIZE, FIT_PAD } ms_fit;
-int fit_parse(const char *name); /* "resize" | "pad"; -1 otherwise */
+/* The --fit flag: name "resize" or "pad" (NULL: resize) into *fit, with the
+ * --size side it fits to (> 0 required for a named fit); MS_ERR_INPUT with a
+ * message naming the flag otherwise. */
+int fit_parse(const char *name, int size, ms_fit *fit);
 void pad_u8(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 void pad_f32(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
 

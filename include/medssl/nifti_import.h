@@ -69,6 +69,8 @@
 #ifndef MEDSSL_NIFTI_IMPORT_H
 #define MEDSSL_NIFTI_IMPORT_H
 
+#include "medssl/importers.h"
+
 #define NIFTI_MAX_SIDE 16384                 /* = CORPUS_MAX_SIDE */
 #define NIFTI_MAX_VOXELS (1LL << 31)         /* 8 GiB as float32 */
 
@@ -83,7 +85,7 @@ typedef struct {
     int has_window;         /* 1: clip to [window_lo, window_hi] then scale; 0: min-max */
     double window_lo, window_hi;
     int size;               /* 0: keep the slice size; 1..NIFTI_MAX_SIDE: resize to size x size */
-    int fit;                /* with size: FIT_RESIZE (default) or FIT_PAD (importers.h) */
+    ms_fit fit;             /* with size: FIT_RESIZE (default) or FIT_PAD */
     int domain;             /* >= 0: /domains with this value for every new slice; -1: no /domains */
     int append;             /* 1: keep the samples of an existing `out` (see Append above) */
     int skip_empty;         /* 1: drop slices whose (resized) mask is all 0; needs labels */

@@ -140,18 +140,7 @@ int cmd_import(int argc, char **argv)
                        "The corpus is written to a temporary file and renamed into place when complete.",
                        args, (int)(sizeof args / sizeof *args), argc, argv, pos, 2, &n_pos);
     if (rc) return rc < 0 ? 0 : rc;
-    if (o.fit_name) {
-        int f = fit_parse(o.fit_name);
-        if (f < 0) {
-            fprintf(stderr, "medssl import: --fit %s: expected resize or pad\n", o.fit_name);
-            return 2;
-        }
-        if (o.size <= 0) {
-            fprintf(stderr, "medssl import: --fit %s needs --size S (the side to fit to)\n", o.fit_name);
-            return 2;
-        }
-        o.fit = (ms_fit)f;
-    }
+    if (fit_parse(o.fit_name, o.size, &o.fit)) return cli_report("import", MS_ERR_INPUT);
     if (n_pos < 1) {
         fprintf(stderr, "medssl import: name the source: fashion-mnist, idx or png (see medssl import --help)\n");
         return 2;

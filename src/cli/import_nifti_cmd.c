@@ -45,17 +45,7 @@ int import_nifti_main(int argc, char **argv)
     if (axis && nifti_parse_axis(axis, &o.axis)) return cli_report("import", MS_ERR_INPUT);
     if (window && nifti_parse_window(window, &o.window_lo, &o.window_hi)) return cli_report("import", MS_ERR_INPUT);
     o.has_window = window != NULL;
-    if (fit) {
-        o.fit = fit_parse(fit);
-        if (o.fit < 0) {
-            fprintf(stderr, "medssl import nifti: --fit %s: expected resize or pad\n", fit);
-            return 2;
-        }
-        if (o.size <= 0) {
-            fprintf(stderr, "medssl import nifti: --fit %s needs --size S (the side to fit to)\n", fit);
-            return 2;
-        }
-    }
+    if (fit_parse(fit, o.size, &o.fit)) return cli_report("import", MS_ERR_INPUT);
     if ((rc = nifti_import(&o))) return cli_report("import", rc);
     ms_corpus c;
     if (corpus_open(&c, o.out) == 0) {

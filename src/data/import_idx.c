@@ -168,9 +168,14 @@ void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int
     }
 }
 
-int fit_parse(const char *name)
+int fit_parse(const char *name, int size, ms_fit *fit)
 {
-    return strcmp(name, "resize") == 0 ? FIT_RESIZE : strcmp(name, "pad") == 0 ? FIT_PAD : -1;
+    *fit = FIT_RESIZE;
+    if (!name) return MS_OK;
+    if (strcmp(name, "pad") == 0) *fit = FIT_PAD;
+    else if (strcmp(name, "resize") != 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s: expected resize or pad", name);
+    if (size <= 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s needs --size S (the side to fit to)", name);
+    return MS_OK;
 }
 
 /* dst (dst_h, dst_w) = src (H, W) centred, zeros around, cropped if larger. */
