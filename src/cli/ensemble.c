@@ -92,6 +92,17 @@ static int members_append(const char *dir, ens_method method, const char *rel, d
 
 /* ---- training ---- */
 
+/* Member i's checkpoint to list: member-<i>/best.h5, or last.h5 when no
+ * best.h5 was written; rel is relative to out, path includes it. */
+static void member_ckpt(const char *out, int i, char *rel, size_t rel_cap, char *path, size_t path_cap)
+{
+    snprintf(rel, rel_cap, "member-%d/best.h5", i);
+    snprintf(path, path_cap, "%s/%s", out, rel);
+    if (access(path, R_OK) == 0) return;
+    snprintf(rel, rel_cap, "member-%d/last.h5", i);
+    snprintf(path, path_cap, "%s/%s", out, rel);
+}
+
 typedef struct {
     const char *method, *train, *out, *members_str;
     int members, member, seed, groups;
@@ -228,7 +239,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
         if (rc) break;
         memset(resample, 0, (size_t)c.N * sizeof(uint16_t));
         for (long long k = 0; k < n; k++) resample[idx[k]] = draw[k];
-        char dir[ENS_PATH], rel[64], ckpt[ENS_PATH + 16];
+        char dir[ENS_PATH], rel[64], ckpt[ENS_PATH + 32];
         snprintf(rel, sizeof rel, "member-%d/best.h5", i);
         int listed = 0;
         for (int k = 0; k < done_list.M; k++) listed |= strstr(done_list.path[k], rel) != NULL;
@@ -241,8 +252,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
             if (lead) fprintf(stderr, "medssl ensemble: stopped by a signal; run again to continue\n");
             break;
         }
-        snprintf(ckpt, sizeof ckpt, "%s/best.h5", dir);
-        if (access(ckpt, R_OK) != 0) snprintf(ckpt, sizeof ckpt, "%s/last.h5", dir), snprintf(rel, sizeof rel, "member-%d/last.h5", i);
+        member_ckpt(o->out, i, rel, sizeof rel, ckpt, sizeof ckpt);
         double alpha = 1, err = 0;
         if (method == METHOD_BOOSTING) {
             /* the member's errors on every labeled training sample reweight them */
@@ -270,9 +280,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
         for (int i = 0; i < o->members && d->rank == 0; i++) {
             if (!all[i]) continue;
             char rel[64], ckpt[ENS_PATH + 32];
-            snprintf(rel, sizeof rel, "member-%d/best.h5", i);
-            snprintf(ckpt, sizeof ckpt, "%s/%s", o->out, rel);
-            if (access(ckpt, R_OK) != 0) snprintf(rel, sizeof rel, "member-%d/last.h5", i);
+            member_ckpt(o->out, i, rel, sizeof rel, ckpt, sizeof ckpt);
             int err = members_append(o->out, (ens_method)method, rel, 1.0);
             if (!rc) rc = err;
         }

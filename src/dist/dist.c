@@ -33,7 +33,7 @@ int dist_init(ms_dist *d, int *argc, char ***argv)
 int dist_split(const ms_dist *d, int groups, int *group)
 {
     if (groups < 1 || groups > d->size)
-        return MS_FAIL(MS_ERR_INPUT, "--groups %d: expected 1..%d (the number of ranks)", groups, d->size);
+        return MS_FAIL(MS_ERR_INPUT, "dist_split: %d groups for %d ranks (expected 1..%d)", groups, d->size, d->size);
     if (group_comm != MPI_COMM_NULL) return MS_FAIL(MS_ERR_RUNTIME, "dist_split: already split");
     /* rank r joins group floor(r * groups / size): consecutive ranks, so a group
      * stays on as few nodes as the launcher's placement allows */
