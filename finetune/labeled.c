@@ -4,6 +4,7 @@
 
 #include "medssl/common.h"
 #include "medssl/loader.h"
+#include "medssl/rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -99,9 +100,11 @@ int labeled_repeat(ms_corpus *c, const ms_labeled_sel *sel, int training, uint16
         for (long long i = 0; i < N; i++) labels[i] = 0;
     if (!rc && domains) rc = corpus_read_domains(c, domains);
     if (!rc) {
-        if (sel->split != SPLIT_ALL)
+        if (sel->split != SPLIT_ALL) {
+            CHECKM(sel->in_val != NULL, "labeled_repeat: a train/val split needs labeled_split's in_val");
             for (long long i = 0; i < N; i++)
-                if (!loader_in_split(sel->seed, sel->val_fraction, (ms_split)sel->split, i)) labels[i] = -1;
+                if (sel->in_val[i] != (sel->split == SPLIT_VAL)) labels[i] = -1;
+        }
         if (sel->domains && *sel->domains)
             for (long long i = 0; i < N; i++)
                 if (!domain_listed(sel->domains, domains[i])) labels[i] = -1;
@@ -123,7 +126,7 @@ int labeled_repeat(ms_corpus *c, const ms_labeled_sel *sel, int training, uint16
         long long total = 0;
         for (long long i = 0; i < N; i++) total += rep[i];
         if (!rc && total == 0)
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: no %s samples selected%s", c->path, sel->segment ? "" : "labeled",
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: no %s selected%s", c->path, sel->segment ? "samples" : "labeled samples",
                          sel->domains ? " (check --domains)" : "");
     }
     free(labels);
@@ -184,5 +187,128 @@ int labeled_class_weights(ms_corpus *c, const uint16_t *repeat, int segment, int
     if (rc) return rc;
     for (int k = 0; k < K; k++) total += count[k];
     for (int k = 0; k < K; k++) w[k] = count[k] > 0 ? (float)(total / (K * count[k])) : 0.0f;
+    return MS_OK;
+}
+
+/* ---- the exact, stratified train/validation split ---- */
+
+static void mask_foreground(void *ctx, long long first, int n, const uint8_t *masks, size_t HW)
+{
+    int8_t *stratum = ctx; /* (N): 1 when the mask has a foreground pixel */
+    for (int i = 0; i < n; i++) {
+        int fg = 0;
+        for (size_t p = 0; p < HW && !fg; p++) fg = masks[(size_t)i * HW + p] != 0 && masks[(size_t)i * HW + p] != 255;
+        stratum[first + i] = (int8_t)fg;
+    }
+}
+
+typedef struct {
+    int stratum;
+    uint64_t hash;
+    long long index;
+} split_key;
+
+static int split_cmp(const void *pa, const void *pb)
+{
+    const split_key *a = pa, *b = pb;
+    if (a->stratum != b->stratum) return a->stratum < b->stratum ? -1 : 1;
+    if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+long long labeled_val_count(long long n, float val_fraction)
+{
+    if (n < 2 || !(val_fraction > 0)) return 0;
+    long long v = llround((double)val_fraction * (double)n);
+    return v < 1 ? 1 : v > n - 1 ? n - 1 : v;
+}
+
+int labeled_split(ms_corpus *c, const ms_labeled_sel *sel, float val_fraction, int8_t **in_val, ms_split_info *info)
+{
+    const long long N = c->N;
+    const int n_strata = sel->segment ? 2 : sel->K;
+    int rc = MS_OK;
+    if (sel->domains && (rc = check_domain_list(sel->domains))) return rc;
+    if (sel->domains && *sel->domains && !corpus_has_domains(c))
+        return MS_FAIL(MS_ERR_INPUT, "%s: no /domains dataset (needed by --domains)", c->path);
+    int32_t *stratum = ms_malloc((size_t)(N ? N : 1) * sizeof(int32_t));
+    if (sel->segment) {
+        int8_t *fg = ms_malloc((size_t)(N ? N : 1));
+        rc = scan_masks(c, mask_foreground, fg);
+        for (long long i = 0; i < N; i++) stratum[i] = fg[i];
+        free(fg);
+    } else {
+        rc = corpus_read_labels(c, stratum);
+        for (long long i = 0; !rc && i < N; i++)
+            if (stratum[i] >= n_strata) stratum[i] = -1; /* labeled_check has bounded the classes */
+    }
+    if (!rc && sel->domains && *sel->domains) {
+        int32_t *domains = ms_malloc((size_t)(N ? N : 1) * sizeof(int32_t));
+        if (!(rc = corpus_read_domains(c, domains)))
+            for (long long i = 0; i < N; i++)
+                if (!domain_listed(sel->domains, domains[i])) stratum[i] = -1;
+        free(domains);
+    }
+    if (rc) {
+        free(stratum);
+        return rc;
+    }
+    /* the selected samples sorted by (stratum, hash of (seed, index)) */
+    long long n = 0, *n_s = ms_calloc((size_t)n_strata, sizeof(long long));
+    for (long long i = 0; i < N; i++)
+        if (stratum[i] >= 0) {
+            n++;
+            n_s[stratum[i]]++;
+        }
+    split_key *keys = ms_malloc((size_t)(n ? n : 1) * sizeof *keys);
+    const uint64_t hkey = rng_key(sel->seed, 0, LABELED_SPLIT_STREAM, RNG_SPLIT);
+    for (long long i = 0, m = 0; i < N; i++)
+        if (stratum[i] >= 0) keys[m++] = (split_key){ stratum[i], rng_at(hkey, (uint64_t)i), i };
+    qsort(keys, (size_t)n, sizeof *keys, split_cmp);
+    /* quotas: V = round(f n) validation samples shared over the strata by
+     * largest remainder of f n_s (ties: the larger stratum, then the lower id) */
+    const long long V = labeled_val_count(n, val_fraction);
+    long long *q = ms_calloc((size_t)n_strata, sizeof(long long)), given = 0;
+    for (int s = 0; s < n_strata; s++) {
+        q[s] = (long long)floor((double)val_fraction * (double)n_s[s]);
+        if (q[s] > V) q[s] = V;
+        given += q[s];
+    }
+    while (given > V) /* only when V was raised to 1 or lowered to n-1: cannot exceed here, kept for safety */
+        for (int s = n_strata - 1; s >= 0 && given > V; s--)
+            if (q[s] > 0) q[s]--, given--;
+    while (given < V) {
+        int best = -1;
+        double best_rem = -1;
+        for (int s = 0; s < n_strata; s++) {
+            if (q[s] >= n_s[s] - (n_s[s] > 1)) continue; /* a stratum keeps a training sample when it can */
+            double rem = (double)val_fraction * (double)n_s[s] - (double)q[s];
+            if (rem > best_rem + 1e-12 || (fabs(rem - best_rem) <= 1e-12 && best >= 0 && n_s[s] > n_s[best])) {
+                best = s;
+                best_rem = rem;
+            }
+        }
+        if (best < 0) /* every stratum is down to one training sample: take from the largest */
+            for (int s = 0; s < n_strata; s++)
+                if (q[s] < n_s[s] && (best < 0 || n_s[s] > n_s[best])) best = s;
+        CHECK(best >= 0);
+        q[best]++;
+        given++;
+    }
+    int8_t *iv = ms_malloc((size_t)(N ? N : 1));
+    memset(iv, -1, (size_t)(N ? N : 1));
+    for (long long j = 0; j < n;) {
+        const int s = keys[j].stratum;
+        for (long long r = 0; r < n_s[s]; r++, j++) iv[keys[j].index] = (int8_t)(r < q[s]);
+    }
+    info->n_train = n - V;
+    info->n_val = V;
+    info->n_strata = 0;
+    for (int s = 0; s < n_strata; s++) info->n_strata += n_s[s] > 0;
+    free(q);
+    free(keys);
+    free(n_s);
+    free(stratum);
+    *in_val = iv;
     return MS_OK;
 }

@@ -44,7 +44,9 @@ done
 "$MEDSSL" evaluate --model fe/last.h5 --data te.h5 --json > /dev/null || fail "evaluate feature-extractor"
 grep -q "computed once and cached" fe.log || fail "feature-extractor did not cache the features: $(head -5 fe.log)"
 # the cache changes nothing but the time: an MLP head with dropout on stage1 features, 2 ranks,
-# with and without the cache, ends with the same weights bit for bit
+# with and without the cache, ends with the same weights up to float rounding (OpenBLAS's
+# GEMM rounds a sample's features differently in batches of other sizes, so features
+# cached from epoch 0 can differ in the last bit from those of a later batch)
 for c in on off; do
     extra=(); [ $c = off ] && extra=(--no-feature-cache)
     mpirun -np 2 "$MEDSSL" finetune --task classify --train tr.h5 --out fec-$c --strategy feature-extractor --init $INIT \
@@ -52,8 +54,10 @@ for c in on off; do
         { cat fec-$c.log; fail "feature-extractor cache $c"; }
 done
 grep -q "computed once and cached" fec-off.log && fail "--no-feature-cache still cached"
-cmp -s <(h5dump -g /params fec-on/last.h5 | tail -n +3) <(h5dump -g /params fec-off/last.h5 | tail -n +3) ||
+h5diff -d 1e-5 fec-on/last.h5 fec-off/last.h5 /params /params > /dev/null ||
     fail "feature cache: weights differ from running the encoder every epoch"
+h5diff -d 1e-9 fec-on/last.h5 fec-off/last.h5 /params /params > /dev/null ||
+    echo "note: feature cache on/off differ below 1e-5 (GEMM rounding by batch size)"
 
 # --- finetune --freeze stage0: stage0 untouched, stage1 trained --------------------------
 "$MEDSSL" finetune --task classify --train tr.h5 --out ftz --strategy finetune --init $INIT --freeze stage0 \
@@ -137,7 +141,7 @@ PY
 "$MEDSSL" finetune --task classify --train imb.h5 --out imb0 --strategy scratch --encoder "$ENC" --epochs 1 "${FT[@]}" 2> imb0.log
 "$MEDSSL" finetune --task classify --train imb.h5 --out imb1 --strategy scratch --encoder "$ENC" --epochs 1 --balance oversample \
     --class-weights auto "${FT[@]}" 2> imb1.log || { cat imb1.log; fail "--balance oversample"; }
-n0=$(sed -n 's/.*(\([0-9]*\) training samples.*/\1/p' imb0.log); n1=$(sed -n 's/.*(\([0-9]*\) training samples.*/\1/p' imb1.log)
+n0=$(sed -n 's/.*: \([0-9]*\) training samples.*/\1/p' imb0.log); n1=$(sed -n 's/.*: \([0-9]*\) training samples.*/\1/p' imb1.log)
 [ -n "$n0" ] && [ -n "$n1" ] && [ "$n1" -gt "$n0" ] && [ $(( n1 % 3 )) -eq 0 ] ||
     fail "--balance oversample: $n1 samples/epoch (plain $n0): expected more, a multiple of 3 classes"
 echo "imbalanced corpus: $n0 training samples/epoch, $n1 with --balance oversample"

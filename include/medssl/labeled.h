@@ -19,6 +19,7 @@
 #include "medssl/corpus.h"
 
 #define LABELED_MAX_CLASSES 256
+#define LABELED_SPLIT_STREAM 0x5b117ULL /* rng_key index of the split hash */
 
 typedef struct {
     int segment;              /* masks (segment) or labels (classify) */
@@ -29,8 +30,13 @@ typedef struct {
     float target_weight;      /* repeats of each target-domain sample (>= 1) */
     int balance;              /* classify: class-balanced oversampling */
     int split;                /* ms_split (loader.h): only samples of this split count (SPLIT_ALL: all) */
-    float val_fraction;       /* the split's validation fraction (with seed, as the loader) */
+    const int8_t *in_val;     /* (N) labeled_split's assignment, for SPLIT_TRAIN / SPLIT_VAL */
 } ms_labeled_sel;
+
+typedef struct {
+    long long n_train, n_val; /* selected samples on each side */
+    int n_strata;             /* strata that hold samples */
+} ms_split_info;
 
 /* Validates that the corpus has what the task needs (labels with at least
  * one labeled sample, or masks) and finds the class count: classes > 0 is
@@ -44,6 +50,20 @@ int labeled_check(ms_corpus *c, int segment, int classes, int *K);
  * uses neither). MS_ERR_INPUT when nothing is selected or a flag needs
  * /domains the corpus lacks. */
 int labeled_repeat(ms_corpus *c, const ms_labeled_sel *sel, int training, uint16_t **repeat);
+
+/* Validation samples of an exact split of n: round(f n), at least 1 when
+ * n >= 2 and never all n; 0 when n < 2 or f is 0. */
+long long labeled_val_count(long long n, float val_fraction);
+
+/* The exact, stratified train/validation split of the samples a selection
+ * can use (labeled ones for classify, all for segment; --domains applied):
+ * labeled_val_count(n, f) of them go to validation, shared over the strata
+ * (the class for classify; for segment, whether the mask has a foreground
+ * pixel) by largest remainder, and within a stratum by a hash of (seed,
+ * index), so the split depends only on the corpus, the seed and f (not on
+ * ranks or threads). *in_val (N, malloc'd): 1 validation, 0 training, -1 not
+ * selected. Pass it as sel->in_val to labeled_repeat. */
+int labeled_split(ms_corpus *c, const ms_labeled_sel *sel, float val_fraction, int8_t **in_val, ms_split_info *info);
 
 /* Loss class weights (K): "auto" = inverse frequency over the selected
  * samples, n / (K n_k), from labels (classify) or mask pixels (segment);

@@ -39,7 +39,7 @@ typedef struct {
         *optimizer, *head, *features, *class_weights, *balance, *domains, *select;
     int epochs, batch, seed, threads, keep, log_every, buffer, hidden, stage1_epochs, patience, classes,
         target_domain, keep_head, sync_bn, no_feature_cache;
-    long max_steps;
+    long max_steps, steps_per_epoch;
     float lr, weight_decay, warmup_epochs, val_fraction, momentum, dropout, encoder_lr_mult, target_weight;
 } finetune_opts;
 
@@ -62,6 +62,8 @@ typedef struct {
     float *probs;                   /* segment: softmax workspace (B,K,HW) */
     uint8_t *pred;                  /* segment: (HW) */
     uint16_t *repeat_train, *repeat_val;
+    int8_t *in_val;                 /* (N) the --val-fraction split (labeled_split), or NULL */
+    long long passes;               /* passes over the training samples per epoch (--steps-per-epoch) */
     const uint16_t *resample;       /* ensemble members: (N) draws of each training sample, or NULL */
     const int64_t *index;           /* the current batch's sample indices */
     int cache_on;                   /* feature-extractor without augmentation: the encoder runs once per sample */
@@ -234,31 +236,73 @@ static int build_spec(finetune_run *r, const finetune_opts *o)
     return MS_OK;
 }
 
+/* Passes over the training samples per epoch: the fewest whole passes that
+ * give at least steps_per_epoch steps (0: at least FINETUNE_MIN_EPOCH_IMAGES
+ * images), so a tiny labeled set still gets enough steps per epoch. */
+#define FINETUNE_MIN_EPOCH_IMAGES 256
+static long long epoch_passes(long long samples, int batch, long steps_per_epoch)
+{
+    const long long want = steps_per_epoch > 0 ? steps_per_epoch * (long long)batch : FINETUNE_MIN_EPOCH_IMAGES;
+    if (samples <= 0) return 1;
+    long long p = (want + samples - 1) / samples;
+    return p < 1 ? 1 : p;
+}
+
 /* The loaders: training samples (labeled, selected domains, repeats) and the
- * validation split (--val FILE, or --val-fraction of the training corpus). */
+ * validation samples (--val FILE, or the exact stratified --val-fraction split
+ * of the training corpus, labeled.h). The split lives in the repeat counts,
+ * so both loaders read their corpus with SPLIT_ALL. */
 static int open_loaders(finetune_run *r, const finetune_opts *o)
 {
     const int B = o->batch / r->d.size;
     int rc;
-    const int split_val = !o->val && o->val_fraction > 0;
+    int split_val = !o->val && o->val_fraction > 0;
     ms_labeled_sel sel = { .segment = r->segment, .K = r->K, .seed = (uint64_t)o->seed, .domains = o->domains,
                            .target_domain = o->target_domain, .target_weight = o->target_weight,
-                           .balance = o->balance && strcmp(o->balance, "oversample") == 0,
-                           .split = split_val ? SPLIT_TRAIN : SPLIT_ALL, .val_fraction = o->val_fraction };
-    if ((rc = labeled_repeat(&r->train_c, &sel, 1, &r->repeat_train))) return rc;
-    if (r->resample) { /* a bagging/boosting member: its draw of the selected samples */
-        long long total = 0;
-        for (long long i = 0; i < r->train_c.N; i++) {
-            long v = (long)r->repeat_train[i] * r->resample[i];
-            r->repeat_train[i] = (uint16_t)(v > 65535 ? 65535 : v);
-            total += r->repeat_train[i];
+                           .balance = o->balance && strcmp(o->balance, "oversample") == 0, .split = SPLIT_ALL };
+    if (split_val) {
+        ms_split_info si;
+        if ((rc = labeled_split(&r->train_c, &sel, o->val_fraction, &r->in_val, &si))) return rc;
+        if (si.n_train + si.n_val == 0)
+            return MS_FAIL(MS_ERR_INPUT, "%s: no %s selected%s", o->train, r->segment ? "samples" : "labeled samples",
+                           o->domains ? " (check --domains)" : "");
+        if (si.n_val == 0) {
+            split_val = 0;
+            if (r->d.rank == 0)
+                fprintf(stderr, "medssl finetune: %s holds a single %ssample: training without validation "
+                                "(best.h5 is the last epoch's model)\n", o->train, r->segment ? "" : "labeled ");
+        } else {
+            sel.split = SPLIT_TRAIN;
+            sel.in_val = r->in_val;
+            if (r->d.rank == 0)
+                fprintf(stderr, "medssl finetune: split of %s: %lld training / %lld validation sample%s (--val-fraction "
+                                "%g, stratified by %s, seed %d)\n", o->train, si.n_train, si.n_val,
+                        si.n_val == 1 ? "" : "s", (double)o->val_fraction,
+                        r->segment ? "mask foreground" : "class", o->seed);
         }
-        if (total == 0) return MS_FAIL(MS_ERR_INPUT, "%s: the member's resample selects no training sample", o->train);
+    }
+    if ((rc = labeled_repeat(&r->train_c, &sel, 1, &r->repeat_train))) return rc;
+    long long total = 0;
+    for (long long i = 0; i < r->train_c.N; i++) {
+        long v = (long)r->repeat_train[i] * (r->resample ? r->resample[i] : 1); /* a bagging/boosting member's draw */
+        r->repeat_train[i] = (uint16_t)(v > 65535 ? 65535 : v);
+        total += r->repeat_train[i];
+    }
+    if (total == 0 && r->resample)
+        return MS_FAIL(MS_ERR_INPUT, "%s: the member's resample selects no training sample", o->train);
+    r->passes = epoch_passes(total, o->batch, o->steps_per_epoch);
+    if (r->passes > 1) {
+        for (long long i = 0; i < r->train_c.N; i++) {
+            long long v = (long long)r->repeat_train[i] * r->passes;
+            if (v > 65535)
+                return MS_FAIL(MS_ERR_INPUT, "--steps-per-epoch %ld: more than 65535 copies of a sample per epoch",
+                               o->steps_per_epoch);
+            r->repeat_train[i] = (uint16_t)v;
+        }
     }
     if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--augment: %s", ms_last_error());
     ms_loader_cfg lc = { .rank = r->d.rank, .size = r->d.size, .seed = (uint64_t)o->seed, .batch = B,
-                         .buffer = o->buffer, .split = split_val ? SPLIT_TRAIN : SPLIT_ALL,
-                         .val_fraction = o->val_fraction, .shuffle = 1, .augment = &r->aug,
+                         .buffer = o->buffer, .split = SPLIT_ALL, .shuffle = 1, .augment = &r->aug,
                          .want_labels = !r->segment, .want_masks = r->segment, .repeat = r->repeat_train };
     if ((rc = loader_open(&r->train, &r->train_c, &lc))) return rc;
     if ((rc = loader_start_epoch(r->train, 0)))
@@ -273,7 +317,6 @@ static int open_loaders(finetune_run *r, const finetune_opts *o)
         sel.domains = NULL;
     }
     if ((rc = labeled_repeat(vc, &sel, 0, &r->repeat_val))) return rc;
-    lc.split = split_val ? SPLIT_VAL : SPLIT_ALL;
     lc.shuffle = 0;
     lc.augment = NULL;
     lc.repeat = r->repeat_val;
@@ -397,6 +440,7 @@ static void teardown(finetune_run *r)
     free(r->pred);
     free(r->repeat_train);
     free(r->repeat_val);
+    free(r->in_val);
     feature_cache_free(&r->cache[0]);
     feature_cache_free(&r->cache[1]);
     free(r->miss_images);
@@ -442,6 +486,9 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
         { "target-weight", ARG_FLOAT, &o.target_weight, 1, 1000, "W", "repeats of each target-domain sample (default 1)" },
         { "epochs", ARG_INT, &o.epochs, 1, 100000, NULL, "epochs (default 30)" },
         { "batch", ARG_INT, &o.batch, 1, 1 << 20, "B", "global batch in images, split over the ranks (default 32)" },
+        { "steps-per-epoch", ARG_LONG, &o.steps_per_epoch, 1, 1e9, "S", "at least S steps per epoch: the training samples "
+                                                                       "repeated a whole number of times (default: "
+                                                                       "enough passes for 256 images)" },
         { "lr", ARG_FLOAT, &o.lr, 1e-8, 1e6, "X", "learning rate for 256 images, scaled by batch/256 (default 0.1)" },
         { "optimizer", ARG_STRING, &o.optimizer, 0, 0, "sgd|adamw", "optimizer (default sgd, momentum 0.9, Nesterov)" },
         { "momentum", ARG_FLOAT, &o.momentum, 0, 0.999, "M", "SGD momentum (default 0.9)" },
@@ -481,9 +528,17 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
     if (!rc) rc = trainer_agree(&r.d, "finetune", setup(&r, &o));
     if (!rc) {
         double samples = dist_sum_double(&r.d, (double)loader_epoch_samples(r.train));
-        if (r.d.rank == 0)
-            fprintf(stderr, "medssl finetune: %s, %s strategy on %s (%.0f training samples/epoch), %d rank(s) x %d "
-                            "thread(s), model %s\n", o.task, o.strategy, o.train, samples, r.d.size, threads, r.spec);
+        if (r.d.rank == 0) {
+            fprintf(stderr, "medssl finetune: %s, %s strategy on %s, %d rank(s) x %d thread(s), model %s\n", o.task,
+                    o.strategy, o.train, r.d.size, threads, r.spec);
+            const long long steps = loader_steps(r.train), n = (long long)(samples / (double)r.passes + 0.5);
+            char passes[96] = "";
+            if (r.passes > 1)
+                snprintf(passes, sizeof passes, " x %lld passes (%s)", r.passes,
+                         o.steps_per_epoch > 0 ? "--steps-per-epoch" : "at least 256 images per epoch");
+            fprintf(stderr, "medssl finetune: an epoch is %lld step%s of %d image%s: %lld training sample%s%s\n", steps,
+                    steps == 1 ? "" : "s", o.batch, o.batch == 1 ? "" : "s", n, n == 1 ? "" : "s", passes);
+        }
         rc = trainer_run(&r.tr);
     }
     teardown(&r);

@@ -159,7 +159,10 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
     *is_best = 0;
     double val_loss = NAN, metric = NAN;
     int rc;
-    if (t->val) {
+    if (!t->val) { /* nothing to select by: best.h5 follows the latest epoch */
+        *is_best = 1;
+        t->best_epoch = epoch;
+    } else {
         if ((rc = trainer_validate(t, &val_loss, &metric))) return fail(t, rc);
         double m = t->select_loss ? -val_loss : t->higher_better ? metric : -metric;
         *is_best = !(m <= t->best_metric);
