@@ -176,5 +176,24 @@ grep -q "rotation" bad.err || fail "pretext-model message: $(cat bad.err)"
 expect2 "evaluate without masks" evaluate --model seg/best.h5 --data te.h5
 expect2 "class weights" finetune --task classify --train tr.h5 --out b8 --strategy scratch --encoder "$ENC" --class-weights 1,2
 expect2 "domains" finetune --task classify --train tr.h5 --out b9 --strategy scratch --encoder "$ENC" --domains 5
-for d in b1 b2 b3 b4 b5 b6 b7 b8 b9; do [ ! -e $d/last.h5 ] || fail "$d: a checkpoint after bad input"; done
+# exactly one stderr line, exactly this one, and this exit code (issue 9: a wrapped message once,
+# never HDF5's error stack after it)
+expect_line() { # exit-code line args...
+    local want_rc=$1 want=$2; shift 2
+    set +e; "$MEDSSL" "$@" > bad.out 2> bad.err; local rc=$?; set -e
+    [ $rc -eq "$want_rc" ] || fail "'$*': exit $rc, expected $want_rc ($(cat bad.err))"
+    [ "$(cat bad.err)" = "$want" ] || fail "'$*': stderr is
+$(cat bad.err)
+expected exactly
+$want"
+}
+expect_line 2 "medssl finetune: --freeze: no layer named 'stage9' (matched as 'encoder.stage9.'); this encoder has \
+stage0..stage2, or give a tensor name prefix such as encoder.stage0.conv0" \
+    finetune --task classify --train tr.h5 --out b10 --strategy finetune --init $INIT --freeze stage9
+expect_line 2 "medssl finetune: --keep-head: $INIT: 2 tensor(s) do not match the model: head.fc.weight has shape 4x32, \
+model needs 3x32; head.fc.bias has shape 4, model needs 3" \
+    finetune --task classify --train tr.h5 --out b11 --strategy finetune --init $INIT --keep-head
+expect_line 2 "medssl finetune: --encoder: model spec: unknown encoder key 'conv' (expected in, widths, block, convs)" \
+    finetune --task classify --train tr.h5 --out b12 --strategy scratch --encoder "encoder:widths=16-32,conv=2"
+for d in b1 b2 b3 b4 b5 b6 b7 b8 b9 b10 b11 b12; do [ ! -e $d/last.h5 ] || fail "$d: a checkpoint after bad input"; done
 echo "1 passed, 0 failed"

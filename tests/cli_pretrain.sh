@@ -116,4 +116,16 @@ expect2 --task rotation --corpus "$out/missing.h5" --out "$out/x"
 expect2 --task rotation --corpus "$out/fm.h5" --out "$out/x" --encoder "encoder:widths=8,block=dense"
 expect2 --task rotation --corpus "$out/fm.h5"
 expect2 --task rotation --corpus "$out/fm.h5" --out "$out/x" --augment "twirl:3"
+# exactly this one stderr line and exit 2 (issue 9: a wrapped message once, no HDF5 error stack after it)
+expect_line() { local want=$1; shift
+  set +e; err=$("$MEDSSL" pretrain "$@" 2>&1 >/dev/null); rc=$?; set -e
+  [ "$rc" = 2 ] || fail "'pretrain $*' exited $rc ($err)"
+  [ "$err" = "$want" ] || fail "'pretrain $*': stderr is
+$err
+expected exactly
+$want"; }
+expect_line "medssl pretrain: --augment: twirl:3: unknown op 'twirl'; expected one of flip, rotate, crop, shift, \
+scale, noise, elastic, brightness, contrast, gamma" --task rotation --corpus "$out/fm.h5" --out "$out/x" --augment "twirl:3"
+expect_line "medssl pretrain: --encoder: model spec: unknown encoder key 'conv' (expected in, widths, block, convs)" \
+  --task rotation --corpus "$out/fm.h5" --out "$out/x" --encoder "encoder:widths=16-32,conv=2"
 echo "1 passed, 0 failed"

@@ -300,7 +300,7 @@ static int open_loaders(finetune_run *r, const finetune_opts *o)
             r->repeat_train[i] = (uint16_t)v;
         }
     }
-    if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--augment: %s", ms_last_error());
+    if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--%s", ms_last_error());
     ms_loader_cfg lc = { .rank = r->d.rank, .size = r->d.size, .seed = (uint64_t)o->seed, .batch = B,
                          .buffer = o->buffer, .split = SPLIT_ALL, .shuffle = 1, .augment = &r->aug,
                          .want_labels = !r->segment, .want_masks = r->segment, .repeat = r->repeat_train };
@@ -364,6 +364,7 @@ static int setup(finetune_run *r, const finetune_opts *o)
     r->HW = r->train_c.H * r->train_c.W;
     if ((rc = build_spec(r, o))) return rc;
     model_init_weights(&r->model, (uint64_t)o->seed);
+    if ((rc = transfer_check(&r->xfer, &r->model))) return rc; /* before "loaded ..." : one message */
     if (o->init && strategy_uses_init(r->xfer.strategy)) {
         int n = 0;
         if ((rc = transfer_load(&r->model, o->init, "encoder.", &n))) return rc;
@@ -379,7 +380,6 @@ static int setup(finetune_run *r, const finetune_opts *o)
         }
         if (r->d.rank == 0) fprintf(stderr, "medssl finetune: loaded %d tensors from %s\n", n, o->init);
     }
-    if ((rc = transfer_check(&r->xfer, &r->model))) return rc;
     const int B = o->batch / r->d.size;
     if ((rc = model_plan(&r->model, B, r->train_c.H, r->train_c.W))) return MS_FAIL(rc, "%s: %s", o->train, ms_last_error());
     if (o->sync_bn) model_set_sync_bn(&r->model, r->d.comm);

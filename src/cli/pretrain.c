@@ -243,7 +243,7 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
                        .global_batch = o->batch, .log_every = o->log_every, .keep = o->keep, .max_steps = o->max_steps,
                        .metric_key = r->classify ? "val_accuracy" : "val_mse", .higher_better = r->classify };
 
-    if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--augment: %s", ms_last_error());
+    if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--%s", ms_last_error());
     /* held out: --val FILE whole, else --val-fraction of the corpus (split by seed), else nothing */
     const int split = !o->val && o->val_fraction > 0;
     ms_loader_cfg lc = { .rank = r->d.rank, .size = r->d.size, .seed = (uint64_t)o->seed, .batch = r->B,

@@ -13,10 +13,14 @@ static _Thread_local char err_where[128];
 
 int ms_fail_at(int code, const char *file, int line, const char *fmt, ...)
 {
+    /* Format into a local buffer first: callers wrap the previous message
+     * (MS_FAIL(rc, "--flag: %s", ms_last_error())), which lives in err_msg. */
+    char msg[sizeof err_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(err_msg, msg, sizeof err_msg);
     const char *base = strrchr(file, '/');
     snprintf(err_where, sizeof err_where, "%s:%d", base ? base + 1 : file, line);
     return code;
