@@ -195,5 +195,9 @@ model needs 3x32; head.fc.bias has shape 4, model needs 3" \
     finetune --task classify --train tr.h5 --out b11 --strategy finetune --init $INIT --keep-head
 expect_line 2 "medssl finetune: --encoder: model spec: unknown encoder key 'conv' (expected in, widths, block, convs)" \
     finetune --task classify --train tr.h5 --out b12 --strategy scratch --encoder "encoder:widths=16-32,conv=2"
-for d in b1 b2 b3 b4 b5 b6 b7 b8 b9 b10 b11 b12; do [ ! -e $d/last.h5 ] || fail "$d: a checkpoint after bad input"; done
+expect_line 2 "medssl finetune: --strategy fine-tune: expected feature-extractor, finetune, two-stage or scratch" \
+    finetune --task classify --train tr.h5 --out b14 --strategy fine-tune
+expect_line 2 "medssl finetune: /proc/x: cannot create folder: No such file or directory" \
+    finetune --task classify --train tr.h5 --out /proc/x --strategy scratch --encoder "$ENC"
+for d in b1 b2 b3 b4 b5 b6 b7 b8 b9 b10 b11 b12 b14; do [ ! -e $d/last.h5 ] || fail "$d: a checkpoint after bad input"; done
 echo "1 passed, 0 failed"

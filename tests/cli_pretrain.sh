@@ -124,6 +124,10 @@ expect_line() { local want=$1; shift
 $err
 expected exactly
 $want"; }
+expect_line "medssl pretrain: --task rotaton: expected rotation, jigsaw or autoencoder" \
+  --task rotaton --corpus "$out/fm.h5" --out "$out/x"
+expect_line "medssl pretrain: /proc/x: cannot create folder: No such file or directory" \
+  --task rotation --corpus "$out/fm.h5" --out /proc/x
 expect_line "medssl pretrain: --augment: twirl:3: unknown op 'twirl'; expected one of flip, rotate, crop, shift, \
 scale, noise, elastic, brightness, contrast, gamma" --task rotation --corpus "$out/fm.h5" --out "$out/x" --augment "twirl:3"
 expect_line "medssl pretrain: --encoder: model spec: unknown encoder key 'conv' (expected in, widths, block, convs)" \

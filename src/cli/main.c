@@ -1,6 +1,8 @@
 /* main — the medssl binary: dispatches to one subcommand per file in src/cli/. */
 #include "cli.h"
 
+#include <hdf5.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,8 @@ static void ensure_passive_openmp(char **argv)
 int main(int argc, char **argv)
 {
     ensure_passive_openmp(argv);
+    /* errors become one message each (ms_last_error); never HDF5's own error stack */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -34,9 +34,11 @@ static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
 void h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
 void h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
 
+/* HDF5 never hands out id 0: a struct that was zeroed and never opened (a
+ * command that failed before opening its corpus) closes nothing. */
 void h5_close_dset(hid_t *d)
 {
-    if (*d >= 0) H5Dclose(*d);
+    if (*d > 0) H5Dclose(*d);
     *d = H5I_INVALID_HID;
 }
 
@@ -378,8 +380,8 @@ void corpus_close(ms_corpus *c)
     h5_close_dset(&c->labels);
     h5_close_dset(&c->masks);
     h5_close_dset(&c->domains);
-    if (c->file >= 0) H5Fclose(c->file);
-    if (c->xfer >= 0) H5Pclose(c->xfer);
+    if (c->file > 0) H5Fclose(c->file);
+    if (c->xfer > 0) H5Pclose(c->xfer);
     c->file = c->xfer = H5I_INVALID_HID;
     h5_unlock();
 }
