@@ -151,6 +151,12 @@ echo "imbalanced corpus: $n0 training samples/epoch, $n1 with --balance oversamp
     --patience 2 --lr 0.0001 --domains 0 "${FT[@]}" 2> es.log || fail "patience run"
 grep -q "early stop" es.log || fail "no early stop: $(tail -3 es.log)"
 
+# --encoder without the "encoder:" prefix, as the help writes it (issue 9)
+"$MEDSSL" finetune --task classify --train tr.h5 --out nopfx --strategy scratch --encoder widths=8-16,convs=1 \
+    --epochs 1 --max-steps 1 "${FT[@]}" 2> nopfx.log || { cat nopfx.log; fail "--encoder widths=... without encoder:"; }
+h5dump -a model_spec nopfx/last.h5 | grep -q '"encoder:in=1,widths=8-16,block=plain,convs=1;head:type=linear' ||
+    fail "--encoder widths=...: model_spec $(h5dump -a model_spec nopfx/last.h5)"
+
 # --- bad input: one message, exit 2 -------------------------------------------------------------
 expect2() {
     local what=$1; shift

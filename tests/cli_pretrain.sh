@@ -108,6 +108,12 @@ set +e; "$MEDSSL" pretrain --task rotation "${COMMON[@]}" --lr 1e6 --epochs 1 --
 [ "$rc" = 1 ] || fail "diverging run exited $rc: $(tail -3 "$out/nan.log")"
 grep -q "diverged" "$out/nan.log" || fail "no divergence message: $(tail -3 "$out/nan.log")"
 
+# --encoder without the "encoder:" prefix, as the help writes it (issue 9)
+"$MEDSSL" pretrain --task rotation "${COMMON[@]}" --encoder widths=8-16,convs=1 --epochs 1 --max-steps 1 \
+  --out "$out/nopfx" 2> "$out/nopfx.log" || { cat "$out/nopfx.log"; fail "--encoder widths=... without encoder:"; }
+h5dump -a model_spec "$out/nopfx/last.h5" | grep -q '"encoder:in=1,widths=8-16,block=plain,convs=1;head:type=linear,classes=4"' ||
+  fail "--encoder widths=...: model_spec $(h5dump -a model_spec "$out/nopfx/last.h5")"
+
 # --- usage errors ------------------------------------------------------------------------
 expect2() { set +e; err=$("$MEDSSL" pretrain "$@" 2>&1 >/dev/null); rc=$?; set -e
   [ "$rc" = 2 ] || fail "'pretrain $*' exited $rc ($err)"; }

@@ -204,8 +204,6 @@ static int build_spec(finetune_run *r, const finetune_opts *o)
             return MS_FAIL(MS_ERR_INPUT, "%s: the encoder takes %d channel(s) but %s has %d", o->init, s.in_channels,
                            o->train, r->train_c.C);
     } else {
-        if (strncmp(o->encoder, "encoder:", 8) != 0)
-            return MS_FAIL(MS_ERR_INPUT, "--encoder %s: expected encoder:widths=...,block=...,convs=...", o->encoder);
         if ((rc = model_spec_parse(&s, o->encoder))) return MS_FAIL(rc, "--encoder: %s", ms_last_error());
         if (s.head != HEAD_NONE || s.has_decoder) return MS_FAIL(MS_ERR_INPUT, "--encoder: give only the encoder part");
         s.in_channels = r->train_c.C;

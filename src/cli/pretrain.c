@@ -188,8 +188,6 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
     ms_model_spec enc;
     char enc_text[512];
     snprintf(enc_text, sizeof enc_text, "%s", o->encoder);
-    if (strncmp(enc_text, "encoder:", 8) != 0)
-        return MS_FAIL(MS_ERR_INPUT, "--encoder %s: expected encoder:widths=...,block=...,convs=...", o->encoder);
     if ((rc = model_spec_parse(&enc, enc_text))) return MS_FAIL(rc, "--encoder: %s", ms_last_error());
     if (enc.head != HEAD_NONE || enc.has_decoder)
         return MS_FAIL(MS_ERR_INPUT, "--encoder: give only the encoder part; the pretext task adds its head");

@@ -1,9 +1,10 @@
 /* model_spec — parsing and formatting the text spec of a model (see model.h).
  *
  * Grammar: part (';' part)*, part = kind ':' item (',' item)*, item = key '=' value
- * or a bare word for the head type ("head:linear,classes=4"). Unknown parts,
- * keys and values are errors that name what was expected: a spec is a
- * contract stored in checkpoints, so nothing is silently defaulted.
+ * or a bare word for the head type ("head:linear,classes=4"). The first part
+ * may leave out "encoder:" ("widths=32-64,convs=2", as the CLI help writes
+ * it). Unknown parts, keys and values are errors that name what was expected:
+ * a spec is a contract stored in checkpoints, so nothing is silently defaulted.
  */
 #include "medssl/model.h"
 #include "medssl/common.h"
@@ -124,13 +125,23 @@ int model_spec_parse(ms_model_spec *s, const char *text)
     char *copy = ms_malloc(len + 1);
     memcpy(copy, text, len + 1);
     int rc = MS_OK, seen_encoder = 0;
+    int first = 1;
     for (char *save = NULL, *part = strtok_r(copy, ";", &save); part && !rc; part = strtok_r(NULL, ";", &save)) {
-        char *colon = strchr(part, ':');
-        if (!colon) { rc = MS_FAIL(MS_ERR_INPUT, "model spec: part '%s' has no ':' (e.g. encoder:widths=32-64)", part); break; }
-        *colon = 0;
+        char *colon = strchr(part, ':'), *items;
+        if (!colon && first && strchr(part, '=')) { /* "widths=32-64,convs=2": the encoder part without its name */
+            items = part;
+            part = "encoder";
+        } else if (!colon) {
+            rc = MS_FAIL(MS_ERR_INPUT, "model spec: part '%s' has no ':' (e.g. encoder:widths=32-64)", part);
+            break;
+        } else {
+            *colon = 0;
+            items = colon + 1;
+        }
+        first = 0;
         if (strcmp(part, "encoder") == 0) seen_encoder = 1;
         if (strcmp(part, "head") == 0 && s->head == HEAD_NONE) s->head = HEAD_LINEAR;
-        for (char *save2 = NULL, *item = strtok_r(colon + 1, ",", &save2); item && !rc; item = strtok_r(NULL, ",", &save2))
+        for (char *save2 = NULL, *item = strtok_r(items, ",", &save2); item && !rc; item = strtok_r(NULL, ",", &save2))
             rc = parse_item(s, part, item, &seen_encoder);
         if (!rc && strcmp(part, "decoder") == 0) s->has_decoder = 1;
     }
