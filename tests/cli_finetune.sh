@@ -157,6 +157,32 @@ grep -q "early stop" es.log || fail "no early stop: $(tail -3 es.log)"
 h5dump -a model_spec nopfx/last.h5 | grep -q '"encoder:in=1,widths=8-16,block=plain,convs=1;head:type=linear' ||
     fail "--encoder widths=...: model_spec $(h5dump -a model_spec nopfx/last.h5)"
 
+# checkpoint attributes as h5py writes them (issue 9): np.bytes_ strings (fixed length, no
+# terminator) keep their last character; a version written as an array is refused
+if $PY -c "import h5py" 2>/dev/null; then
+    cp nopfx/last.h5 attr_fixed.h5
+    cp nopfx/last.h5 attr_verarray.h5
+    $PY - <<'PY'
+import h5py, numpy as np
+with h5py.File("attr_fixed.h5", "a") as f:
+    for k in ("format", "model_spec", "task"):
+        v = f.attrs[k]
+        f.attrs[k] = np.bytes_(v if isinstance(v, bytes) else v.encode())
+with h5py.File("attr_verarray.h5", "a") as f:
+    f.attrs["version"] = np.array([1, 1])
+PY
+    "$MEDSSL" evaluate --model attr_fixed.h5 --data te.h5 --json > attr_fixed.json 2> attr_fixed.err ||
+        fail "checkpoint with np.bytes_ attributes: $(cat attr_fixed.err)"
+    cmp -s <(grep -v '"model"' attr_fixed.json) <("$MEDSSL" evaluate --model nopfx/last.h5 --data te.h5 --json 2>/dev/null |
+                                                  grep -v '"model"') ||
+        fail "checkpoint with np.bytes_ attributes: other metrics"
+    set +e; err=$("$MEDSSL" evaluate --model attr_verarray.h5 --data te.h5 2>&1 >/dev/null); rc=$?; set -e
+    [ $rc -eq 2 ] && [ "$err" = "medssl evaluate: attr_verarray.h5: attribute version must be one number, not an array of 2" ] ||
+        fail "version array: exit $rc, $err"
+else
+    echo "note: python3-h5py not installed; skipped the h5py checkpoint attributes"
+fi
+
 # --- bad input: one message, exit 2 -------------------------------------------------------------
 expect2() {
     local what=$1; shift

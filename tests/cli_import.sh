@@ -66,6 +66,61 @@ head -c 3000 "$out/small.h5" > "$out/cut.h5"
 expect_input_error "cut.h5" "" inspect "$out/cut.h5"
 expect_input_error "cannot read" "" inspect "$out/missing.h5"
 
+# --- string and number attributes as h5py writes them (issue 9) ----------------------
+# np.bytes_ is a fixed-length string without a terminator (NULLPAD): it keeps its last
+# character; space-padded, NUL-terminated, variable-length and 1-element arrays are read too;
+# an attribute written as an array is refused with one line naming the file and attribute.
+if /usr/bin/python3 -c "import h5py" 2>/dev/null; then
+/usr/bin/python3 - "$out" <<'PY'
+import h5py, numpy as np, sys
+d = sys.argv[1]
+imgs = np.zeros((6, 1, 8, 8), np.uint8); labels = np.array([0, 1, 0, 1, 1, 0], np.int32)
+def corpus(name, fmt, ver=np.int32(1), names=None, names_type=None):
+    with h5py.File(f"{d}/{name}", "w") as f:
+        f.create_dataset("images", data=imgs); f.create_dataset("labels", data=labels)
+        f.attrs["format"] = fmt; f.attrs["version"] = ver
+        if names_type is not None: f.attrs.create("class_names", names, dtype=h5py.Datatype(names_type))
+        elif names is not None: f.attrs["class_names"] = names
+def str_type(size, pad):
+    t = h5py.h5t.C_S1.copy(); t.set_size(size); t.set_strpad(pad); return t
+corpus("a_nullpad.h5", np.bytes_(b"medssl-corpus"), names=np.bytes_(b"benign,malignant"))
+corpus("a_spacepad.h5", np.bytes_(b"medssl-corpus"), names=np.bytes_(b"benign,malignant".ljust(24)),
+       names_type=str_type(24, h5py.h5t.STR_SPACEPAD))
+corpus("a_nullterm.h5", np.bytes_(b"medssl-corpus"), names=np.bytes_(b"benign,malignant"),
+       names_type=str_type(20, h5py.h5t.STR_NULLTERM))
+corpus("a_vlen.h5", "medssl-corpus", names="benign,malignant")
+corpus("a_one.h5", np.array([b"medssl-corpus"]), names=np.array(["benign,malignant"], dtype=h5py.string_dtype()))
+corpus("a_fmtarray.h5", np.array([b"medssl-corpus", b"x"]))
+corpus("a_verarray.h5", np.bytes_(b"medssl-corpus"), ver=np.array([1, 1]))
+corpus("a_namesarray.h5", "medssl-corpus", names=np.array([b"benign", b"malignant"]))
+corpus("a_longnames.h5", "medssl-corpus", names=np.bytes_(b"a," * 3000 + b"b"))
+PY
+for k in nullpad spacepad nullterm vlen one; do
+  "$MEDSSL" inspect --json "$out/a_$k.h5" > "$out/a_$k.json" 2> "$out/a_$k.err" || fail "$k attributes: $(cat "$out/a_$k.err")"
+  /usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["format"] == "medssl-corpus", d
+assert [c["name"] for c in d["classes"]] == ["benign", "malignant"], d["classes"]' "$out/a_$k.json" || fail "$k attributes"
+done
+expect_line() { # line args...
+  local want=$1; shift
+  set +e; err=$("$MEDSSL" "$@" 2>&1 >/dev/null); rc=$?; set -e
+  [ "$rc" = 2 ] || fail "'$*' exited $rc, expected 2 ($err)"
+  [ "$err" = "$want" ] || fail "'$*': stderr is
+$err
+expected exactly
+$want"
+}
+expect_line "medssl inspect: $out/a_fmtarray.h5: root attribute format must be one string, not an array of 2" \
+  inspect "$out/a_fmtarray.h5"
+expect_line "medssl inspect: $out/a_verarray.h5: root attribute version must be one integer, not an array of 2" \
+  inspect "$out/a_verarray.h5"
+expect_line "medssl inspect: $out/a_namesarray.h5: root attribute class_names must be one string (names separated by \
+','), not an array of 2" inspect "$out/a_namesarray.h5"
+expect_line "medssl inspect: $out/a_longnames.h5: root attribute class_names is 6001 bytes long (at most 4095)" \
+  inspect "$out/a_longnames.h5"
+else
+  echo "note: python3-h5py not installed; skipped the h5py attribute part"
+fi
+
 # --- Fashion-MNIST from the Debian package -------------------------------------------
 FM=/usr/share/datasets/fashion-mnist
 if [ -f "$FM/t10k-images-idx3-ubyte.gz" ]; then

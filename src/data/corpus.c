@@ -44,54 +44,91 @@ void h5_close_dset(hid_t *d)
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-/* Reads a string attribute (fixed or variable length) into buf; 0 if absent. */
-static int read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, int *present)
+/* The shape check of a root attribute: one value, a scalar dataspace or a
+ * 1-D one of length 1 (h5py writes either). */
+static int attr_is_one_value(const char *path, hid_t a, const char *name, const char *what)
+{
+    hid_t sp = H5Aget_space(a);
+    const int ndims = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    const long long n = sp >= 0 ? (long long)H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (ndims < 0 || ndims > 1 || n != 1)
+        return MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s must be %s, not an array of %lld", path, name, what, n);
+    return MS_OK;
+}
+
+/* Reads a string attribute into buf (cap bytes with the NUL); *present = 0
+ * and "" if absent. Fixed-length strings are read as their raw bytes and end
+ * at the first NUL or, space-padded, at the padding, so a string written
+ * without a terminator (h5py's np.bytes_, NULLPAD) keeps its last character;
+ * variable-length strings as well. The dataspace must hold one string and the
+ * string must fit buf: anything else is a message naming the file and attribute. */
+static int read_string_attr(const char *path, hid_t obj, const char *name, char *buf, size_t cap, int *present)
 {
     *present = 0;
     buf[0] = 0;
     if (H5Aexists(obj, name) <= 0) return MS_OK;
     *present = 1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a);
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
     int rc = MS_OK;
-    if (a < 0 || t < 0 || H5Tget_class(t) != H5T_STRING) {
-        rc = MS_ERR_INPUT;
-    } else if (H5Tis_variable_str(t) > 0) {
+    if (a < 0 || t < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
+    else if (H5Tget_class(t) != H5T_STRING) rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is not a string", path, name);
+    else rc = attr_is_one_value(path, a, name, strcmp(name, "class_names") == 0 ? "one string (names separated by ',')"
+                                                                                 : "one string");
+    if (!rc && H5Tis_variable_str(t) > 0) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
         H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
-        char *s = NULL;
-        if (H5Aread(a, mt, &s) < 0 || !s) rc = MS_ERR_INPUT;
-        else snprintf(buf, cap, "%s", s);
-        if (s) H5free_memory(s);
+        char *v = NULL;
+        if (H5Aread(a, mt, &v) < 0 || !v) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
+        else if (strlen(v) >= cap)
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is %zu bytes long (at most %zu)", path, name, strlen(v), cap - 1);
+        else memcpy(buf, v, strlen(v) + 1);
+        if (v) H5free_memory(v);
         H5Tclose(mt);
-    } else {
-        size_t sz = H5Tget_size(t);
-        char *s = ms_calloc(sz + 1, 1);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz);
-        H5Tset_cset(mt, H5Tget_cset(t));
-        if (H5Aread(a, mt, s) < 0) rc = MS_ERR_INPUT;
-        else snprintf(buf, cap, "%s", s);
-        H5Tclose(mt);
-        free(s);
+    } else if (!rc) {
+        const size_t sz = H5Tget_size(t);
+        const H5T_str_t pad = H5Tget_strpad(t);
+        if (sz == 0 || sz > 1 << 20) {
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is a %zu-byte string", path, name, sz);
+        } else {
+            char *v = ms_calloc(sz + 1, 1); /* + 1: a terminator even when the string fills all sz bytes */
+            hid_t mt = H5Tcopy(t);          /* the file's own string type: raw bytes, no conversion */
+            if (mt < 0 || H5Aread(a, mt, v) < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
+            size_t len = strlen(v);
+            if (pad == H5T_STR_SPACEPAD)
+                while (len > 0 && v[len - 1] == ' ') len--;
+            if (!rc && len >= cap)
+                rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is %zu bytes long (at most %zu)", path, name, len, cap - 1);
+            if (!rc) {
+                memcpy(buf, v, len);
+                buf[len] = 0;
+            }
+            if (mt >= 0) H5Tclose(mt);
+            free(v);
+        }
     }
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
     return rc;
 }
 
-static int read_int_attr(hid_t obj, const char *name, long long *out, int *present)
+/* Reads a scalar (or 1-element 1-D) integer attribute; *present = 0 if absent. */
+static int read_int_attr(const char *path, hid_t obj, const char *name, long long *out, int *present)
 {
     *present = 0;
     if (H5Aexists(obj, name) <= 0) return MS_OK;
     *present = 1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a), s = H5Aget_space(a);
-    int ok = a >= 0 && t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(s) == 1 &&
-             H5Aread(a, H5T_NATIVE_LLONG, out) >= 0;
-    if (s >= 0) H5Sclose(s);
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    int rc = MS_OK;
+    if (a < 0 || t < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
+    else if (H5Tget_class(t) != H5T_INTEGER) rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is not an integer", path, name);
+    else rc = attr_is_one_value(path, a, name, "one integer");
+    if (!rc && H5Aread(a, H5T_NATIVE_LLONG, out) < 0)
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
-    return ok ? MS_OK : MS_ERR_INPUT;
+    return rc;
 }
 
 /* Opens dataset `name` if present, checks rank, element class/size and the
@@ -232,16 +269,17 @@ static int open_checked(ms_corpus *c)
     char format[64];
     long long version = 0;
     int has_format, has_version, rc;
-    if ((rc = read_string_attr(c->file, "format", format, sizeof format, &has_format)) ||
-        strcmp(format, CORPUS_FORMAT) != 0)
+    if ((rc = read_string_attr(c->path, c->file, "format", format, sizeof format, &has_format))) return rc;
+    if (strcmp(format, CORPUS_FORMAT) != 0)
         return MS_FAIL(MS_ERR_INPUT, "%s: not a medssl corpus (root attribute format = \"%s\", expected \"%s\")",
                        c->path, has_format ? format : "(missing)", CORPUS_FORMAT);
-    if (read_int_attr(c->file, "version", &version, &has_version) || !has_version || version != CORPUS_VERSION)
+    if ((rc = read_int_attr(c->path, c->file, "version", &version, &has_version))) return rc;
+    if (!has_version || version != CORPUS_VERSION)
         return MS_FAIL(MS_ERR_INPUT, "%s: corpus version %lld is not supported (expected %d)", c->path,
                        has_version ? version : -1LL, CORPUS_VERSION);
     int has_names;
-    if (read_string_attr(c->file, "class_names", c->class_names, sizeof c->class_names, &has_names))
-        return MS_FAIL(MS_ERR_INPUT, "%s: attribute class_names is not a string", c->path);
+    if ((rc = read_string_attr(c->path, c->file, "class_names", c->class_names, sizeof c->class_names, &has_names)))
+        return rc;
     c->n_classes = corpus_count_names(c->class_names);
 
     /* /images: uint8 or float32 (N, C, H, W) */

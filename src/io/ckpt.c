@@ -173,43 +173,93 @@ int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap)
+/* Attribute readers: 0 read, -1 absent, -2 malformed (the message, naming
+ * path and the attribute, is set). An attribute holds one value: a scalar
+ * dataspace, or 1-D of length 1; an array is refused before H5Aread, which
+ * would otherwise write all its values into room for one. */
+static int attr_open_one(const char *path, hid_t obj, const char *name, H5T_class_t want, hid_t *a, hid_t *t)
 {
-    buf[0] = 0;
+    *a = *t = H5I_INVALID_HID;
     if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = H5Aget_type(a);
-    int ok = 0;
-    if (a >= 0 && t >= 0 && H5Tget_class(t) == H5T_STRING) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_cset(mt, H5Tget_cset(t));
-        if (H5Tis_variable_str(t) > 0) {
-            char *v = NULL;
-            H5Tset_size(mt, H5T_VARIABLE);
-            ok = H5Aread(a, mt, &v) >= 0 && v;
-            if (ok) snprintf(buf, cap, "%s", v);
-            if (v) H5free_memory(v);
-        } else {
-            size_t sz = H5Tget_size(t);
-            char *v = ms_calloc(sz + 1, 1);
-            H5Tset_size(mt, sz);
-            ok = H5Aread(a, mt, v) >= 0;
-            if (ok) snprintf(buf, cap, "%s", v);
-            free(v);
-        }
-        H5Tclose(mt);
+    *a = H5Aopen(obj, name, H5P_DEFAULT);
+    *t = *a >= 0 ? H5Aget_type(*a) : H5I_INVALID_HID;
+    hid_t sp = *a >= 0 ? H5Aget_space(*a) : H5I_INVALID_HID;
+    const int ndims = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    const long long n = sp >= 0 ? (long long)H5Sget_simple_extent_npoints(sp) : -1;
+    const H5T_class_t cls = *t >= 0 ? H5Tget_class(*t) : H5T_NO_CLASS;
+    if (sp >= 0) H5Sclose(sp);
+    int rc = 0;
+    if (*a < 0 || *t < 0) {
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read attribute %s", path, name);
+    } else if (want == H5T_STRING ? cls != H5T_STRING : cls != H5T_INTEGER && cls != H5T_FLOAT) {
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: attribute %s is not a %s", path, name, want == H5T_STRING ? "string" : "number");
+    } else if (ndims < 0 || ndims > 1 || n != 1) {
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: attribute %s must be one %s, not an array of %lld", path, name,
+                     want == H5T_STRING ? "string" : "number", n);
     }
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
-    return ok ? 0 : -1;
+    if (!rc) return 0;
+    if (*t >= 0) H5Tclose(*t);
+    if (*a >= 0) H5Aclose(*a);
+    *a = *t = H5I_INVALID_HID;
+    return -2;
 }
 
-static int attr_read_num(hid_t obj, const char *name, hid_t mem_type, void *out)
+/* A fixed-length string is read as its raw bytes and ends at the first NUL
+ * or, space-padded, at the padding (h5py's np.bytes_ has no terminator:
+ * NULLPAD, all sz bytes used); a variable-length one as it is. */
+static int attr_read_str(const char *path, hid_t obj, const char *name, char *buf, size_t cap)
 {
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    int ok = a >= 0 && H5Aread(a, mem_type, out) >= 0;
-    if (a >= 0) H5Aclose(a);
-    return ok ? 0 : -1;
+    buf[0] = 0;
+    hid_t a, t;
+    int r = attr_open_one(path, obj, name, H5T_STRING, &a, &t);
+    if (r) return r;
+    char *v = NULL;
+    size_t len = 0;
+    if (H5Tis_variable_str(t) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &v) < 0 || !v) r = -2;
+        else len = strlen(v);
+        H5Tclose(mt);
+    } else {
+        const size_t sz = H5Tget_size(t);
+        hid_t mt = sz > 0 && sz <= (1 << 20) ? H5Tcopy(t) : H5I_INVALID_HID; /* the file's type: raw bytes */
+        if (mt >= 0) v = ms_calloc(sz + 1, 1);                                 /* + 1: always a terminator */
+        if (mt < 0 || H5Aread(a, mt, v) < 0) r = -2;
+        else len = strlen(v);
+        if (!r && H5Tget_strpad(t) == H5T_STR_SPACEPAD)
+            while (len > 0 && v[len - 1] == ' ') len--;
+        if (mt >= 0) H5Tclose(mt);
+    }
+    if (r) {
+        MS_FAIL(MS_ERR_INPUT, "%s: cannot read attribute %s", path, name);
+    } else if (len >= cap) {
+        MS_FAIL(MS_ERR_INPUT, "%s: attribute %s is %zu bytes long (at most %zu)", path, name, len, cap - 1);
+        r = -2;
+    } else {
+        memcpy(buf, v, len);
+        buf[len] = 0;
+    }
+    if (v && H5Tis_variable_str(t) > 0) H5free_memory(v);
+    else free(v);
+    H5Tclose(t);
+    H5Aclose(a);
+    return r;
+}
+
+static int attr_read_num(const char *path, hid_t obj, const char *name, hid_t mem_type, void *out)
+{
+    hid_t a, t;
+    int r = attr_open_one(path, obj, name, H5T_INTEGER, &a, &t);
+    if (r) return r;
+    if (H5Aread(a, mem_type, out) < 0) {
+        MS_FAIL(MS_ERR_INPUT, "%s: cannot read attribute %s", path, name);
+        r = -2;
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return r;
 }
 
 static hid_t open_checkpoint(const char *path)
@@ -229,13 +279,20 @@ static hid_t open_checkpoint(const char *path)
     }
     char format[64];
     long long version = 0;
-    if (attr_read_str(f, "format", format, sizeof format) || strcmp(format, CKPT_FORMAT) != 0) {
-        MS_FAIL(MS_ERR_INPUT, "%s: not a medssl checkpoint (format = \"%s\")", path, format);
-        H5Fclose(f);
-        return -1;
+    int r = attr_read_str(path, f, "format", format, sizeof format);
+    if (r == -1 || (r == 0 && strcmp(format, CKPT_FORMAT) != 0))
+        MS_FAIL(MS_ERR_INPUT, "%s: not a medssl checkpoint (format = \"%s\")", path, r ? "(missing)" : format);
+    if (!r && strcmp(format, CKPT_FORMAT) == 0) {
+        r = attr_read_num(path, f, "version", H5T_NATIVE_LLONG, &version);
+        if (r == -1 || (r == 0 && version != CKPT_VERSION)) {
+            MS_FAIL(MS_ERR_INPUT, "%s: checkpoint version %lld is not supported (expected %d)", path, r ? -1LL : version,
+                    CKPT_VERSION);
+            r = -1;
+        }
+    } else {
+        r = -1;
     }
-    if (attr_read_num(f, "version", H5T_NATIVE_LLONG, &version) || version != CKPT_VERSION) {
-        MS_FAIL(MS_ERR_INPUT, "%s: checkpoint version %lld is not supported (expected %d)", path, version, CKPT_VERSION);
+    if (r) { /* the message is set */
         H5Fclose(f);
         return -1;
     }
@@ -248,9 +305,10 @@ int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *ta
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = open_checkpoint(path);
     int rc = f < 0 ? MS_ERR_INPUT : MS_OK;
-    if (!rc && model_spec && attr_read_str(f, "model_spec", model_spec, spec_cap))
-        rc = MS_FAIL(MS_ERR_INPUT, "%s: missing root attribute model_spec", path);
-    if (!rc && task) attr_read_str(f, "task", task, task_cap);
+    int r = rc || !model_spec ? 0 : attr_read_str(path, f, "model_spec", model_spec, spec_cap);
+    if (r == -1) rc = MS_FAIL(MS_ERR_INPUT, "%s: missing root attribute model_spec", path);
+    else if (r) rc = MS_ERR_INPUT;
+    if (!rc && task && attr_read_str(path, f, "task", task, task_cap) == -2) rc = MS_ERR_INPUT;
     if (f >= 0) H5Fclose(f);
     h5_unlock();
     return rc;
@@ -361,13 +419,13 @@ static int load_optim(const char *path, hid_t f, ms_slab *s, ms_optim *opt)
     char kind[32];
     long long step = 0, nesterov = 0, decoupled = 0;
     int rc = MS_OK;
-    if (attr_read_str(go, "kind", kind, sizeof kind) || attr_read_num(go, "step", H5T_NATIVE_LLONG, &step) ||
-        attr_read_num(go, "nesterov", H5T_NATIVE_LLONG, &nesterov) ||
-        attr_read_num(go, "decoupled_wd", H5T_NATIVE_LLONG, &decoupled) ||
-        attr_read_num(go, "momentum", H5T_NATIVE_FLOAT, &opt->momentum) ||
-        attr_read_num(go, "weight_decay", H5T_NATIVE_FLOAT, &opt->weight_decay) ||
-        attr_read_num(go, "beta1", H5T_NATIVE_FLOAT, &opt->beta1) ||
-        attr_read_num(go, "beta2", H5T_NATIVE_FLOAT, &opt->beta2) || attr_read_num(go, "eps", H5T_NATIVE_FLOAT, &opt->eps))
+    if (attr_read_str(path, go, "kind", kind, sizeof kind) || attr_read_num(path, go, "step", H5T_NATIVE_LLONG, &step) ||
+        attr_read_num(path, go, "nesterov", H5T_NATIVE_LLONG, &nesterov) ||
+        attr_read_num(path, go, "decoupled_wd", H5T_NATIVE_LLONG, &decoupled) ||
+        attr_read_num(path, go, "momentum", H5T_NATIVE_FLOAT, &opt->momentum) ||
+        attr_read_num(path, go, "weight_decay", H5T_NATIVE_FLOAT, &opt->weight_decay) ||
+        attr_read_num(path, go, "beta1", H5T_NATIVE_FLOAT, &opt->beta1) ||
+        attr_read_num(path, go, "beta2", H5T_NATIVE_FLOAT, &opt->beta2) || attr_read_num(path, go, "eps", H5T_NATIVE_FLOAT, &opt->eps))
         rc = MS_FAIL(MS_ERR_INPUT, "%s: /optim lacks an attribute", path);
     int k = rc ? -1 : optim_kind_parse(kind);
     if (!rc && k < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: unknown optimizer kind '%s'", path, kind);
@@ -399,13 +457,13 @@ static int load_state(const char *path, hid_t f, ms_train_state *st)
     hid_t gs = H5Gopen2(f, "state", H5P_DEFAULT);
     int bad = gs < 0;
     if (!bad)
-        bad = attr_read_num(gs, "epoch", H5T_NATIVE_LLONG, &st->epoch) ||
-              attr_read_num(gs, "step", H5T_NATIVE_LLONG, &st->step) ||
-              attr_read_num(gs, "samples_seen", H5T_NATIVE_LLONG, &st->samples_seen) ||
-              attr_read_num(gs, "seed", H5T_NATIVE_UINT64, &st->seed) ||
-              attr_read_num(gs, "rng_position", H5T_NATIVE_UINT64, &st->rng_position);
-    if (!bad && attr_read_num(gs, "best_metric", H5T_NATIVE_DOUBLE, &st->best_metric)) st->best_metric = -INFINITY;
-    if (!bad && attr_read_num(gs, "best_epoch", H5T_NATIVE_LLONG, &st->best_epoch)) st->best_epoch = -1;
+        bad = attr_read_num(path, gs, "epoch", H5T_NATIVE_LLONG, &st->epoch) ||
+              attr_read_num(path, gs, "step", H5T_NATIVE_LLONG, &st->step) ||
+              attr_read_num(path, gs, "samples_seen", H5T_NATIVE_LLONG, &st->samples_seen) ||
+              attr_read_num(path, gs, "seed", H5T_NATIVE_UINT64, &st->seed) ||
+              attr_read_num(path, gs, "rng_position", H5T_NATIVE_UINT64, &st->rng_position);
+    if (!bad && attr_read_num(path, gs, "best_metric", H5T_NATIVE_DOUBLE, &st->best_metric)) st->best_metric = -INFINITY;
+    if (!bad && attr_read_num(path, gs, "best_epoch", H5T_NATIVE_LLONG, &st->best_epoch)) st->best_epoch = -1;
     if (gs >= 0) H5Gclose(gs);
     return bad ? MS_FAIL(MS_ERR_INPUT, "%s: missing or incomplete /state", path) : MS_OK;
 }
