@@ -14,6 +14,7 @@
  *                         cell shown at each of the 9 positions for class p)
  *   root attributes       format = "medssl-checkpoint", version = 1, model_spec, task,
  *                         command_line
+ *                         environment (JSON: commit, ranks, threads, BLAS core, MPI, HDF5, CPU)
  *
  * ckpt_save writes `<path>.tmp.<pid>`, flushes, fsyncs and renames it over
  * `path`: a crash never leaves a half-written file under the final name.
@@ -48,6 +49,7 @@ typedef struct {
     const char *command_line;
     const uint8_t *permutations; /* jigsaw: (n_permutations, 9) tile orders, or NULL */
     int n_permutations;
+    const char *environment;  /* runenv_describe's JSON (commit, ranks, threads, BLAS, ...), or NULL */
 } ms_ckpt_meta;
 
 /* Writes every slab tensor, the optimizer state (opt may be NULL) and the

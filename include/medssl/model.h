@@ -16,6 +16,7 @@
  *       stages; global average pool gives the features (N, widths[-1]).
  *   head:type=linear,classes=4                 linear classifier on the features
  *   head:type=mlp,classes=10,hidden=256,dropout=0.5
+ *   head:type=linear,classes=10,norm=bn        BatchNorm (head.bn) on the features first
  *   head:type=mlp,classes=100,hidden=512,tiles=9   siamese: the features of each 9
  *       consecutive input images (tiles of one puzzle) are concatenated in order
  *       before the head; N must be a multiple of 9 and the output has N/9 rows
@@ -57,6 +58,8 @@ typedef struct {
     int classes;
     int hidden;
     float dropout;
+    int head_norm;        /* 1: BatchNorm on the features before the head (norm=bn), so a probe on
+                             frozen features does not depend on their scale (as in MAE's linear probe) */
     int tiles;            /* >1: the head sees `tiles` consecutive feature vectors concatenated
                              (siamese encoder, e.g. jigsaw); model input rows = tiles x samples */
     /* decoder */

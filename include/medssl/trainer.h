@@ -56,6 +56,8 @@ typedef struct {
     ms_ckpt_meta meta;
     int epochs, global_batch, log_every, keep, patience; /* patience 0: no early stopping */
     long max_steps;             /* 0: none */
+    int threads;                /* threads per rank (recorded with the run) */
+    const char *hdf5_driver;    /* the corpus's HDF5 driver (recorded with the run), or NULL */
     const char *metric_key;     /* metrics.jsonl key, e.g. "val_accuracy" */
     int higher_better;
     int select_loss;            /* best.h5 and early stopping by the validation loss instead */
@@ -64,12 +66,15 @@ typedef struct {
     double best_metric;         /* best so far, in "higher is better" orientation */
     long best_epoch;
     ms_grad_sync sync;
+    char environment[2048];     /* runenv_describe's JSON, in every checkpoint and metrics.jsonl's start line */
     /* measured over the whole run, seconds on this rank */
     double t_loader_wait, t_allreduce_wait, t_total;
 } ms_trainer;
 
 /* Initial state: weights broadcast from rank 0, or restored from `resume`
  * ("auto": the newest complete checkpoint in out, if any; a path; NULL: none).
+ * Appends the start line {"event": "start", "step": S, "resumed_from": PATH or
+ * null, "environment": {...}} to metrics.jsonl (runenv.h) on rank 0.
  * A checkpoint whose model_spec differs from meta.model_spec, or written with
  * another global batch, is MS_ERR_INPUT. */
 int trainer_init(ms_trainer *t, uint64_t seed, const char *resume);

@@ -36,7 +36,7 @@
 
 typedef struct {
     const char *task, *train, *val, *out, *init, *strategy, *freeze, *unfreeze, *encoder, *augment, *resume,
-        *optimizer, *head, *features, *class_weights, *balance, *domains, *select;
+        *optimizer, *head, *features, *class_weights, *balance, *domains, *select, *head_norm;
     int epochs, batch, seed, threads, keep, log_every, buffer, hidden, stage1_epochs, patience, classes,
         target_domain, keep_head, sync_bn, no_feature_cache;
     long max_steps, steps_per_epoch;
@@ -208,6 +208,8 @@ static int build_spec(finetune_run *r, const finetune_opts *o)
         if (s.head != HEAD_NONE || s.has_decoder) return MS_FAIL(MS_ERR_INPUT, "--encoder: give only the encoder part");
         s.in_channels = r->train_c.C;
     }
+    const int init_norm = s.head_norm; /* the --init checkpoint's head (for --keep-head) */
+    s.head_norm = 0;
     if (o->features) {
         int stage = -1;
         if (sscanf(o->features, "stage%d", &stage) != 1 || stage < 0 || stage >= s.n_stages)
@@ -223,6 +225,11 @@ static int build_spec(finetune_run *r, const finetune_opts *o)
         if (strcmp(o->head, "linear") == 0) s.head = HEAD_LINEAR;
         else if (strcmp(o->head, "mlp") == 0) s.head = HEAD_MLP;
         else return MS_FAIL(MS_ERR_INPUT, "--head %s: expected linear or mlp", o->head);
+        if (!o->head_norm) /* the head learns on frozen features first: make it blind to their scale */
+            s.head_norm = o->init && o->keep_head ? init_norm
+                          : r->xfer.strategy == STRATEGY_FEATURE_EXTRACTOR || r->xfer.strategy == STRATEGY_TWO_STAGE;
+        else
+            s.head_norm = strcmp(o->head_norm, "bn") == 0; /* checked by finetune_main */
         s.classes = r->K;
         s.hidden = o->hidden;
         s.dropout = o->dropout;
@@ -422,6 +429,7 @@ static int setup(finetune_run *r, const finetune_opts *o)
                        .global_batch = o->batch, .log_every = o->log_every, .keep = o->keep, .max_steps = o->max_steps,
                        .patience = o->patience, .train = r->train, .val = r->val,
                        .metric_key = r->segment ? "val_dsc" : "val_accuracy", .higher_better = 1,
+                       .threads = parallel_threads(), .hdf5_driver = r->train_c.driver,
                        .select_loss = select_loss };
     return trainer_init(t, (uint64_t)o->seed, o->resume);
 }
@@ -472,6 +480,8 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
         { "features", ARG_STRING, &o.features, 0, 0, "stageK", "classify: pool features of encoder stage K" },
         { "head", ARG_STRING, &o.head, 0, 0, "linear|mlp", "classify head (default linear)" },
         { "probe", ARG_STRING, &probe, 0, 0, "linear|mlp", "the same as --head (feature-extractor wording)" },
+        { "head-norm", ARG_STRING, &o.head_norm, 0, 0, "bn|none", "classify: BatchNorm on the features before the head "
+                                                                 "(default bn for feature-extractor and two-stage)" },
         { "hidden", ARG_INT, &o.hidden, 1, 65536, "N", "mlp head: hidden units (default 256)" },
         { "dropout", ARG_FLOAT, &o.dropout, 0, 0.95, "P", "mlp head: dropout (default 0.5)" },
         { "encoder", ARG_STRING, &o.encoder, 0, 0, "SPEC", "encoder without --init (default widths=32-64-128-256)" },
@@ -517,6 +527,10 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
         return 2;
     }
     if (probe) o.head = probe;
+    if (o.head_norm && strcmp(o.head_norm, "bn") != 0 && strcmp(o.head_norm, "none") != 0) {
+        fprintf(stderr, "medssl finetune: --head-norm %s: expected bn or none\n", o.head_norm);
+        return 2;
+    }
     if (o.stage1_epochs < 0) o.stage1_epochs = o.epochs / 3 > 0 ? o.epochs / 3 : 1;
     finetune_run r;
     memset(&r, 0, sizeof r);

@@ -239,7 +239,8 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
                        .meta = { r->spec, pretext_kind_name(r->pt.kind), r->cmdline, r->pt.perms,
                                  r->pt.kind == PRETEXT_JIGSAW ? r->pt.permutations : 0 }, .epochs = o->epochs,
                        .global_batch = o->batch, .log_every = o->log_every, .keep = o->keep, .max_steps = o->max_steps,
-                       .metric_key = r->classify ? "val_accuracy" : "val_mse", .higher_better = r->classify };
+                       .metric_key = r->classify ? "val_accuracy" : "val_mse", .higher_better = r->classify,
+                       .threads = parallel_threads(), .hdf5_driver = r->corpus.driver };
 
     if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--%s", ms_last_error());
     /* held out: --val FILE whole, else --val-fraction of the corpus (split by seed), else nothing */

@@ -83,6 +83,7 @@ static int write_all(hid_t f, const ms_slab *s, const ms_optim *opt, const ms_tr
     bad |= attr_write_str(f, "model_spec", m && m->model_spec ? m->model_spec : "");
     bad |= attr_write_str(f, "task", m && m->task ? m->task : "");
     bad |= attr_write_str(f, "command_line", m && m->command_line ? m->command_line : "");
+    if (m && m->environment) bad |= attr_write_str(f, "environment", m->environment);
     hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (int i = 0; i < s->n_tensors && !bad; i++) bad |= write_tensor(g, &s->t[i], s->val + s->t[i].offset);
     H5Gclose(g);

@@ -196,6 +196,7 @@ static int build_head(ms_model *m, int x)
         close_op(m, op);
         x = op->out;
     }
+    if (s->head_norm) x = g_bn(m, "head.bn", x);
     if (s->head == HEAD_LINEAR) return g_linear(m, "head.fc", x, s->classes);
     x = g_linear(m, "head.fc0", x, s->hidden);
     x = g_relu(m, "head.relu0", x);

@@ -93,7 +93,14 @@ static int parse_item(ms_model_spec *s, const char *part, char *item, int *seen_
         if (strcmp(key, "hidden") == 0) return parse_int(val, 1, 65536, &s->hidden, "hidden");
         if (strcmp(key, "dropout") == 0) return parse_float(val, 0.0f, 0.95f, &s->dropout, "dropout");
         if (strcmp(key, "tiles") == 0) return parse_int(val, 1, 64, &s->tiles, "tiles");
-        return MS_FAIL(MS_ERR_INPUT, "model spec: unknown head key '%s' (expected type, classes, hidden, dropout, tiles)", key);
+        if (strcmp(key, "norm") == 0) {
+            if (strcmp(val, "bn") != 0 && strcmp(val, "none") != 0)
+                return MS_FAIL(MS_ERR_INPUT, "model spec: norm=%s (expected bn or none)", val);
+            s->head_norm = strcmp(val, "bn") == 0;
+            return MS_OK;
+        }
+        return MS_FAIL(MS_ERR_INPUT, "model spec: unknown head key '%s' (expected type, classes, hidden, dropout, tiles, "
+                                     "norm)", key);
     }
     if (strcmp(part, "decoder") == 0) {
         s->has_decoder = 1;
@@ -172,6 +179,7 @@ void model_spec_format(const ms_model_spec *s, char *buf, size_t cap)
         if (s->head == HEAD_MLP && n < cap)
             n += (size_t)snprintf(buf + n, cap - n, ",hidden=%d,dropout=%g", s->hidden, (double)s->dropout);
         if (s->tiles > 1 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ",tiles=%d", s->tiles);
+        if (s->head_norm && n < cap) n += (size_t)snprintf(buf + n, cap - n, ",norm=bn");
     }
     if (s->has_decoder && n < cap)
         snprintf(buf + n, cap - n, ";decoder:out=%d,up=%s", s->dec_out, up_names[s->up]);

@@ -5,6 +5,7 @@
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
 #include "medssl/runctl.h"
+#include "medssl/runenv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -88,6 +89,24 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
     t->best_metric = t->st.best_metric;
     t->best_epoch = (long)t->st.best_epoch;
     grad_sync_init(&t->sync, t->d, &t->model->slab, (size_t)1 << 20);
+    runenv_describe(t->d, t->threads, t->hdf5_driver, t->environment, sizeof t->environment);
+    t->meta.environment = t->environment;
+    if (t->d->rank != 0) return MS_OK;
+    char line[4096 + 2048 + 128], from[4096 + 8] = "null";
+    if (path[0]) { /* a path as a JSON string: quotes and backslashes escaped */
+        size_t n = 0;
+        from[n++] = '"';
+        for (const char *p = path; *p && n + 3 < sizeof from; p++) {
+            if ((unsigned char)*p < 0x20) continue;
+            if (*p == '"' || *p == '\\') from[n++] = '\\';
+            from[n++] = *p;
+        }
+        from[n++] = '"';
+        from[n] = '\0';
+    }
+    snprintf(line, sizeof line, "{\"event\": \"start\", \"step\": %lld, \"resumed_from\": %s, \"environment\": %s}",
+             t->st.step, from, t->environment);
+    if ((rc = runctl_append_metrics(t->out, line))) return rc;
     return MS_OK;
 }
 

@@ -1,0 +1,121 @@
+/* runenv — the run's environment as JSON (see include/medssl/runenv.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "medssl/runenv.h"
+
+#include <cblas.h>
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef MEDSSL_COMMIT
+#define MEDSSL_COMMIT "unknown"
+#endif
+
+const char *runenv_commit(void) { return MEDSSL_COMMIT; }
+
+/* Appends "key": "value" with the value JSON-escaped (control bytes dropped). */
+static size_t put_str(char *out, size_t cap, size_t n, const char *key, const char *value)
+{
+    if (n + 8 >= cap) return n;
+    n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": \"", n > 1 ? ", " : "", key);
+    for (const char *p = value ? value : "unknown"; *p && n + 4 < cap; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x20) continue;
+        if (ch == '"' || ch == '\\') out[n++] = '\\';
+        out[n++] = (char)ch;
+    }
+    if (n + 2 < cap) out[n++] = '"';
+    out[n] = '\0';
+    return n;
+}
+
+static size_t put_int(char *out, size_t cap, size_t n, const char *key, long v)
+{
+    if (n + 8 >= cap) return n;
+    n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": %ld", n > 1 ? ", " : "", key, v);
+    return n < cap ? n : cap - 1;
+}
+
+/* The CPU's model name and the vector-ISA flags that decide kernels. */
+static void cpu_info(char *model, size_t mcap, char *flags, size_t fcap)
+{
+    static const char *const wanted[] = { "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw",
+                                          "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16" };
+    snprintf(model, mcap, "unknown");
+    flags[0] = '\0';
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[8192];
+    int have_model = 0, have_flags = 0;
+    while ((!have_model || !have_flags) && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        char *v = colon + 1 + (colon[1] == ' ');
+        v[strcspn(v, "\n")] = '\0';
+        if (!have_model && strncmp(line, "model name", 10) == 0) {
+            snprintf(model, mcap, "%s", v);
+            have_model = 1;
+        } else if (!have_flags && strncmp(line, "flags", 5) == 0) {
+            size_t n = 0;
+            for (size_t k = 0; k < sizeof wanted / sizeof *wanted; k++) {
+                const size_t len = strlen(wanted[k]);
+                for (const char *p = v; (p = strstr(p, wanted[k])) != NULL; p += len)
+                    if ((p == v || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0')) {
+                        n += (size_t)snprintf(flags + n, fcap - n, "%s%s", n ? " " : "", wanted[k]);
+                        if (n >= fcap) n = fcap - 1;
+                        break;
+                    }
+            }
+            have_flags = 1;
+        }
+    }
+    fclose(f);
+}
+
+void runenv_describe(const ms_dist *d, int threads, const char *hdf5_driver, char *json, size_t cap)
+{
+    char blas[256] = "unknown", core[64] = "unknown", mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown", hdf5[32];
+    char level[16] = "unknown", model[256], flags[512];
+#ifdef OPENBLAS_VERSION
+    snprintf(blas, sizeof blas, "%s", openblas_get_config());
+    snprintf(core, sizeof core, "%s", openblas_get_corename());
+#endif
+    int len = 0, inited = 0, provided = 0;
+    MPI_Initialized(&inited);
+    if (inited) {
+        MPI_Get_library_version(mpi, &len);
+        mpi[strcspn(mpi, "\n,")] = '\0'; /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
+        MPI_Query_thread(&provided);
+        snprintf(level, sizeof level, "%s",
+                 provided == MPI_THREAD_MULTIPLE     ? "multiple"
+                 : provided == MPI_THREAD_SERIALIZED ? "serialized"
+                 : provided == MPI_THREAD_FUNNELED   ? "funneled"
+                                                     : "single");
+    }
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(hdf5, sizeof hdf5, "%u.%u.%u", maj, min, rel);
+    cpu_info(model, sizeof model, flags, sizeof flags);
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    size_t n = 0;
+    if (cap < 3) return;
+    json[n++] = '{';
+    json[n] = '\0';
+    n = put_str(json, cap, n, "medssl_commit", runenv_commit());
+    n = put_int(json, cap, n, "ranks", d ? d->size : 1);
+    n = put_int(json, cap, n, "threads", threads);
+    n = put_str(json, cap, n, "blas", blas);
+    n = put_str(json, cap, n, "blas_core", core);
+    n = put_str(json, cap, n, "openblas_coretype_env", coretype ? coretype : "");
+    n = put_str(json, cap, n, "mpi", mpi);
+    n = put_str(json, cap, n, "mpi_thread_level", level);
+    n = put_str(json, cap, n, "hdf5", hdf5);
+    n = put_str(json, cap, n, "hdf5_driver", hdf5_driver);
+    n = put_str(json, cap, n, "cpu", model);
+    n = put_str(json, cap, n, "cpu_flags", flags);
+    if (n + 2 > cap) n = cap - 2;
+    json[n++] = '}';
+    json[n] = '\0';
+}
