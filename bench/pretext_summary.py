@@ -28,7 +28,7 @@ TASK_NAMES = {"rotation": "rotation", "jigsaw": "jigsaw (P=100)", "autoencoder":
 
 def lines(path):
     with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
+        return [d for d in map(json.loads, filter(str.strip, f)) if "event" not in d]  # skip start lines
 
 
 def med_range(xs, fmt="{:.0f}"):

@@ -28,7 +28,7 @@ for f in last.h5 best.h5 metrics.jsonl; do [ -f "$out/rot/$f" ] || fail "rotatio
 [ "$(ls "$out/rot" | grep -c '^step-')" -le 3 ] || fail "more step checkpoints than --keep"
 /usr/bin/python3 - "$out/rot/metrics.jsonl" <<'PY' || fail "rotation metrics"
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
+lines = [l for l in map(json.loads, open(sys.argv[1])) if "event" not in l]  # start lines: the environment
 for l in lines:
     for k in ("epoch", "step", "loss", "lr", "images_per_s"):
         assert k in l, (k, l)
