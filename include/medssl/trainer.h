@@ -73,7 +73,7 @@ typedef struct {
 
 /* Initial state: weights broadcast from rank 0, or restored from `resume`
  * ("auto": the newest complete checkpoint in out, if any; a path; NULL: none).
- * Appends the start line {"event": "start", "step": S, "resumed_from": PATH or
+ * Appends the start line {"event": "start", "time": UTC, "step": S, "resumed_from": PATH or
  * null, "environment": {...}} to metrics.jsonl (runenv.h) on rank 0.
  * A checkpoint whose model_spec differs from meta.model_spec, or written with
  * another global batch, is MS_ERR_INPUT. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fail(const ms_trainer *t, int code)
@@ -104,7 +105,12 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
         from[n++] = '"';
         from[n] = '\0';
     }
-    snprintf(line, sizeof line, "{\"event\": \"start\", \"step\": %lld, \"resumed_from\": %s, \"environment\": %s}",
+    char when[32] = "";
+    const time_t now = time(NULL);
+    struct tm utc;
+    if (gmtime_r(&now, &utc)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    snprintf(line, sizeof line,
+             "{\"event\": \"start\", \"time\": \"%s\", \"step\": %lld, \"resumed_from\": %s, \"environment\": %s}", when,
              t->st.step, from, t->environment);
     if ((rc = runctl_append_metrics(t->out, line))) return rc;
     return MS_OK;
