@@ -183,6 +183,23 @@ else
     echo "note: python3-h5py not installed; skipped the h5py checkpoint attributes"
 fi
 
+# evaluate refuses data unlike the model's training data (issue 9): another image size than
+# the --train corpus of the checkpoint's command line, more classes than the model has
+"$PHANTOM" --kind cls --n 50 --size 40 --seed 5 --out te40.h5
+set +e; err=$("$MEDSSL" evaluate --model nopfx/last.h5 --data te40.h5 2>&1 >/dev/null); rc=$?; set -e
+[ $rc -eq 2 ] && [ "$err" = "medssl evaluate: te40.h5: images are 1x40x40 but nopfx/last.h5 was trained on 1x32x32 images (tr.h5)" ] ||
+    fail "evaluate on another image size: exit $rc, $err"
+"$PHANTOM" --kind cls --n 50 --seed 6 --out te5.h5
+if $PY -c "import h5py" 2>/dev/null; then
+    $PY -c 'import h5py, numpy as np
+with h5py.File("te5.h5", "a") as f:
+    f["labels"][...] = np.arange(50, dtype=np.int32) % 5
+    del f.attrs["class_names"]'
+    set +e; err=$("$MEDSSL" evaluate --model nopfx/last.h5 --data te5.h5 2>&1 >/dev/null); rc=$?; set -e
+    [ $rc -eq 2 ] && [ "$err" = "medssl evaluate: te5.h5: 5 classes, but nopfx/last.h5 is a 3-class model" ] ||
+        fail "evaluate with more classes than the model: exit $rc, $err"
+fi
+
 # --- bad input: one message, exit 2 -------------------------------------------------------------
 expect2() {
     local what=$1; shift

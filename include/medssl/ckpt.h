@@ -61,6 +61,10 @@ int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_
  * model first); either buffer may be NULL. */
 int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *task, size_t task_cap);
 
+/* Reads the root string attribute `name` (e.g. command_line) into buf; *present = 0
+ * and "" when the checkpoint lacks it. */
+int ckpt_read_string(const char *path, const char *name, char *buf, size_t cap, int *present);
+
 /* Reads /pretext/permutations (P rows of 9) into perms (capacity cap rows);
  * *P = 0 when the checkpoint has none. */
 int ckpt_read_permutations(const char *path, uint8_t *perms, int cap, int *P);

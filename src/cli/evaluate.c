@@ -8,6 +8,7 @@
  * Dimension legend: n images, K classes, HW pixels per image.
  */
 #include "cli.h"
+#include "medssl/ckpt.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
@@ -195,6 +196,35 @@ static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, c
     return rc;
 }
 
+/* The data must look like what the model was trained on: at most the model's
+ * classes (exactly, when the corpus names its classes), and the image size of
+ * the training corpus named by --train in the checkpoint's command_line (skipped
+ * when that file is no longer there). The channel count is predictor_open's. */
+static int check_data_fits(const char *model, const ms_corpus *c, const ms_predictor *p)
+{
+    if (!p->segment && (c->n_classes > p->K || (c->class_names[0] && c->n_classes != p->K)))
+        return MS_FAIL(MS_ERR_INPUT, "%s: %d classes, but %s is a %d-class model", c->path, c->n_classes, model, p->K);
+    char cmd[8192], train[4096] = "";
+    int present = 0, rc = ckpt_read_string(model, "command_line", cmd, sizeof cmd, &present);
+    if (rc || !present) return rc;
+    for (char *save = NULL, *tok = strtok_r(cmd, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (strcmp(tok, "--") == 0) break; /* ensemble train: finetune's flags follow, its --train came first */
+        if (strncmp(tok, "--train=", 8) == 0) snprintf(train, sizeof train, "%s", tok + 8);
+        else if (strcmp(tok, "--train") == 0 && (tok = strtok_r(NULL, " ", &save))) snprintf(train, sizeof train, "%s", tok);
+    }
+    if (!train[0] || access(train, R_OK) != 0) return MS_OK;
+    ms_corpus t;
+    if (corpus_open(&t, train)) { /* the training corpus has changed since: nothing to compare with */
+        ms_clear_error();
+        return MS_OK;
+    }
+    if (t.H != c->H || t.W != c->W || t.C != c->C)
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: images are %dx%dx%d but %s was trained on %dx%dx%d images (%s)", c->path, c->C,
+                     c->H, c->W, model, t.C, t.H, t.W, train);
+    corpus_close(&t);
+    return rc;
+}
+
 int cmd_evaluate(int argc, char **argv)
 {
     evaluate_opts o = { .batch = 256, .overlay_count = 16, .seed = 0 };
@@ -238,6 +268,7 @@ int cmd_evaluate(int argc, char **argv)
     rc = corpus_open(&c, o.data);
     opened = rc == 0;
     if (!rc) rc = predictor_open(&p, o.model, &c, o.batch);
+    if (!rc) rc = check_data_fits(o.model, &c, &p);
     if (!rc && !p.segment && !corpus_has_labels(&c))
         rc = MS_FAIL(MS_ERR_INPUT, "%s: no /labels dataset: a classify model needs labels to evaluate", o.data);
     if (!rc && p.segment && !corpus_has_masks(&c))

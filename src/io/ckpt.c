@@ -315,6 +315,21 @@ int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *ta
     return rc;
 }
 
+int ckpt_read_string(const char *path, const char *name, char *buf, size_t cap, int *present)
+{
+    *present = 0;
+    h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = open_checkpoint(path);
+    int rc = f < 0 ? MS_ERR_INPUT : MS_OK;
+    const int r = rc ? -1 : attr_read_str(path, f, name, buf, cap);
+    if (r == -2) rc = MS_ERR_INPUT;
+    *present = r == 0;
+    if (f >= 0) H5Fclose(f);
+    h5_unlock();
+    return rc;
+}
+
 int ckpt_read_permutations(const char *path, uint8_t *perms, int cap, int *P)
 {
     *P = 0;
