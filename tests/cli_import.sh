@@ -94,6 +94,9 @@ corpus("a_fmtarray.h5", np.array([b"medssl-corpus", b"x"]))
 corpus("a_verarray.h5", np.bytes_(b"medssl-corpus"), ver=np.array([1, 1]))
 corpus("a_namesarray.h5", "medssl-corpus", names=np.array([b"benign", b"malignant"]))
 corpus("a_longnames.h5", "medssl-corpus", names=np.bytes_(b"a," * 3000 + b"b"))
+with h5py.File(f"{d}/a_nhwc.h5", "w") as f:  # channels last, as numpy image stacks often are
+    f.create_dataset("images", data=np.zeros((6, 28, 28, 1), np.uint8))
+    f.attrs["format"] = "medssl-corpus"; f.attrs["version"] = np.int32(1)
 PY
 for k in nullpad spacepad nullterm vlen one; do
   "$MEDSSL" inspect --json "$out/a_$k.h5" > "$out/a_$k.json" 2> "$out/a_$k.err" || fail "$k attributes: $(cat "$out/a_$k.err")"
@@ -117,6 +120,8 @@ expect_line "medssl inspect: $out/a_namesarray.h5: root attribute class_names mu
 ','), not an array of 2" inspect "$out/a_namesarray.h5"
 expect_line "medssl inspect: $out/a_longnames.h5: root attribute class_names is 6001 bytes long (at most 4095)" \
   inspect "$out/a_longnames.h5"
+expect_line "medssl inspect: $out/a_nhwc.h5: /images has shape (6, 28, 28, 1), which looks like [N, H, W, C] (channels \
+last); medssl needs [N, C, H, W] (in numpy/h5py: images.transpose(0, 3, 1, 2))" inspect "$out/a_nhwc.h5"
 else
   echo "note: python3-h5py not installed; skipped the h5py attribute part"
 fi
