@@ -6,7 +6,8 @@
 #   - 5 labeled slices (segment) keep 1 for validation for any seed; 1 slice
 #     trains without validation and says so, and best.h5 is still written;
 #   - an epoch on 8 slices repeats them to at least 256 images by default, and
-#     --steps-per-epoch S gives at least S steps.
+#     --steps-per-epoch S gives at least S steps;
+#   - the shuffle buffer holds at most --buffer-mib MiB per rank.
 set -euo pipefail
 MEDSSL=$1
 PHANTOM=$(dirname "$MEDSSL")/medssl_phantom
@@ -59,4 +60,16 @@ grep -qx "medssl finetune: an epoch is 9 steps of 32 images: 7 training samples 
 # 20 x 32 = 640 images: ceil(640/7) = 92 passes = 644 images = 21 steps
 grep -qx "medssl finetune: an epoch is 21 steps of 32 images: 7 training samples x 92 passes (--steps-per-epoch)" s8b.log ||
     fail "--steps-per-epoch 20: $(grep epoch s8b.log)"
+
+# --- the shuffle buffer is bounded in MiB per rank as well as in images ---------------------
+"$PHANTOM" --kind cls --n 40 --size 128 --seed 6 --out big.h5
+"$MEDSSL" finetune --task classify --train big.h5 --out big --strategy scratch --epochs 1 --max-steps 1 --buffer-mib 1 \
+    "${FT[@]}" 2> big.log || { cat big.log; fail "--buffer-mib"; }
+# a 1x128x128 float image with its bookkeeping is 65556 bytes: 15 fit in 1 MiB
+grep -qx "medssl finetune: shuffle buffer: 15 images of 1x128x128 per rank (--buffer-mib 1)" big.log ||
+    fail "--buffer-mib 1: $(grep -i buffer big.log)"
+"$MEDSSL" pretrain --task rotation --corpus big.h5 --out bigp --epochs 1 --max-steps 1 --batch 8 --buffer-mib 1 \
+    --threads 1 --encoder "$ENC" 2> bigp.log || { cat bigp.log; fail "pretrain --buffer-mib"; }
+grep -qx "medssl pretrain: shuffle buffer: 15 images of 1x128x128 per rank (--buffer-mib 1)" bigp.log ||
+    fail "pretrain --buffer-mib 1: $(grep -i buffer bigp.log)"
 echo "cli_split: ok"

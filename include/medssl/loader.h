@@ -86,6 +86,13 @@ typedef struct {
 
 typedef struct ms_loader ms_loader;
 
+/* The shuffle buffer capacity in samples for at most `images` samples and
+ * at most `mib` MiB per rank (what one buffered sample of corpus c takes:
+ * its float image, mask and bookkeeping), at least 1. A 512x512 float image
+ * is 1 MiB, so 4096 of them would be 4 GiB per rank: the MiB bound keeps the
+ * buffer within a common per-CPU memory limit whatever the image size. */
+long long loader_buffer_capacity(const ms_corpus *c, long long images, double mib, int want_masks);
+
 /* Whether sample `index` is in `split` (pure function). */
 int loader_in_split(uint64_t seed, float val_fraction, ms_split split, long long index);
 

@@ -1,6 +1,7 @@
 /* args — the shared long-flag parser of the subcommands (see cli.h). */
 #include "cli.h"
 #include "medssl/common.h"
+#include "medssl/loader.h"
 
 #include <errno.h>
 #include <math.h>
@@ -103,4 +104,13 @@ int cli_report(const char *cmd, int code)
 {
     fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
     return code;
+}
+
+long long shuffle_buffer(const ms_corpus *c, long long images, double mib, int want_masks, int rank, const char *cmd)
+{
+    const long long cap = loader_buffer_capacity(c, images, mib, want_masks);
+    if (cap < images && rank == 0)
+        fprintf(stderr, "medssl %s: shuffle buffer: %lld image%s of %dx%dx%d per rank (--buffer-mib %g)\n", cmd, cap,
+                cap == 1 ? "" : "s", c->C, c->H, c->W, mib);
+    return cap;
 }

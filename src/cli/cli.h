@@ -33,6 +33,11 @@ typedef struct {
 int cli_parse(const char *cmd, const char *synopsis, const char *about, const ms_arg *args,
               int n_args, int argc, char **argv, const char **pos, int max_pos, int *n_pos);
 
+/* The shuffle buffer of a training loader: at most `images` samples and at
+ * most `mib` MiB per rank (loader_buffer_capacity); rank 0 says so when the
+ * MiB bound is the smaller one. */
+long long shuffle_buffer(const ms_corpus *c, long long images, double mib, int want_masks, int rank, const char *cmd);
+
 /* Prints "medssl <cmd>: <message>" for the last library error and returns its code. */
 int cli_report(const char *cmd, int code);
 

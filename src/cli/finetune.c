@@ -40,7 +40,7 @@ typedef struct {
     int epochs, batch, seed, threads, keep, log_every, buffer, hidden, stage1_epochs, patience, classes,
         target_domain, keep_head, sync_bn, no_feature_cache;
     long max_steps, steps_per_epoch;
-    float lr, weight_decay, warmup_epochs, val_fraction, momentum, dropout, encoder_lr_mult, target_weight;
+    float lr, weight_decay, warmup_epochs, val_fraction, momentum, dropout, encoder_lr_mult, target_weight, buffer_mib;
 } finetune_opts;
 
 typedef struct {
@@ -307,7 +307,9 @@ static int open_loaders(finetune_run *r, const finetune_opts *o)
     }
     if ((rc = augment_parse(&r->aug, o->augment ? o->augment : ""))) return MS_FAIL(rc, "--%s", ms_last_error());
     ms_loader_cfg lc = { .rank = r->d.rank, .size = r->d.size, .seed = (uint64_t)o->seed, .batch = B,
-                         .buffer = o->buffer, .split = SPLIT_ALL, .shuffle = 1, .augment = &r->aug,
+                         .buffer = shuffle_buffer(&r->train_c, o->buffer, o->buffer_mib, r->segment, r->d.rank,
+                                                  "finetune"),
+                         .split = SPLIT_ALL, .shuffle = 1, .augment = &r->aug,
                          .want_labels = !r->segment, .want_masks = r->segment, .repeat = r->repeat_train };
     if ((rc = loader_open(&r->train, &r->train_c, &lc))) return rc;
     if ((rc = loader_start_epoch(r->train, 0)))
@@ -461,7 +463,7 @@ int cmd_finetune(int argc, char **argv)
 int finetune_main(int argc, char **argv, const uint16_t *resample)
 {
     finetune_opts o = { .encoder = "encoder:widths=32-64-128-256,block=plain,convs=2", .optimizer = "sgd",
-                        .head = "linear", .epochs = 30, .batch = 32, .keep = 2, .log_every = 50, .buffer = 4096,
+                        .head = "linear", .epochs = 30, .batch = 32, .keep = 2, .log_every = 50, .buffer = 4096, .buffer_mib = 256,
                         .hidden = 256, .stage1_epochs = -1, .target_domain = -1, .lr = 0.1f, .weight_decay = 5e-4f,
                         .warmup_epochs = 1, .val_fraction = 0.1f, .momentum = 0.9f, .dropout = 0.5f,
                         .encoder_lr_mult = -1, .target_weight = 1 };
@@ -516,6 +518,7 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
         { "threads", ARG_INT, &o.threads, 1, 256, "T", "threads per rank (default: cores / ranks)" },
         { "sync-bn", ARG_BOOL, &o.sync_bn, 0, 0, NULL, "BatchNorm statistics over all ranks' batches (default per rank)" },
         { "buffer", ARG_INT, &o.buffer, 1, 1 << 24, "M", "shuffle buffer in images per rank (default 4096)" },
+        { "buffer-mib", ARG_FLOAT, &o.buffer_mib, 1, 1 << 24, "MIB", "and at most MIB MiB per rank (default 256)" },
     };
     int rc = cli_parse("finetune", "--task classify|segment --train FILE --out DIR --strategy S [--init CKPT] [options]",
                        "Transfer an encoder to a labeled task (classification or segmentation), data-parallel\n"

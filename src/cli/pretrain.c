@@ -41,7 +41,7 @@ typedef struct {
     int epochs, batch, seed, threads, keep, log_every, permutations, one_rotation, buffer, sync_bn, recon_every,
         recon_count;
     long max_steps;
-    float lr, weight_decay, warmup_epochs, val_fraction, momentum, noise_sigma, mask_fraction;
+    float lr, weight_decay, warmup_epochs, val_fraction, momentum, noise_sigma, mask_fraction, buffer_mib;
 } pretrain_opts;
 
 typedef struct {
@@ -246,7 +246,8 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
     /* held out: --val FILE whole, else --val-fraction of the corpus (split by seed), else nothing */
     const int split = !o->val && o->val_fraction > 0;
     ms_loader_cfg lc = { .rank = r->d.rank, .size = r->d.size, .seed = (uint64_t)o->seed, .batch = r->B,
-                         .buffer = o->buffer, .split = split ? SPLIT_TRAIN : SPLIT_ALL,
+                         .buffer = shuffle_buffer(&r->corpus, o->buffer, o->buffer_mib, 0, r->d.rank, "pretrain"),
+                         .split = split ? SPLIT_TRAIN : SPLIT_ALL,
                          .val_fraction = o->val_fraction, .shuffle = 1, .augment = &r->aug };
     if ((rc = loader_open(&r->train, &r->corpus, &lc))) return rc;
     if ((rc = loader_start_epoch(r->train, 0))) return rc;
@@ -279,7 +280,7 @@ static void teardown(pretrain_run *r)
 int cmd_pretrain(int argc, char **argv)
 {
     pretrain_opts o = { .encoder = "encoder:widths=32-64-128-256,block=plain,convs=2", .optimizer = "sgd",
-                        .epochs = 10, .batch = 64, .seed = 0, .keep = 3, .log_every = 50, .buffer = 4096,
+                        .epochs = 10, .batch = 64, .seed = 0, .keep = 3, .log_every = 50, .buffer = 4096, .buffer_mib = 256,
                         .lr = 0.1f, .weight_decay = 5e-4f, .warmup_epochs = 1, .val_fraction = 0.05f,
                         .momentum = 0.9f, .noise_sigma = -1, .mask_fraction = -1, .recon_every = 1, .recon_count = 8 };
     const ms_arg args[] = {
@@ -304,6 +305,7 @@ int cmd_pretrain(int argc, char **argv)
         { "threads", ARG_INT, &o.threads, 1, 256, "T", "threads per rank (default: cores / ranks)" },
         { "sync-bn", ARG_BOOL, &o.sync_bn, 0, 0, NULL, "BatchNorm statistics over all ranks' batches (default per rank)" },
         { "buffer", ARG_INT, &o.buffer, 1, 1 << 24, "M", "shuffle buffer in images per rank (default 4096)" },
+        { "buffer-mib", ARG_FLOAT, &o.buffer_mib, 1, 1 << 24, "MIB", "and at most MIB MiB per rank (default 256)" },
         { "permutations", ARG_INT, &o.permutations, 2, 1000, "P", "jigsaw: permutation set size (default 100)" },
         { "one-rotation", ARG_BOOL, &o.one_rotation, 0, 0, NULL, "rotation: one random rotation per image, not all 4" },
         { "ae-variant", ARG_STRING, &o.ae_variant, 0, 0, "V", "autoencoder: plain|denoising|inpainting (default plain)" },

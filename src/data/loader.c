@@ -8,6 +8,7 @@
 #include "medssl/common.h"
 #include "medssl/rng.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,16 @@ int loader_plan(long long N, long long chunk_n, const ms_loader_cfg *cfg, long e
     *n_samples = hi - lo;
     *n_total = total;
     return MS_OK;
+}
+
+long long loader_buffer_capacity(const ms_corpus *c, long long images, double mib, int want_masks)
+{
+    const double per = (double)c->C * c->H * c->W * sizeof(float) + (want_masks ? (double)c->H * c->W : 0) +
+                       sizeof(int64_t) + 3 * sizeof(int32_t);
+    const double by_mem = floor(mib * 1048576.0 / per);
+    long long cap = images;
+    if (mib > 0 && by_mem < (double)cap) cap = (long long)by_mem;
+    return cap < 1 ? 1 : cap;
 }
 
 long long loader_repeat_labeled(const int32_t *labels, long long N, uint16_t *repeat)
