@@ -119,4 +119,19 @@ expect2 "boosting --member" ensemble train --method boosting --member 1 --train 
 expect2 "method" ensemble train --method stacking --train tr.h5 --out b2 -- "${FT[@]}"
 expect2 "no members" ensemble evaluate --ensemble nowhere --data te.h5
 expect2 "subcommand" ensemble fit
+# exactly this one stderr line and exit 2 (issue 9): outputs asked for by name that cannot be
+# produced, and messages that say what was expected
+expect_line() { # line args...
+    local want=$1; shift
+    set +e; "$MEDSSL" "$@" > bad.out 2> bad.err; local rc=$?; set -e
+    [ $rc -eq 2 ] || fail "'$*': exit $rc, expected 2 ($(cat bad.err))"
+    [ "$(cat bad.err)" = "$want" ] || fail "'$*': stderr is
+$(cat bad.err)
+expected exactly
+$want"
+}
+expect_line "medssl ensemble: --combiner moe: the mixture of experts trains its gate on a labeled validation corpus: \
+give --val FILE" ensemble evaluate --ensemble bag --data te.h5 --combiner moe
+expect_line "medssl ensemble: --combiner min: a segmentation ensemble combines by average, vote or weighted-vote" \
+    ensemble evaluate --ensemble segens --data segte.h5 --combiner average,min
 echo "1 passed, 0 failed"

@@ -151,6 +151,19 @@ static void vote_weights(const member_list *ml, const float *val_probs, const in
     }
 }
 
+/* Combiners that cannot run on this ensemble are errors when asked for by
+ * name (--combiner); with the default (all) they are left out with a note. */
+static int combiner_unavailable(const eval_opts *o, int k, int segment)
+{
+    if (k == ENS_MOE && !o->val)
+        return MS_FAIL(MS_ERR_INPUT, "--combiner moe: the mixture of experts trains its gate on a labeled validation "
+                                     "corpus: give --val FILE");
+    if (segment && k != ENS_AVERAGE && k != ENS_VOTE && k != ENS_WEIGHTED_VOTE)
+        return MS_FAIL(MS_ERR_INPUT, "--combiner %s: a segmentation ensemble combines by average, vote or weighted-vote",
+                       ens_combiner_name((ens_combiner)k));
+    return MS_OK;
+}
+
 static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
 {
     member_list ml;
@@ -177,6 +190,8 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
             if (k < 0) rc = MS_FAIL(MS_ERR_INPUT, "--combiner %s: expected all or %s", t, ens_combiner_list());
             else run[k] = 1;
         }
+        for (int k = 0; k < ENS__COUNT && !rc; k++)
+            if (run[k] && k == ENS_MOE) rc = combiner_unavailable(o, k, 0);
     }
     if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
     ms_corpus c, vc;
@@ -186,6 +201,9 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
     eval_data e = { 0 }, ve = { 0 };
     int K = 0, segment = 0, Kv, segv;
     rc = predict_members(d, &ml, &c, o->batch, &probs, &e, &K, &segment);
+    const int named = o->combiners && strcmp(o->combiners, "all") != 0;
+    for (int k = 0; k < ENS__COUNT && !rc && named && segment; k++)
+        if (run[k]) rc = combiner_unavailable(o, k, segment);
     if (!rc && o->val) {
         if (!(rc = trainer_agree(d, "ensemble", corpus_open(&vc, o->val)))) {
             have_v = 1;

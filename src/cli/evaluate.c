@@ -269,6 +269,9 @@ int cmd_evaluate(int argc, char **argv)
     opened = rc == 0;
     if (!rc) rc = predictor_open(&p, o.model, &c, o.batch);
     if (!rc) rc = check_data_fits(o.model, &c, &p);
+    if (!rc && o.overlays && !p.segment)
+        rc = MS_FAIL(MS_ERR_INPUT, "--overlays %s: overlays draw segmentation masks, but %s is a classify model", o.overlays,
+                     o.model);
     if (!rc && !p.segment && !corpus_has_labels(&c))
         rc = MS_FAIL(MS_ERR_INPUT, "%s: no /labels dataset: a classify model needs labels to evaluate", o.data);
     if (!rc && p.segment && !corpus_has_masks(&c))
