@@ -134,4 +134,12 @@ expect_line "medssl ensemble: --combiner moe: the mixture of experts trains its 
 give --val FILE" ensemble evaluate --ensemble bag --data te.h5 --combiner moe
 expect_line "medssl ensemble: --combiner min: a segmentation ensemble combines by average, vote or weighted-vote" \
     ensemble evaluate --ensemble segens --data segte.h5 --combiner average,min
+expect_line "medssl ensemble train: unknown flag '--task' (finetune flags go after --: medssl ensemble train --train FILE \
+--out DIR -- --task ... --strategy ...)" ensemble train --members 2 --train tr.h5 --out b3 "${FT[@]}"
+expect_line "medssl ensemble: --ensemble $out/nowhere: no such folder (expected the --out folder of medssl ensemble train, \
+with members.txt)" ensemble evaluate --ensemble "$out/nowhere" --data te.h5
+mkdir -p empty
+expect_line "medssl ensemble: --ensemble empty: no members.txt (expected the --out folder of medssl ensemble train)" \
+    ensemble evaluate --ensemble empty --data te.h5
+[ ! -e b3 ] || fail "ensemble train without -- left b3"
 echo "1 passed, 0 failed"

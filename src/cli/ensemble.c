@@ -300,6 +300,28 @@ done:
     return rc;
 }
 
+/* Without "--", the first flag that is not ensemble train's (likely one of
+ * finetune's, such as --task) gets a hint at "--" instead of cli_parse's
+ * plain "unknown flag". */
+static int finetune_flag_without_dashes(const ms_arg *args, int n, int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *tok = argv[i];
+        if (strncmp(tok, "--", 2) != 0 || strcmp(tok, "--help") == 0) continue;
+        const size_t len = strcspn(tok + 2, "=");
+        const ms_arg *a = NULL;
+        for (int k = 0; k < n && !a; k++)
+            if (strlen(args[k].name) == len && strncmp(args[k].name, tok + 2, len) == 0) a = &args[k];
+        if (!a) {
+            fprintf(stderr, "medssl ensemble train: unknown flag '--%.*s' (finetune flags go after --: medssl ensemble "
+                            "train --train FILE --out DIR -- --task ... --strategy ...)\n", (int)len, tok + 2);
+            return MS_ERR_INPUT;
+        }
+        if (a->type != ARG_BOOL && !tok[2 + len]) i++; /* its value */
+    }
+    return MS_OK;
+}
+
 int cmd_ensemble(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
@@ -338,6 +360,8 @@ int cmd_ensemble(int argc, char **argv)
         { "groups", ARG_INT, &o.groups, 1, ENS_MAX_MEMBERS, "G", "bagging: split the MPI ranks into G groups that train "
                                                               "members at the same time (default 1)" },
     };
+    if (split == argc && (rc = finetune_flag_without_dashes(args, (int)(sizeof args / sizeof *args), argc, argv)))
+        return rc;
     rc = cli_parse("ensemble train", "--method M --members M --train FILE --out DIR -- <finetune flags>",
                    "Trains ensemble members (medssl finetune runs) by bagging or AdaBoost SAMME.", args,
                    (int)(sizeof args / sizeof *args), split - 1, argv + 1, NULL, 0, NULL);

@@ -151,6 +151,22 @@ static void vote_weights(const member_list *ml, const float *val_probs, const in
     }
 }
 
+/* Why --ensemble DIR (or --members) gave no members, naming what was expected. */
+static int no_members(const eval_opts *o)
+{
+    if (!o->ensemble) return MS_FAIL(MS_ERR_INPUT, "--members: no checkpoints (expected A.h5,B.h5,..)");
+    struct stat st;
+    if (stat(o->ensemble, &st) != 0 || !S_ISDIR(st.st_mode))
+        return MS_FAIL(MS_ERR_INPUT, "--ensemble %s: no such folder (expected the --out folder of medssl ensemble train, "
+                                     "with members.txt)", o->ensemble);
+    char path[ENS_PATH + 32];
+    snprintf(path, sizeof path, "%s/members.txt", o->ensemble);
+    if (access(path, F_OK) != 0)
+        return MS_FAIL(MS_ERR_INPUT, "--ensemble %s: no members.txt (expected the --out folder of medssl ensemble train)",
+                       o->ensemble);
+    return MS_FAIL(MS_ERR_INPUT, "%s lists no members (they are added as medssl ensemble train finishes them)", path);
+}
+
 /* Combiners that cannot run on this ensemble are errors when asked for by
  * name (--combiner); with the default (all) they are left out with a note. */
 static int combiner_unavailable(const eval_opts *o, int k, int segment)
@@ -168,7 +184,7 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
 {
     member_list ml;
     int rc = o->ensemble ? ens_members_read(o->ensemble, &ml) : members_parse(o->members, &ml);
-    if (!rc && ml.M == 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: no members", o->ensemble ? o->ensemble : "--members");
+    if (!rc && ml.M == 0) rc = no_members(o);
     if (!rc && o->weights) {
         const char *p = o->weights;
         for (int m = 0; m < ml.M && !rc; m++) {
