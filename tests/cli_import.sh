@@ -66,6 +66,15 @@ head -c 3000 "$out/small.h5" > "$out/cut.h5"
 expect_input_error "cut.h5" "" inspect "$out/cut.h5"
 expect_input_error "cannot read" "" inspect "$out/missing.h5"
 
+# --- every help text lists every source (issue 9) --------------------------------------
+"$MEDSSL" --help | grep -q '^  import .*fashion-mnist, idx, png.* nifti' || fail "medssl --help: $("$MEDSSL" --help | grep import)"
+for src in fashion-mnist idx png nifti; do
+  "$MEDSSL" import --help | grep -q "^  $src " || fail "medssl import --help does not list $src"
+done
+set +e; err=$("$MEDSSL" import 2>&1 >/dev/null); rc=$?; set -e
+[ "$rc" = 2 ] && [ "$err" = "medssl import: name the source: fashion-mnist, idx, png or nifti (see medssl import --help)" ] ||
+  fail "medssl import without a source: exit $rc, $err"
+
 # --- string and number attributes as h5py writes them (issue 9) ----------------------
 # np.bytes_ is a fixed-length string without a terminator (NULLPAD): it keeps its last
 # character; space-padded, NUL-terminated, variable-length and 1-element arrays are read too;

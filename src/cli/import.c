@@ -127,7 +127,6 @@ int cmd_import(int argc, char **argv)
     int n_pos = 0;
     int rc = cli_parse("import", "fashion-mnist|idx|png|nifti [DIR|VOLUME] [options] --out FILE",
                        "Builds a medssl corpus (HDF5) from outside data. Sources:\n"
-                       "  nifti VOLUME   3-D NIfTI sliced into 2-D images: see medssl import nifti --help\n"
                        "  fashion-mnist  --split train|test [--dir D]   Debian's dataset-fashion-mnist\n"
                        "  idx            --images FILE [--labels FILE]  any IDX unsigned-byte image file\n"
                        "  png DIR        [--labels folders|CSV] [--masks MASKDIR] [--channels 1|3]\n"
@@ -137,12 +136,13 @@ int cmd_import(int argc, char **argv)
                        "                 8/16-bit gray, gray+alpha, RGB(A), palette; alpha dropped. Images must\n"
                        "                 share one size unless --size is given. Any 16-bit input gives a float32\n"
                        "                 corpus (value/65535), else uint8.\n"
+                       "  nifti VOLUME   3-D NIfTI sliced into 2-D images: see medssl import nifti --help\n"
                        "The corpus is written to a temporary file and renamed into place when complete.",
                        args, (int)(sizeof args / sizeof *args), argc, argv, pos, 2, &n_pos);
     if (rc) return rc < 0 ? 0 : rc;
     if (fit_parse(o.fit_name, o.size, &o.fit)) return cli_report("import", MS_ERR_INPUT);
     if (n_pos < 1) {
-        fprintf(stderr, "medssl import: name the source: fashion-mnist, idx or png (see medssl import --help)\n");
+        fprintf(stderr, "medssl import: name the source: fashion-mnist, idx, png or nifti (see medssl import --help)\n");
         return 2;
     }
     const int png = strcmp(pos[0], "png") == 0;

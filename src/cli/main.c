@@ -17,7 +17,7 @@ static const struct {
     cmd_fn run;
     const char *summary;
 } commands[] = {
-    { "import", cmd_import, "build a corpus (HDF5) from Fashion-MNIST or IDX files" },
+    { "import", cmd_import, "build a corpus (HDF5): fashion-mnist, idx, png folders or nifti volumes" },
     { "inspect", cmd_inspect, "validate a corpus and print what it holds" },
     { "preview", cmd_preview, "write a PNG grid of originals and augmented versions" },
     { "augment", cmd_augment, "write a corpus with the originals plus K augmented copies" },
