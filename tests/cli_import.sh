@@ -66,6 +66,15 @@ head -c 3000 "$out/small.h5" > "$out/cut.h5"
 expect_input_error "cut.h5" "" inspect "$out/cut.h5"
 expect_input_error "cannot read" "" inspect "$out/missing.h5"
 
+# --- one of a thing is singular (issue 9) ----------------------------------------------
+/usr/bin/python3 -c 'import struct, sys
+open(sys.argv[1], "wb").write(struct.pack(">IIII", 0x803, 1, 5, 4) + bytes(range(20)))
+open(sys.argv[2], "wb").write(struct.pack(">II", 0x801, 1) + bytes([0]))' "$out/one.idx" "$out/one_lab.idx"
+err=$("$MEDSSL" import idx --images "$out/one.idx" --labels "$out/one_lab.idx" --out "$out/one.h5" 2>&1 >/dev/null)
+[ "$err" = "medssl import: wrote $out/one.h5: 1 image of 1x5x4, 1 labeled" ] || fail "one image: $err"
+"$MEDSSL" inspect "$out/one.h5" | grep -qx "  labels   1 labeled, 0 unlabeled (-1), 1 class" ||
+  fail "inspect of one class: $("$MEDSSL" inspect "$out/one.h5")"
+
 # --- every help text lists every source (issue 9) --------------------------------------
 "$MEDSSL" --help | grep -q '^  import .*fashion-mnist, idx, png.* nifti' || fail "medssl --help: $("$MEDSSL" --help | grep import)"
 for src in fashion-mnist idx png nifti; do

@@ -46,6 +46,7 @@ PY
 grep -q "stopped at --max-steps" "$out/b1.log" || fail "no stop message: $(cat "$out/b1.log")"
 "$MEDSSL" pretrain --task rotation "${COMMON[@]}" --epochs 2 --resume auto --out "$out/b" 2> "$out/b2.log"
 grep -q "resuming from" "$out/b2.log" || fail "did not resume: $(cat "$out/b2.log")"
+grep -q "resuming at step 70 (epoch 2)" "$out/b2.log" || fail "resume line (epochs count from 1): $(grep resuming "$out/b2.log")"
 h5dump -g /params "$out/a/last.h5" | tail -n +2 > "$out/a.txt"
 h5dump -g /params "$out/b/last.h5" | tail -n +2 > "$out/b.txt"
 cmp -s "$out/a.txt" "$out/b.txt" || fail "resumed weights differ from an uninterrupted run"
@@ -113,6 +114,17 @@ grep -q "diverged" "$out/nan.log" || fail "no divergence message: $(tail -3 "$ou
   --out "$out/nopfx" 2> "$out/nopfx.log" || { cat "$out/nopfx.log"; fail "--encoder widths=... without encoder:"; }
 h5dump -a model_spec "$out/nopfx/last.h5" | grep -q '"encoder:in=1,widths=8-16,block=plain,convs=1;head:type=linear,classes=4"' ||
   fail "--encoder widths=...: model_spec $(h5dump -a model_spec "$out/nopfx/last.h5")"
+
+# one of a thing is singular: "1 step", "1 image" (issue 9)
+/usr/bin/python3 - "$FM/t10k-images-idx3-ubyte.gz" "$out/fm64.idx" <<'PY'
+import gzip, struct, sys
+raw = gzip.open(sys.argv[1]).read()
+open(sys.argv[2], "wb").write(struct.pack(">IIII", 0x803, 64, 28, 28) + raw[16:16 + 64 * 784])
+PY
+"$MEDSSL" import idx --images "$out/fm64.idx" --out "$out/fm64.h5" 2>/dev/null
+"$MEDSSL" pretrain --task rotation --corpus "$out/fm64.h5" --encoder widths=4,convs=1 --batch 256 --val-fraction 0 --epochs 1 \
+  --threads 1 --out "$out/one" 2> "$out/one.log" || { cat "$out/one.log"; fail "one-step run"; }
+grep -qx "medssl pretrain: done: 1 step; $out/one/last.h5" "$out/one.log" || fail "one step: $(tail -1 "$out/one.log")"
 
 # --- usage errors ------------------------------------------------------------------------
 expect2() { set +e; err=$("$MEDSSL" pretrain "$@" 2>&1 >/dev/null); rc=$?; set -e

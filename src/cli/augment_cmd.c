@@ -131,7 +131,8 @@ static int write_copies(const augment_opts *o, const ms_augment *aug, ms_corpus 
             done += n;
             if (!rc && done * 10 / total > decile) {
                 decile = (int)(done * 10 / total);
-                fprintf(stderr, "medssl augment: %3d%% (%lld of %lld samples)\n", decile * 10, done, total);
+                fprintf(stderr, "medssl augment: %3d%% (%lld of %lld sample%s)\n", decile * 10, done, total,
+                        total == 1 ? "" : "s");
             }
         }
     }
@@ -199,8 +200,9 @@ int cmd_augment(int argc, char **argv)
     if (!rc) {
         char canon[1024];
         augment_format(&aug, canon, sizeof canon);
-        fprintf(stderr, "medssl augment: wrote %s: %lld originals + %d x %lld copies = %lld images of %dx%dx%d %s (%s)\n",
-                o.out, c.N, o.copies, c.N, (long long)(o.copies + 1) * c.N, c.C, c.H, c.W,
+        fprintf(stderr, "medssl augment: wrote %s: %lld original%s + %d x %lld cop%s = %lld images of %dx%dx%d %s (%s)\n",
+                o.out, c.N, c.N == 1 ? "" : "s", o.copies, c.N, c.N == 1 ? "y" : "ies", (long long)(o.copies + 1) * c.N,
+                c.C, c.H, c.W,
                 corpus_dtype_name(c.dtype), canon);
     }
     corpus_close(&c);

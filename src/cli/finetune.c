@@ -385,7 +385,7 @@ static int setup(finetune_run *r, const finetune_opts *o)
             }
             n += nh + no;
         }
-        if (r->d.rank == 0) fprintf(stderr, "medssl finetune: loaded %d tensors from %s\n", n, o->init);
+        if (r->d.rank == 0) fprintf(stderr, "medssl finetune: loaded %d tensor%s from %s\n", n, n == 1 ? "" : "s", o->init);
     }
     const int B = o->batch / r->d.size;
     if ((rc = model_plan(&r->model, B, r->train_c.H, r->train_c.W))) return MS_FAIL(rc, "%s: %s", o->train, ms_last_error());

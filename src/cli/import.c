@@ -60,7 +60,8 @@ static int write_corpus(const import_opts *o, const uint8_t *img, int N, int H, 
     if (!rc) {
         long long labeled = 0;
         for (int i = 0; labels && i < N; i++) labeled += labels[i] >= 0;
-        fprintf(stderr, "medssl import: wrote %s: %d images of 1x%dx%d, %lld labeled\n", o->out, N, S_h, S_w, labeled);
+        fprintf(stderr, "medssl import: wrote %s: %d image%s of 1x%dx%d, %lld labeled\n", o->out, N, N == 1 ? "" : "s", S_h,
+                S_w, labeled);
     }
     return rc;
 }

@@ -440,8 +440,9 @@ int import_png(const import_opts *o, const char *dir_arg)
     if (!rc) {
         long long labeled = 0;
         for (int i = 0; labels && i < l.n; i++) labeled += labels[i] >= 0;
-        fprintf(stderr, "medssl import: wrote %s: %d images of %dx%dx%d %s, %lld labeled (%d classes)%s\n", o->out,
-                l.n, t.C, t.S_h, t.S_w, corpus_dtype_name(t.dtype), labeled, n_classes, o->masks ? ", with masks" : "");
+        fprintf(stderr, "medssl import: wrote %s: %d image%s of %dx%dx%d %s, %lld labeled (%d class%s)%s\n", o->out,
+                l.n, l.n == 1 ? "" : "s", t.C, t.S_h, t.S_w, corpus_dtype_name(t.dtype), labeled, n_classes,
+                n_classes == 1 ? "" : "es", o->masks ? ", with masks" : "");
     }
     free(img);
     free(mask);

@@ -125,13 +125,15 @@ static void print_text(const ms_corpus *c, const corpus_stats *st)
     double npx = (double)c->N * c->C * c->H * c->W, mean = st->sum / npx;
     printf("%s: medssl corpus v%d, valid\n", c->path, CORPUS_VERSION);
     printf("  images   %lld x %d x %d x %d (N, C, H, W), %s, ", c->N, c->C, c->H, c->W, corpus_dtype_name(c->dtype));
-    if (c->chunked) printf("%lld images per chunk\n", c->chunk_n);
-    else printf("contiguous (not chunked: readers fall back to blocks of %lld images)\n", c->chunk_n);
+    if (c->chunked) printf("%lld image%s per chunk\n", c->chunk_n, c->chunk_n == 1 ? "" : "s");
+    else printf("contiguous (not chunked: readers fall back to blocks of %lld image%s)\n", c->chunk_n,
+                c->chunk_n == 1 ? "" : "s");
     printf("  values   min %.4g  max %.4g  mean %.4g  std %.4g%s\n", st->min, st->max, mean,
            sqrt(fmax(st->sum2 / npx - mean * mean, 0)), c->dtype == DTYPE_U8 ? "  (uint8 read as x/255)" : "");
     if (corpus_has_labels(c)) {
         long long labeled = c->N - st->unlabeled, lo = -1, hi = 0;
-        printf("  labels   %lld labeled, %lld unlabeled (-1), %d classes\n", labeled, st->unlabeled, c->n_classes);
+        printf("  labels   %lld labeled, %lld unlabeled (-1), %d class%s\n", labeled, st->unlabeled, c->n_classes,
+               c->n_classes == 1 ? "" : "es");
         for (int k = 0; k < c->n_classes; k++) {
             char name[256];
             class_name(c->class_names, k, name, sizeof name);

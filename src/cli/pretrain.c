@@ -335,8 +335,8 @@ int cmd_pretrain(int argc, char **argv)
         return rc;
     }
     if (r.d.rank == 0)
-        fprintf(stderr, "medssl pretrain: %s on %s (%lld images), %d rank(s) x %d thread(s), model %s\n",
-                pretext_kind_name(r.pt.kind), o.corpus, r.corpus.N, r.d.size, threads, r.spec);
+        fprintf(stderr, "medssl pretrain: %s on %s (%lld image%s), %d rank(s) x %d thread(s), model %s\n",
+                pretext_kind_name(r.pt.kind), o.corpus, r.corpus.N, r.corpus.N == 1 ? "" : "s", r.d.size, threads, r.spec);
     rc = trainer_run(&r.tr);
     teardown(&r);
     dist_finalize(&r.d);

@@ -52,8 +52,8 @@ static int preview_write(ms_corpus *c, const ms_augment *aug, int n, int copies,
         }
     if (!rc) rc = png_write_rgb8(out, rgb, (int)GH, (int)GW);
     if (!rc)
-        fprintf(stderr, "medssl preview: wrote %s: %d samples x (original + %d augmented), %lld x %lld pixels%s\n", out,
-                n, copies, GW, GH, masks ? ", masks overlaid" : "");
+        fprintf(stderr, "medssl preview: wrote %s: %d sample%s x (original + %d augmented), %lld x %lld pixels%s\n", out,
+                n, n == 1 ? "" : "s", copies, GW, GH, masks ? ", masks overlaid" : "");
     free(images);
     free(cell);
     free(work);

@@ -168,7 +168,7 @@ static int diverged(ms_trainer *t, double loss, long epoch)
     runctl_find_latest(t->out, last, sizeof last);
     if (bad)
         fprintf(stderr, "medssl %s: rank %d: non-finite loss (%g) at epoch %ld, step %lld\n", t->cmd, t->d->rank, loss,
-                epoch, t->st.step);
+                epoch + 1, t->st.step);
     if (t->d->rank == 0 && last[0])
         fprintf(stderr, "medssl %s: the loss diverged; stopped all ranks. The last good checkpoint is %s: "
                         "lower --lr and resume from it (--resume %s)\n", t->cmd, last, last);
@@ -222,7 +222,8 @@ int trainer_run(ms_trainer *t)
     t->sched.total_steps = total_steps;
     t->sched.warmup_steps = (long)(t->warmup_epochs * (float)steps_per_epoch);
     if (t->st.step > 0 && t->d->rank == 0)
-        fprintf(stderr, "medssl %s: resuming at step %lld (epoch %lld)\n", t->cmd, t->st.step, t->st.step / steps_per_epoch);
+        fprintf(stderr, "medssl %s: resuming at step %lld (epoch %lld)\n", t->cmd, t->st.step,
+                t->st.step / steps_per_epoch + 1);
     double t_log = ms_now(), t_epoch = t_log, loss_sum = 0, epoch_loss = 0;
     long long log_n = 0, epoch_n = 0, imgs = 0;
     const double t_start = ms_now();
@@ -310,12 +311,13 @@ int trainer_run(ms_trainer *t)
         }
         if (patience_out) {
             if (t->d->rank == 0)
-                fprintf(stderr, "medssl %s: early stop: no better %s for %d epochs (best at epoch %ld); %s/best.h5\n",
-                        t->cmd, t->metric_key, t->patience, t->best_epoch + 1, t->out);
+                fprintf(stderr, "medssl %s: early stop: no better %s for %d epoch%s (best at epoch %ld); %s/best.h5\n",
+                        t->cmd, t->metric_key, t->patience, t->patience == 1 ? "" : "s", t->best_epoch + 1, t->out);
             return 0;
         }
     }
     t->t_total = ms_now() - t_start;
-    if (t->d->rank == 0) fprintf(stderr, "medssl %s: done: %lld steps; %s/last.h5\n", t->cmd, t->st.step, t->out);
+    if (t->d->rank == 0) fprintf(stderr, "medssl %s: done: %lld step%s; %s/last.h5\n", t->cmd, t->st.step,
+                                 t->st.step == 1 ? "" : "s", t->out);
     return 0;
 }
