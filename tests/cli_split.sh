@@ -7,6 +7,7 @@
 #     trains without validation and says so, and best.h5 is still written;
 #   - an epoch on 8 slices repeats them to at least 256 images by default, and
 #     --steps-per-epoch S gives at least S steps;
+#   - best.h5 breaks ties of the validation metric by the validation loss;
 #   - the shuffle buffer holds at most --buffer-mib MiB per rank.
 set -euo pipefail
 MEDSSL=$1
@@ -60,6 +61,20 @@ grep -qx "medssl finetune: an epoch is 9 steps of 32 images: 7 training samples 
 # 20 x 32 = 640 images: ceil(640/7) = 92 passes = 644 images = 21 steps
 grep -qx "medssl finetune: an epoch is 21 steps of 32 images: 7 training samples x 92 passes (--steps-per-epoch)" s8b.log ||
     fail "--steps-per-epoch 20: $(grep epoch s8b.log)"
+
+# --- best.h5: ties of the validation metric go to the lower validation loss ----------------
+# (at a tiny learning rate the accuracy on 60 images stays put while the loss keeps falling)
+"$MEDSSL" finetune --task classify --train cls.h5 --out tie --strategy scratch --epochs 4 --lr 1e-6 "${FT[@]}" 2> tie.log ||
+    { cat tie.log; fail "tie run"; }
+best=$(h5dump -a /state/best_epoch tie/best.h5 | sed -n 's/.*(0): \([0-9]*\).*/\1/p')
+/usr/bin/python3 - tie/metrics.jsonl "$best" <<'PY' || fail "best.h5 is not the best (accuracy, then lower loss) epoch"
+import json, sys
+val = [d for d in map(json.loads, open(sys.argv[1])) if "val_accuracy" in d]
+want = max(val, key=lambda d: (d["val_accuracy"], -d["val_loss"]))["epoch"]
+first = next(d["epoch"] for d in val if d["val_accuracy"] == max(v["val_accuracy"] for v in val))
+assert int(sys.argv[2]) == want, (sys.argv[2], want, val)
+assert want != first, ("no tie with a lower loss later: the test shows nothing", val)
+PY
 
 # --- the shuffle buffer is bounded in MiB per rank as well as in images ---------------------
 "$PHANTOM" --kind cls --n 40 --size 128 --seed 6 --out big.h5

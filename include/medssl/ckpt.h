@@ -9,7 +9,7 @@
  *   /optim                attributes: kind ("sgd"|"adamw"), step, momentum, nesterov,
  *                         decoupled_wd, weight_decay, beta1, beta2, eps
  *   /state                attributes: epoch, step, samples_seen, seed, rng_position,
- *                         best_metric, best_epoch (optional: absent means none)
+ *                         best_metric, best_epoch, best_val_loss (optional: absent means none)
  *   /pretext/permutations uint8 [P, 9], jigsaw only: the permutation set (row p = the
  *                         cell shown at each of the 9 positions for class p)
  *   root attributes       format = "medssl-checkpoint", version = 1, model_spec, task,
@@ -41,6 +41,8 @@ typedef struct {
     double best_metric;       /* best validation metric so far ("higher is better" orientation;
                                  -inf when none); optional attribute, for early stopping on resume */
     long long best_epoch;     /* epoch index of best_metric, -1 when none */
+    double best_val_loss;     /* validation loss at best_epoch (ties of the metric go to the lower
+                                 loss); optional attribute, +inf when none */
 } ms_train_state;
 
 typedef struct {

@@ -128,6 +128,7 @@ static int write_all(hid_t f, const ms_slab *s, const ms_optim *opt, const ms_tr
         bad |= attr_write(gs, "rng_position", H5T_STD_U64LE, H5T_NATIVE_UINT64, &st->rng_position);
         bad |= attr_write(gs, "best_metric", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->best_metric);
         bad |= attr_write_i64(gs, "best_epoch", st->best_epoch);
+        bad |= attr_write(gs, "best_val_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->best_val_loss);
         H5Gclose(gs);
     }
     return bad ? -1 : 0;
@@ -480,6 +481,8 @@ static int load_state(const char *path, hid_t f, ms_train_state *st)
               attr_read_num(path, gs, "rng_position", H5T_NATIVE_UINT64, &st->rng_position);
     if (!bad && attr_read_num(path, gs, "best_metric", H5T_NATIVE_DOUBLE, &st->best_metric)) st->best_metric = -INFINITY;
     if (!bad && attr_read_num(path, gs, "best_epoch", H5T_NATIVE_LLONG, &st->best_epoch)) st->best_epoch = -1;
+    if (!bad && attr_read_num(path, gs, "best_val_loss", H5T_NATIVE_DOUBLE, &st->best_val_loss))
+        st->best_val_loss = INFINITY;
     if (gs >= 0) H5Gclose(gs);
     return bad ? MS_FAIL(MS_ERR_INPUT, "%s: missing or incomplete /state", path) : MS_OK;
 }

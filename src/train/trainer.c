@@ -56,7 +56,7 @@ int trainer_agree(const ms_dist *d, const char *cmd, int rc)
 
 int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
 {
-    t->st = (ms_train_state){ .seed = seed, .best_metric = -INFINITY, .best_epoch = -1 };
+    t->st = (ms_train_state){ .seed = seed, .best_metric = -INFINITY, .best_epoch = -1, .best_val_loss = INFINITY };
     char path[4096] = "";
     int rc;
     if (resume && strcmp(resume, "auto") == 0) {
@@ -189,11 +189,15 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
         t->best_epoch = epoch;
     } else {
         if ((rc = trainer_validate(t, &val_loss, &metric))) return fail(t, rc);
+        /* better metric, or the same metric at a lower loss: on a small
+         * validation set (60 images: steps of 1/60) ties are common, and the
+         * first epoch to reach a value is rarely the best model */
         double m = t->select_loss ? -val_loss : t->higher_better ? metric : -metric;
-        *is_best = !(m <= t->best_metric);
+        *is_best = !(m <= t->best_metric) || (m == t->best_metric && val_loss < t->st.best_val_loss);
         if (*is_best) {
             t->best_metric = m;
             t->best_epoch = epoch;
+            t->st.best_val_loss = val_loss;
         }
     }
     if (t->d->rank != 0) return 0;
