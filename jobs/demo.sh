@@ -9,13 +9,15 @@
 # an ensemble, and prints one comparison table on the 10,000 test images.
 # About 4 minutes on 2 idle cores (199 s measured 2026-12-02).
 #
-#   jobs/demo.sh                 (EPOCHS=N pretraining epochs, FT_EPOCHS=N, OUT=dir, BUILD=dir)
+#   jobs/demo.sh                 (EPOCHS=N pretraining epochs, FT_EPOCHS=N, SEEDS="0 1 2" fine-tuning seeds,
+#                                 OUT=dir, BUILD=dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 OUT=${OUT:-runs/demo}
 EPOCHS=${EPOCHS:-1}
 FT_EPOCHS=${FT_EPOCHS:-20}
+SEEDS=${SEEDS:-0 1 2}
 need=""
 for p in build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev \
          hdf5-tools libpng-dev zlib1g-dev libnifti2-dev python3 dataset-fashion-mnist; do
@@ -43,10 +45,17 @@ mpirun -np 2 "$M" pretrain --task rotation --corpus "$OUT/fm_train.h5" --out "$O
   --encoder "encoder:widths=16-32-64,convs=2" --epochs "$EPOCHS" --batch 128 --lr 0.1 \
   --augment "flip:h,shift:0.05" --threads 1 --log-every 100 --resume auto
 echo "== held-out rotation accuracy per epoch"
-grep '"val_accuracy"' "$OUT/rotation/metrics.jsonl" | sed 's/.*"epoch": \([0-9]*\).*"val_accuracy": \([0-9.]*\).*/  epoch \1: \2/'
+/usr/bin/python3 - "$OUT/rotation/metrics.jsonl" <<'PY'
+import json, sys
+for d in map(json.loads, open(sys.argv[1])):
+    if "val_accuracy" in d:
+        print(f"  epoch {d['epoch'] + 1}: {d['val_accuracy']:.4f}")
+PY
 
 # Fine-tuning: two runs at a time, one rank x one thread each (a batch of 32
-# is too small to split well over ranks; two runs fill the two cores).
+# is too small to split well over ranks; two runs fill the two cores). Every
+# protocol runs with each fine-tuning seed in SEEDS, so the table can say
+# whether a difference is larger than the seed-to-seed spread.
 ENC="encoder:widths=16-32-64,convs=2"
 INIT="$OUT/rotation/best.h5"
 finetune() {
@@ -58,33 +67,26 @@ finetune() {
     > "$OUT/ft-$name/test.txt" 2>/dev/null
   echo "   $name done"
 }
-echo "== fine-tuning on the 600 labeled images, $FT_EPOCHS epochs each, evaluating on the 10,000 test images"
-finetune fe-random --strategy feature-extractor --encoder "$ENC" --lr 5 &
-finetune fe-rotation --strategy feature-extractor --init "$INIT" --lr 5 &
-wait
-finetune scratch --strategy scratch --encoder "$ENC" --lr 1 &
-finetune two-stage --strategy two-stage --init "$INIT" --lr 1 --stage1-epochs $(( FT_EPOCHS / 3 )) --encoder-lr-mult 0.3 &
-wait
-echo "== ensemble of three runs (different strategies): two-stage, scratch, feature-extractor (rotation)"
-"$M" ensemble evaluate --members "$OUT/ft-two-stage/best.h5,$OUT/ft-scratch/best.h5,$OUT/ft-fe-rotation/best.h5" \
+echo "== fine-tuning on the 600 labeled images (540 train / 60 validation), $FT_EPOCHS epochs each, seeds $SEEDS;"
+echo "   evaluating on the 10,000 test images"
+for s in $SEEDS; do
+  finetune fe-random-s$s --strategy feature-extractor --encoder "$ENC" --lr 5 --seed "$s" &
+  finetune fe-rotation-s$s --strategy feature-extractor --init "$INIT" --lr 5 --seed "$s" &
+  wait
+  finetune scratch-s$s --strategy scratch --encoder "$ENC" --lr 1 --seed "$s" &
+  finetune two-stage-s$s --strategy two-stage --init "$INIT" --lr 1 --stage1-epochs $(( FT_EPOCHS / 3 )) \
+    --encoder-lr-mult 0.3 --seed "$s" &
+  wait
+done
+s0=${SEEDS%% *}
+echo "== ensemble of three seed-$s0 runs (different strategies): two-stage, scratch, feature-extractor (rotation)"
+"$M" ensemble evaluate --members "$OUT/ft-two-stage-s$s0/best.h5,$OUT/ft-scratch-s$s0/best.h5,$OUT/ft-fe-rotation-s$s0/best.h5" \
   --data "$OUT/fm_test.h5" --combiner average,vote --out "$OUT/ensemble" > /dev/null
 
 echo "== Fashion-MNIST test set (10,000 images), 600 labeled training images"
-num() { grep -o "\"$2\": [0-9.]*" "$1" | head -1 | sed 's/.*: //'; }
-printf '  %-44s %9s %9s %9s\n' "model" "accuracy" "bal_acc" "macro_auc"
-row() { printf '  %-44s %9.4f %9.4f %9.4f\n' "$1" "$(num "$2" accuracy)" "$(num "$2" balanced_accuracy)" "$(num "$2" macro_auc)"; }
-row "linear probe, random encoder (frozen)" "$OUT/ft-fe-random/test/metrics.json"
-row "linear probe, rotation-pretrained (frozen)" "$OUT/ft-fe-rotation/test/metrics.json"
-row "scratch (all layers from random init)" "$OUT/ft-scratch/test/metrics.json"
-row "two-stage from rotation pretraining" "$OUT/ft-two-stage/test/metrics.json"
-for c in average vote; do
-  /usr/bin/env python3 - "$OUT/ensemble/metrics.json" "$c" > "$OUT/ensemble/$c.json" <<'PY'
-import json, sys
-print(json.dumps(json.load(open(sys.argv[1]))["combiners"][sys.argv[2]]))
-PY
-  row "ensemble of the 3 runs above ($c)" "$OUT/ensemble/$c.json"
-done
+/usr/bin/python3 jobs/demo_table.py "$OUT" | tee "$OUT/table.md"
 
 echo "== engine benchmark (reference encoder), 2 ranks x 1 thread"
 mpirun -np 2 "$M" bench --steps 10 --threads 1
-echo "== done: $OUT/rotation/best.h5 is the pretrained encoder; $OUT/ft-*/test/metrics.json the evaluations"
+echo "== done: $OUT/rotation/best.h5 is the pretrained encoder; $OUT/ft-*/test/metrics.json the evaluations;"
+echo "   $OUT/table.md the table (python3 jobs/demo_table.py $OUT prints it again)"
