@@ -248,8 +248,8 @@ expect_line 2 "medssl finetune: --strategy fine-tune: expected feature-extractor
     finetune --task classify --train tr.h5 --out b14 --strategy fine-tune
 expect_line 2 "medssl finetune: /proc/x: cannot create folder: No such file or directory" \
     finetune --task classify --train tr.h5 --out /proc/x --strategy scratch --encoder "$ENC"
-expect_line 2 "medssl evaluate: --overlays ov: overlays draw segmentation masks, but nopfx/last.h5 is a classify model" \
-    evaluate --model nopfx/last.h5 --data te.h5 --overlays ov
-[ ! -e ov ] || fail "evaluate --overlays on a classify model made ov"
+expect_line 2 "medssl evaluate: --overlays ov-cls: overlays draw segmentation masks, but nopfx/last.h5 is a classify \
+model" evaluate --model nopfx/last.h5 --data te.h5 --overlays ov-cls
+[ ! -e ov-cls ] || fail "evaluate --overlays on a classify model made ov-cls"
 for d in b1 b2 b3 b4 b5 b6 b7 b8 b9 b10 b11 b12 b14; do [ ! -e $d/last.h5 ] || fail "$d: a checkpoint after bad input"; done
 echo "1 passed, 0 failed"

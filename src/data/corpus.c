@@ -298,7 +298,8 @@ static int open_checked(ms_corpus *c)
         if (rc) return rc;
     }
     if (dims[0] < 1) return MS_FAIL(MS_ERR_INPUT, "%s: /images holds no images", c->path);
-    if ((dims[3] == 1 || dims[3] == 3) && dims[1] != 1 && dims[1] != 3) /* e.g. (N, 28, 28, 1) from numpy */
+    /* e.g. (N, 28, 28, 1) from numpy: a last axis of 1 or 3 and a "channel" axis the size of an image side */
+    if ((dims[3] == 1 || dims[3] == 3) && dims[1] >= 8 && dims[2] >= 8)
         return MS_FAIL(MS_ERR_INPUT, "%s: /images has shape (%llu, %llu, %llu, %llu), which looks like [N, H, W, C] "
                        "(channels last); medssl needs [N, C, H, W] (in numpy/h5py: images.transpose(0, 3, 1, 2))",
                        c->path, (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2],
