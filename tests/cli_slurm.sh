@@ -112,7 +112,7 @@ h5dump -a format "$out/a/last.h5" | grep -q '"medssl-checkpoint"' || fail "last.
 h5dump -g /params "$out/a/last.h5" | grep -qi nan && fail "last.h5 holds NaN weights"
 /usr/bin/python3 - "$out/a/metrics.jsonl" "$done_a" <<'PY' || fail "job $id: metrics.jsonl"
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
+lines = [l for l in map(json.loads, open(sys.argv[1])) if "event" not in l]  # start lines: the environment
 for l in lines:
     for k in ("epoch", "step", "loss", "lr", "images_per_s"):
         assert k in l, (k, l)
@@ -149,7 +149,7 @@ done_b=$(sed -n 's/.*done: \([0-9]*\) steps.*/\1/p' "$out/b.out")
 [ "$(ckpt_step "$out/b/last.h5")" = "$done_b" ] || fail "last.h5 is at step $(ckpt_step "$out/b/last.h5"), not $done_b"
 /usr/bin/python3 - "$out/b/metrics.jsonl" "$stop" "$done_b" "$EPOCHS_B" <<'PY' || fail "job $id: metrics.jsonl"
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
+lines = [l for l in map(json.loads, open(sys.argv[1])) if "event" not in l]  # start lines: the environment
 stop, done, epochs = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 steps = [l["step"] for l in lines]
 assert min(steps) <= stop < max(steps) == done, (stop, done, steps)
