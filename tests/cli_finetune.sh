@@ -184,10 +184,13 @@ else
 fi
 
 # evaluate refuses data unlike the model's training data (issue 9): another image size than
-# the --train corpus of the checkpoint's command line, more classes than the model has
+# the checkpoint's input_size (also when the training corpus is gone), more classes than the model has
 "$PHANTOM" --kind cls --n 50 --size 40 --seed 5 --out te40.h5
+h5dump -a input_size nopfx/last.h5 | grep -q '"1x32x32"' || fail "the checkpoint has no input_size 1x32x32"
+mv tr.h5 tr-moved.h5
 set +e; err=$("$MEDSSL" evaluate --model nopfx/last.h5 --data te40.h5 2>&1 >/dev/null); rc=$?; set -e
-[ $rc -eq 2 ] && [ "$err" = "medssl evaluate: te40.h5: images are 1x40x40 but nopfx/last.h5 was trained on 1x32x32 images (tr.h5)" ] ||
+mv tr-moved.h5 tr.h5
+[ $rc -eq 2 ] && [ "$err" = "medssl evaluate: te40.h5: images are 1x40x40 but nopfx/last.h5 was trained on 1x32x32 images" ] ||
     fail "evaluate on another image size: exit $rc, $err"
 "$PHANTOM" --kind cls --n 50 --seed 6 --out te5.h5
 if $PY -c "import h5py" 2>/dev/null; then

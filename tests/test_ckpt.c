@@ -53,7 +53,7 @@ static void test_round_trip(void)
                               .best_metric = 0.75, .best_epoch = 2 };
         uint8_t perms[3 * 9];
         for (int i = 0; i < 27; i++) perms[i] = (uint8_t)((i * 5 + kind) % 9);
-        ms_ckpt_meta meta = { SPEC, "rotation", "medssl pretrain --task rotation", perms, 3, NULL };
+        ms_ckpt_meta meta = { SPEC, "rotation", "medssl pretrain --task rotation", perms, 3, NULL, "1x8x8" };
         const char *path = tmp("rt.h5");
         TU_CHECK(ckpt_save(path, &a.slab, &opt, &st, &meta) == 0);
         char spec[256], task[64];

@@ -15,6 +15,7 @@
  *   root attributes       format = "medssl-checkpoint", version = 1, model_spec, task,
  *                         command_line
  *                         environment (JSON: commit, ranks, threads, BLAS core, MPI, HDF5, CPU)
+ *                         input_size ("CxHxW" of the training images; evaluate checks data against it)
  *
  * ckpt_save writes `<path>.tmp.<pid>`, flushes, fsyncs and renames it over
  * `path`: a crash never leaves a half-written file under the final name.
@@ -52,6 +53,7 @@ typedef struct {
     const uint8_t *permutations; /* jigsaw: (n_permutations, 9) tile orders, or NULL */
     int n_permutations;
     const char *environment;  /* runenv_describe's JSON (commit, ranks, threads, BLAS, ...), or NULL */
+    const char *input_size;   /* "CxHxW" of the images the model was trained on, or NULL */
 } ms_ckpt_meta;
 
 /* Writes every slab tensor, the optimizer state (opt may be NULL) and the

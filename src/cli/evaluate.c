@@ -197,15 +197,27 @@ static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, c
 }
 
 /* The data must look like what the model was trained on: at most the model's
- * classes (exactly, when the corpus names its classes), and the image size of
- * the training corpus named by --train in the checkpoint's command_line (skipped
- * when that file is no longer there). The channel count is predictor_open's. */
+ * classes (exactly, when the corpus names its classes), and the image size the
+ * checkpoint records (input_size), or for older checkpoints that of the
+ * training corpus named by --train in its command_line (skipped when that file
+ * is no longer there). */
 static int check_data_fits(const char *model, const ms_corpus *c, const ms_predictor *p)
 {
     if (!p->segment && (c->n_classes > p->K || (c->class_names[0] && c->n_classes != p->K)))
         return MS_FAIL(MS_ERR_INPUT, "%s: %d classes, but %s is a %d-class model", c->path, c->n_classes, model, p->K);
     char cmd[8192], train[4096] = "";
-    int present = 0, rc = ckpt_read_string(model, "command_line", cmd, sizeof cmd, &present);
+    int present = 0, rc = ckpt_read_string(model, "input_size", cmd, sizeof cmd, &present), C, H, W;
+    if (rc) return rc;
+    if (present) { /* "CxHxW", written by finetune since 2026-12-04 */
+        if (sscanf(cmd, "%dx%dx%d", &C, &H, &W) != 3)
+            return MS_FAIL(MS_ERR_INPUT, "%s: input_size '%s' is not CxHxW", model, cmd);
+        if (C != c->C || H != c->H || W != c->W)
+            return MS_FAIL(MS_ERR_INPUT, "%s: images are %dx%dx%d but %s was trained on %dx%dx%d images", c->path,
+                           c->C, c->H, c->W, model, C, H, W);
+        return MS_OK;
+    }
+    /* older checkpoints: the --train corpus of the command line, if still there */
+    rc = ckpt_read_string(model, "command_line", cmd, sizeof cmd, &present);
     if (rc || !present) return rc;
     for (char *save = NULL, *tok = strtok_r(cmd, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
         if (strcmp(tok, "--") == 0) break; /* ensemble train: finetune's flags follow, its --train came first */

@@ -53,7 +53,7 @@ typedef struct {
     ms_loader *train, *val;
     ms_trainer tr;
     ms_transfer xfer;
-    char spec[1024], cmdline[2048];
+    char spec[1024], cmdline[2048], input_size[48];
     int segment, K, HW, n;          /* task, classes, pixels, rows of the current batch */
     const float *input;             /* the current batch's images (the loader's buffer) */
     int32_t *targets;               /* (B) labels or (B*HW) mask classes, -1 = ignore */
@@ -433,6 +433,8 @@ static int setup(finetune_run *r, const finetune_opts *o)
                        .metric_key = r->segment ? "val_dsc" : "val_accuracy", .higher_better = 1,
                        .threads = parallel_threads(), .hdf5_driver = r->train_c.driver,
                        .select_loss = select_loss };
+    snprintf(r->input_size, sizeof r->input_size, "%dx%dx%d", r->train_c.C, r->train_c.H, r->train_c.W);
+    t->meta.input_size = r->input_size;
     return trainer_init(t, (uint64_t)o->seed, o->resume);
 }
 

@@ -54,7 +54,7 @@ typedef struct {
     ms_augment aug;
     ms_loader *train, *val;
     ms_trainer tr;
-    char spec[1024], cmdline[2048];
+    char spec[1024], cmdline[2048], input_size[48]; /* input_size: the model's input, "CxHxW" */
     int R, in_h, in_w, B;          /* rows per image, model input, images per rank-batch */
     float *inputs, *recon;
     int32_t *targets, *row_targets;
@@ -260,6 +260,8 @@ static int setup(pretrain_run *r, const pretrain_opts *o)
     }
     t->train = r->train;
     t->val = r->val;
+    snprintf(r->input_size, sizeof r->input_size, "%dx%dx%d", r->corpus.C, r->in_h, r->in_w);
+    t->meta.input_size = r->input_size;
     return trainer_init(t, (uint64_t)o->seed, o->resume);
 }
 

@@ -84,6 +84,7 @@ static int write_all(hid_t f, const ms_slab *s, const ms_optim *opt, const ms_tr
     bad |= attr_write_str(f, "task", m && m->task ? m->task : "");
     bad |= attr_write_str(f, "command_line", m && m->command_line ? m->command_line : "");
     if (m && m->environment) bad |= attr_write_str(f, "environment", m->environment);
+    if (m && m->input_size) bad |= attr_write_str(f, "input_size", m->input_size);
     hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     for (int i = 0; i < s->n_tensors && !bad; i++) bad |= write_tensor(g, &s->t[i], s->val + s->t[i].offset);
     H5Gclose(g);
