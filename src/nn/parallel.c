@@ -8,7 +8,9 @@
 void parallel_set_threads(int threads)
 {
     if (threads < 1) threads = 1;
+#ifdef MEDSSL_HAVE_OPENBLAS_THREADS /* set by CMake when the BLAS is OpenBLAS */
     openblas_set_num_threads(1);
+#endif
     omp_set_num_threads(threads);
 }
 
