@@ -21,6 +21,9 @@ void runctl_install_signals(void);
 int runctl_stop_signal(void);
 /* 1 on every rank if any rank has received a stop signal (a collective). */
 int runctl_stop_requested(const ms_dist *d);
+/* This process's flag alone (no collective), for a caller that agrees on it
+ * together with other flags in one all-reduce. */
+int runctl_stop_signalled(void);
 
 /* Checkpoints in a run folder are named step-<step, 12 digits>.h5; best.h5 and
  * last.h5 are copies kept beside them. Temporary files (*.tmp.*) never count. */

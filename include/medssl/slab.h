@@ -67,5 +67,8 @@ int slab_set_flag_prefix(ms_slab *s, const char *prefix, unsigned flag, int on);
 int slab_set_lr_mult_prefix(ms_slab *s, const char *prefix, float mult);
 /* Number of floats in tensors that are trainable (not FROZEN, not BUFFER). */
 size_t slab_count_trainable(const ms_slab *s);
+/* The first tensor whose values hold NaN or Inf (parameters and buffers such
+ * as BN running statistics), or -1 when all are finite. */
+int slab_first_nonfinite(const ms_slab *s);
 
 #endif

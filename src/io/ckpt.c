@@ -141,23 +141,49 @@ int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_
     char tmp[CORPUS_PATH_MAX + 32];
     if (strlen(path) >= CORPUS_PATH_MAX) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    /* The file is built in memory (HDF5's core driver, no backing store) and
+     * written out by us: a full disk or an I/O error is then our write()'s
+     * error, never a half-closed HDF5 file (HDF5 1.10 crashes at exit closing
+     * a file whose H5Fclose failed for lack of space). */
     h5_lock();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    int ok = fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) >= 0 &&
+             H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0;
+    hid_t f = ok ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+    if (fapl >= 0) H5Pclose(fapl);
     int rc = MS_OK;
+    void *image = NULL;
+    ssize_t size = -1;
     if (f < 0) {
-        rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create (is the folder writable?)", tmp);
+        rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create the checkpoint in memory", tmp);
     } else {
         int bad = write_all(f, s, opt, st, meta);
+        if (!bad && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 && (size = H5Fget_file_image(f, NULL, 0)) > 0) {
+            image = malloc((size_t)size);
+            bad = !image || H5Fget_file_image(f, image, (size_t)size) != size;
+        } else {
+            bad = 1;
+        }
         bad |= H5Fclose(f) < 0;
-        if (bad) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: writing the checkpoint failed (disk full?)", tmp);
+        if (bad) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: building the checkpoint failed (out of memory?)", tmp);
     }
     h5_unlock();
     if (!rc) {
-        int fd = open(tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: fsync failed: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const char *what = fd < 0 ? "cannot create" : NULL;
+        for (ssize_t done = 0; fd >= 0 && !what && done < size;) {
+            ssize_t w = write(fd, (const char *)image + done, (size_t)(size - done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) what = "cannot write";
+            else done += w;
+        }
+        if (!what && fsync(fd) != 0) what = "cannot fsync";
+        if (fd >= 0 && close(fd) != 0 && !what) what = "cannot close";
+        if (what)
+            rc = MS_FAIL(MS_ERR_RUNTIME, "%s: %s the checkpoint: %s", tmp, what, errno ? strerror(errno) : "short write");
     }
+    free(image);
     if (!rc) crash_point();
     if (!rc && rename(tmp, path) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", path, strerror(errno));
     if (rc) {
@@ -406,6 +432,16 @@ static int load_params(const char *path, hid_t f, ms_slab *s, const char *prefix
             break;
         }
         if (r == 0) {
+            const float *v = s->val + t->offset;
+            const int is_var = strlen(t->name) > 12 && strcmp(t->name + strlen(t->name) - 12, ".running_var") == 0;
+            for (size_t k = 0; k < t->size; k++)
+                if (!isfinite(v[k]) || (is_var && v[k] < 0)) {
+                    rc = MS_FAIL(MS_ERR_INPUT, "%s: /params/%s holds %s (value %g at %zu): the model is not usable "
+                                 "(a diverged run or a damaged file)", path, t->name,
+                                 isfinite(v[k]) ? "a negative variance" : "NaN or Inf", (double)v[k], k);
+                    break;
+                }
+            if (rc) break;
             n_loaded++;
             continue;
         }

@@ -29,6 +29,8 @@ void runctl_install_signals(void)
 
 int runctl_stop_signal(void) { return stop_signal; }
 
+int runctl_stop_signalled(void) { return stop_signal != 0; }
+
 int runctl_stop_requested(const ms_dist *d)
 {
     int mine = stop_signal != 0, any = mine;

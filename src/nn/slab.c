@@ -106,3 +106,14 @@ size_t slab_count_trainable(const ms_slab *s)
         if (!(s->t[i].flags & (SLAB_FROZEN | SLAB_BUFFER))) n += s->t[i].size;
     return n;
 }
+
+int slab_first_nonfinite(const ms_slab *s)
+{
+    for (int i = 0; i < s->n_tensors; i++) {
+        const float *v = s->val + s->t[i].offset;
+        float acc = 0; /* NaN or Inf anywhere makes the product-free sum v*0 NaN */
+        for (size_t k = 0; k < s->t[i].size; k++) acc += v[k] * 0.0f;
+        if (acc != 0.0f) return i;
+    }
+    return -1;
+}

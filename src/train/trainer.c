@@ -14,6 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A number for metrics.jsonl: %.<digits>g, or null when not finite (JSON has no NaN). */
+static const char *json_num(char buf[32], double v, int digits)
+{
+    if (isfinite(v)) snprintf(buf, 32, "%.*g", digits, v);
+    else snprintf(buf, 32, "null");
+    return buf;
+}
+
 static int fail(const ms_trainer *t, int code)
 {
     if (t->d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", t->cmd, t->d->rank, ms_last_error());
@@ -132,6 +140,38 @@ static int save_checkpoints(ms_trainer *t, int is_best)
     return rc;
 }
 
+/* Writes the checkpoints if the model is finite, as one collective: every
+ * rank learns whether the weights went non-finite (a loss can stay finite a
+ * while after: ReLU turns NaN into 0) or rank 0's write failed (a full disk),
+ * and all stop together with one message; a non-finite model is never
+ * written, so the newest checkpoint is always a usable one. */
+static int checkpoint_agreed(ms_trainer *t, int is_best)
+{
+    const int bad_tensor = slab_first_nonfinite(&t->model->slab);
+    int status[2] = { bad_tensor >= 0, 0 }, all[2];
+    MPI_Allreduce(MPI_IN_PLACE, status, 1, MPI_INT, MPI_MAX, t->d->comm);
+    if (status[0]) {
+        if (t->d->rank == 0) {
+            char last[4096];
+            runctl_find_latest(t->out, last, sizeof last);
+            ms_clear_error();
+            fprintf(stderr, "medssl %s: the weights are no longer finite at step %lld (%s); stopped all ranks without "
+                            "writing them. %s%s%s\n", t->cmd, t->st.step,
+                    bad_tensor >= 0 ? t->model->slab.t[bad_tensor].name : "on another rank",
+                    last[0] ? "The last good checkpoint is " : "No checkpoint was written before; lower --lr and start again",
+                    last[0] ? last : "", last[0] ? ": lower --lr and resume from it" : "");
+        }
+        return MS_ERR_RUNTIME;
+    }
+    status[1] = save_checkpoints(t, is_best);
+    all[1] = status[1];
+    MPI_Allreduce(&status[1], &all[1], 1, MPI_INT, MPI_MAX, t->d->comm);
+    if (!all[1]) return MS_OK;
+    if (status[1]) return fail(t, MS_ERR_RUNTIME); /* rank 0 says what failed */
+    ms_clear_error();
+    return MS_ERR_RUNTIME;                          /* the others stop quietly */
+}
+
 int trainer_validate(ms_trainer *t, double *val_loss, double *metric)
 {
     double sums[3] = { 0, 0, 0 }, all[3]; /* loss x count, score, count */
@@ -179,7 +219,7 @@ static int diverged(ms_trainer *t, double loss, long epoch)
 }
 
 /* Validation at the end of an epoch: metrics line, best tracking. */
-static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, float lr, int *is_best)
+static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, float lr, int *is_best, int *log_rc)
 {
     *is_best = 0;
     double val_loss = NAN, metric = NAN;
@@ -193,7 +233,7 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
          * validation set (60 images: steps of 1/60) ties are common, and the
          * first epoch to reach a value is rarely the best model */
         double m = t->select_loss ? -val_loss : t->higher_better ? metric : -metric;
-        *is_best = !(m <= t->best_metric) || (m == t->best_metric && val_loss < t->st.best_val_loss);
+        *is_best = isfinite(m) && (m > t->best_metric || (m == t->best_metric && val_loss < t->st.best_val_loss));
         if (*is_best) {
             t->best_metric = m;
             t->best_epoch = epoch;
@@ -201,21 +241,22 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
         }
     }
     if (t->d->rank != 0) return 0;
-    char line[768];
+    char line[768], n_loss[32], n_vloss[32], n_metric[32], n_psnr[32];
     int len = snprintf(line, sizeof line,
-                       "{\"epoch\": %ld, \"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"images_per_s\": %.2f, "
+                       "{\"epoch\": %ld, \"step\": %lld, \"loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
                        "\"loader_wait_s\": %.3f, \"allreduce_wait_s\": %.3f",
-                       epoch, t->st.step, train_loss, lr, ips, t->t_loader_wait, t->t_allreduce_wait);
+                       epoch, t->st.step, json_num(n_loss, train_loss, 6), lr, ips, t->t_loader_wait, t->t_allreduce_wait);
     if (t->val) {
-        len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_loss\": %.6g, \"%s\": %.6g", val_loss,
-                        t->metric_key, metric);
+        len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_loss\": %s, \"%s\": %s",
+                        json_num(n_vloss, val_loss, 6), t->metric_key, json_num(n_metric, metric, 6));
         if (strcmp(t->metric_key, "val_mse") == 0) /* reconstruction: PSNR for a [0,1] signal */
-            len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_psnr\": %.4g", 10 * log10(1.0 / metric));
+            len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_psnr\": %s",
+                            json_num(n_psnr, 10 * log10(1.0 / metric), 4));
         fprintf(stderr, "epoch %ld/%d  validation: loss %.4f  %s %.4f%s\n", epoch + 1, t->epochs, val_loss,
                 t->metric_key + 4, metric, *is_best ? "  (best)" : "");
     }
     snprintf(line + len, sizeof line - (size_t)len, "}");
-    if ((rc = runctl_append_metrics(t->out, line))) return fail(t, rc);
+    *log_rc = runctl_append_metrics(t->out, line); /* rank 0 alone: the caller agrees on it */
     return 0;
 }
 
@@ -249,6 +290,7 @@ int trainer_run(ms_trainer *t)
             t_epoch = ms_now();
         }
         ms_batch b;
+        int log_rc = MS_OK; /* rank 0's metrics.jsonl appends this step */
         double t0 = ms_now();
         if ((rc = loader_next(t->train, &b))) return fail(t, rc);
         t->t_loader_wait += ms_now() - t0;
@@ -287,25 +329,35 @@ int trainer_run(ms_trainer *t)
             fprintf(stderr, "epoch %ld/%d  step %lld/%lld  loss %.4f  lr %.4g  %.1f img/s  ETA %dm%02ds\n", epoch + 1,
                     t->epochs, t->st.step, total_steps, loss_sum / log_n, lr, ips, (int)(eta / 60), (int)eta % 60);
             char line[512];
-            snprintf(line, sizeof line, "{\"epoch\": %ld, \"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"images_per_s\": %.2f}",
-                     epoch, t->st.step, loss_sum / log_n, lr, ips);
-            if ((rc = runctl_append_metrics(t->out, line))) return fail(t, rc);
+            char n_loss[32];
+            snprintf(line, sizeof line, "{\"epoch\": %ld, \"step\": %lld, \"loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f}",
+                     epoch, t->st.step, json_num(n_loss, loss_sum / log_n, 6), lr, ips);
+            log_rc = runctl_append_metrics(t->out, line); /* agreed on below: rank 0 alone writes */
             t_log = now;
             loss_sum = 0;
             log_n = 0;
             imgs = 0;
         }
-        int stop = runctl_stop_requested(t->d);
-        int step_limit = t->max_steps > 0 && t->st.step - step0 >= t->max_steps;
+        const int step_limit = t->max_steps > 0 && t->st.step - step0 >= t->max_steps;
         int is_best = 0, patience_out = 0;
         if (epoch_end) {
             const double ips = (double)epoch_n * t->global_batch / (ms_now() - t_epoch);
-            if ((rc = end_epoch(t, epoch, epoch_loss / epoch_n, ips, lr, &is_best))) return rc;
+            if ((rc = end_epoch(t, epoch, epoch_loss / epoch_n, ips, lr, &is_best, &log_rc))) return rc;
             t->st.epoch = epoch + 1;
             patience_out = t->val && t->patience > 0 && epoch - t->best_epoch >= t->patience;
         }
+        /* one agreement per step: a stop signal on any rank, or rank 0's
+         * metrics.jsonl write failing (a full disk), reaches every rank */
+        int flags[2] = { runctl_stop_signalled(), log_rc != 0 }, any[2] = { 0, 0 };
+        MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, t->d->comm);
+        if (any[1]) {
+            if (log_rc) return fail(t, MS_ERR_RUNTIME);
+            ms_clear_error();
+            return MS_ERR_RUNTIME;
+        }
+        const int stop = any[0];
         if (epoch_end || stop || step_limit) {
-            if ((rc = save_checkpoints(t, is_best))) return fail(t, MS_ERR_RUNTIME);
+            if ((rc = checkpoint_agreed(t, is_best))) return rc;
         }
         if (stop || step_limit) {
             if (t->d->rank == 0)

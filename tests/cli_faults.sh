@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Fault injection on real parts (issue 10, collective failure and finite
+# checkpoints):
+#   - a full disk (a 2 MiB tmpfs, filled to many levels so that each write of a
+#     run — step file, last.h5, best.h5, metrics.jsonl — is the one that fails)
+#     with 1 and 2 MPI ranks: every run ends within the timeout (no rank left
+#     waiting in an all-reduce), exits 0 or 1 (never a signal), prints at most
+#     one error line, leaves no temporary file and no checkpoint that does not
+#     open;
+#   - a diverging run (--lr 1e6) never writes a checkpoint with NaN/Inf weights
+#     and exits 1 naming the non-finite tensor; a checkpoint with NaN weights or
+#     a negative BN variance is refused on load (exit 2).
+# The tmpfs part needs root (mount); it says so and is skipped otherwise.
+set -euo pipefail
+MEDSSL=$1
+PHANTOM=$(dirname "$MEDSSL")/medssl_phantom
+fail() { echo "FAIL: $*"; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+out=$(mktemp -d); mnt="$out/full"
+cleanup() { mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"; rm -rf "$out"; }
+trap cleanup EXIT
+cd "$out"
+"$PHANTOM" --kind cls --n 300 --seed 1 --out c.h5
+PRE=(pretrain --task rotation --corpus c.h5 --encoder "encoder:widths=16-32,convs=1" --epochs 3 --batch 32
+     --threads 1 --log-every 1000)
+
+# --- full disk ------------------------------------------------------------------------------
+mkdir -p "$mnt"
+if mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
+    runs=0
+    for np in 1 2; do
+        # a checkpoint here is ~54 KiB; free space from 0 to ~600 KiB in 40 KiB steps
+        for free_kib in 0 8 40 80 120 160 200 280 360 440 520 600; do
+            rm -rf "${mnt:?}"/*
+            fill=$(( 2048 - free_kib - 8 )); [ $fill -gt 0 ] && head -c $(( fill * 1024 )) /dev/zero > "$mnt/filler" 2>/dev/null || true
+            set +e
+            timeout 120 mpirun -np $np "$MEDSSL" "${PRE[@]}" --out "$mnt/r" > run.out 2> run.err; rc=$?
+            set -e
+            runs=$((runs + 1))
+            [ $rc -eq 124 ] && fail "np $np, $free_kib KiB free: hung (timeout)"
+            [ $rc -le 1 ] || { cat run.err; fail "np $np, $free_kib KiB free: exit $rc"; }
+            n_err=$(grep -c -E "^medssl pretrain: .*(failed|cannot|disk full)" run.err || true)
+            [ "$n_err" -le 1 ] || { cat run.err; fail "np $np, $free_kib KiB free: $n_err error lines"; }
+            [ $rc -eq 0 ] || [ "$n_err" -eq 1 ] || { cat run.err; fail "np $np, $free_kib KiB free: exit 1 without a message"; }
+            if ls "$mnt/r"/*.tmp.* > /dev/null 2>&1; then fail "np $np, $free_kib KiB free: left $(ls "$mnt/r"/*.tmp.*)"; fi
+            for f in "$mnt"/r/*.h5; do
+                [ -e "$f" ] || continue
+                h5dump -a format "$f" > /dev/null 2>&1 || fail "np $np, $free_kib KiB free: $f does not open"
+            done
+        done
+    done
+    umount "$mnt"
+    echo "full disk: $runs runs (1 and 2 ranks, 12 fill levels): no hang, no crash, one message, nothing half-written"
+else
+    echo "note: cannot mount a tmpfs (not root?): skipped the full-disk cases"
+fi
+
+# --- divergence: no non-finite checkpoint --------------------------------------------------
+set +e
+"$MEDSSL" "${PRE[@]}" --lr 1e6 --out nan > /dev/null 2> nan.err; rc=$?
+set -e
+[ $rc -eq 1 ] || { cat nan.err; fail "--lr 1e6: exit $rc, expected 1"; }
+grep -q "the weights are no longer finite at step" nan.err || { cat nan.err; fail "--lr 1e6: no non-finite message"; }
+for f in nan/*.h5; do
+    [ -e "$f" ] || continue
+    h5dump -g /params "$f" | grep -qi "nan\|inf" && fail "$f holds non-finite weights"
+done
+
+# --- a checkpoint with NaN weights or a negative variance is refused on load ---------------
+"$MEDSSL" "${PRE[@]}" --epochs 1 --out good > /dev/null 2>&1 || fail "a good run"
+if /usr/bin/python3 -c "import h5py" 2>/dev/null; then
+    cp good/last.h5 nanw.h5; cp good/last.h5 negvar.h5
+    /usr/bin/python3 -c 'import h5py, numpy as np
+with h5py.File("nanw.h5", "a") as f:
+    d = f["params/encoder.stage1.conv0.weight"]; v = d[()]; v.flat[5] = np.nan; d[...] = v
+with h5py.File("negvar.h5", "a") as f:
+    d = f["params/encoder.stage0.bn0.running_var"]; v = d[()]; v[0] = -1; d[...] = v'
+    for f in nanw negvar; do
+        set +e
+        err=$("$MEDSSL" finetune --task classify --train c.h5 --out ft-$f --strategy finetune --init $f.h5 --epochs 1 \
+              --threads 1 2>&1 >/dev/null); rc=$?
+        set -e
+        [ $rc -eq 2 ] || fail "$f.h5 as --init: exit $rc: $err"
+        case $f in
+            nanw) want="medssl finetune: nanw.h5: /params/encoder.stage1.conv0.weight holds NaN or Inf (value nan at 5): the model is not usable (a diverged run or a damaged file)" ;;
+            negvar) want="medssl finetune: negvar.h5: /params/encoder.stage0.bn0.running_var holds a negative variance (value -1 at 0): the model is not usable (a diverged run or a damaged file)" ;;
+        esac
+        [ "$err" = "$want" ] || fail "$f.h5 as --init: '$err'"
+        set +e; "$MEDSSL" evaluate --model $f.h5 --data c.h5 > /dev/null 2>&1; rc=$?; set -e
+        [ $rc -eq 2 ] || fail "evaluate $f.h5: exit $rc, expected 2"
+    done
+else
+    echo "note: python3-h5py not installed: skipped the damaged-checkpoint cases"
+fi
+echo "cli_faults: ok"
