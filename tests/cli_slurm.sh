@@ -3,12 +3,15 @@
 # (jobs/slurm-local.sh: munged, slurmctld, slurmd on localhost; installs
 # slurm-wlm and munge if missing). On a 512-image Fashion-MNIST corpus:
 #   1. jobs/pretrain.sbatch with 2 tasks runs to the end: COMPLETED, exit 0,
-#      2 MPI ranks, a valid checkpoint (last.h5) and metrics.jsonl;
+#      2 MPI ranks, a valid checkpoint (last.h5) and metrics.jsonl; the site
+#      hook (MEDSSL_SITE_HOOK) is sourced, sbatch --time and SBATCH_JOB_NAME
+#      override the script's defaults; a MEDSSL_SITE_HOOK that does not exist
+#      fails the job with exit 2;
 #   2. a longer job gets `scancel --batch --signal=USR1` after its first
 #      checkpoint (what --signal=B:USR1@120 does before the time limit): the
 #      batch shell passes it on, medssl checkpoints and exits 0, the job
 #      requeues itself, and its second run resumes at the step where the first
-#      stopped and trains to the end;
+#      stopped and trains to the end; the site hook runs in both runs;
 #   3. jobs/pipeline.sh chains a pretraining
 #      and a fine-tuning job with afterok, the second starting from the first's
 #      last.h5; when the pretraining job fails, the fine-tuning job is cancelled;
@@ -90,18 +93,32 @@ wait_job() {
 }
 ckpt_step() { h5dump -a /state/step "$1" | sed -n 's/.*(0): \([0-9]*\).*/\1/p'; }
 
+# The site hook (jobs/site.sh.example): one marker line per run it is sourced in.
+cat > "$out/site.sh" <<SH
+echo "\$SLURM_JOB_ID run \$((\${SLURM_RESTART_COUNT:-0} + 1))" >> "$out/site-hook.marker"
+: "\${SRUN_MPI:=pmix}"
+SH
+hook_runs() { grep -c "^$1 run " "$out/site-hook.marker" 2>/dev/null || true; }
+
 ENCODER="encoder:widths=8-16,convs=1"
-submit() {  # submit NAME EPOCHS: pretrain.sbatch on 2 tasks into $out/NAME
-  ENCODER=$ENCODER EXTRA="--log-every 10 --seed 1" sbatch --parsable --ntasks=2 -D "$out" -o "$out/$1.out" \
-    --export="ALL,CORPUS=$out/fm.h5,OUT=$out/$1,TASK=rotation,EPOCHS=$2,BATCH=16,MEDSSL=$MEDSSL,LAUNCHER=$LAUNCHER" \
+submit() {  # submit NAME EPOCHS [sbatch options]: pretrain.sbatch on 2 tasks into $out/NAME
+  local name=$1 epochs=$2; shift 2
+  ENCODER=$ENCODER EXTRA="--log-every 10 --seed 1" MEDSSL_SITE_HOOK=${HOOK-$out/site.sh} \
+    sbatch --parsable --ntasks=2 -D "$out" -o "$out/$name.out" "$@" \
+    --export="ALL,CORPUS=$out/fm.h5,OUT=$out/$name,TASK=rotation,EPOCHS=$epochs,BATCH=16,MEDSSL=$MEDSSL,LAUNCHER=$LAUNCHER" \
     "$ROOT/jobs/pretrain.sbatch"
 }
 
 # --- 1. a pretraining job runs to the end ------------------------------------------------
 t1=$SECONDS
-id=$(submit a 2) || fail "sbatch pretrain.sbatch"
+id=$(SBATCH_JOB_NAME=medssl-test-a submit a 2 --time=00:30:00) || fail "sbatch pretrain.sbatch"
+info=$(scontrol -o show job "$id")
+[ "$(job_field "$info" TimeLimit)" = 00:30:00 ] || fail "job $id: sbatch --time=00:30:00 gave TimeLimit=$(job_field "$info" TimeLimit)"
+[ "$(job_field "$info" JobName)" = medssl-test-a ] || fail "job $id: SBATCH_JOB_NAME did not override #SBATCH --job-name ($(job_field "$info" JobName))"
 wait_job "$id" 240
 [ "$state $code" = "COMPLETED 0:0" ] || fail "job $id: $state, exit $code"
+grep -q "pretrain.sbatch: sourcing site hook $out/site.sh" "$out/a.out" || fail "job $id did not say it sourced the site hook"
+[ "$(hook_runs "$id")" = 1 ] || fail "job $id: the site hook ran $(hook_runs "$id") times, not once"
 grep -q "2 rank(s)" "$out/a.out" || fail "job $id did not run 2 ranks"
 grep -q "no checkpoint in .*; starting fresh" "$out/a.out" || fail "job $id: no fresh start"
 done_a=$(sed -n 's/.*done: \([0-9]*\) steps.*/\1/p' "$out/a.out")
@@ -119,7 +136,12 @@ for l in lines:
 assert max(l["step"] for l in lines) == int(sys.argv[2]), lines[-1]
 assert sorted({l["epoch"] for l in lines if "val_accuracy" in l}) == [0, 1], lines
 PY
-echo "job $id: COMPLETED, $done_a steps on 2 ranks in $((SECONDS - t1)) s"
+echo "job $id: COMPLETED, $done_a steps on 2 ranks in $((SECONDS - t1)) s; site hook sourced, --time and SBATCH_JOB_NAME honoured"
+id=$(HOOK=$out/no-such-hook.sh submit nohook 1) || fail "sbatch pretrain.sbatch"
+wait_job "$id" 60
+[ "$state $code" = "FAILED 2:0" ] || fail "job $id with a missing MEDSSL_SITE_HOOK: $state, exit $code"
+grep -q "MEDSSL_SITE_HOOK=$out/no-such-hook.sh does not exist" "$out/nohook.out" || fail "job $id: no message for the missing hook"
+[ ! -e "$out/nohook" ] || fail "job $id ran medssl without its site hook"
 
 # --- 2. USR1 to the batch shell: checkpoint, requeue, resume -------------------------------
 t2=$SECONDS
@@ -136,6 +158,7 @@ scancel --batch --signal=USR1 "$id" || fail "scancel --batch --signal=USR1 $id"
 wait_job "$id" 300
 [ "$state $code" = "COMPLETED 0:0" ] || fail "job $id: $state, exit $code"
 [ "$restarts" = 1 ] || fail "job $id restarted $restarts times, not once"
+[ "$(hook_runs "$id")" = 2 ] || fail "job $id: the site hook ran $(hook_runs "$id") times in 2 runs"
 grep -q "got SIGUSR1" "$out/b.out" || fail "the batch shell did not see USR1"
 grep -q "requeued job $id" "$out/b.out" || fail "job $id did not requeue itself"
 stop=$(sed -n 's/.*stopped by a signal after step \([0-9]*\).*/\1/p' "$out/b.out")
