@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 typedef struct {
-    const char *model, *data, *out, *overlays;
+    const char *model, *data, *out, *overlays, *probabilities;
     int by_domain, json, ci, batch, seed, overlay_count, threads;
 } evaluate_opts;
 
@@ -196,6 +196,33 @@ static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, c
     return rc;
 }
 
+/* --probabilities FILE.h5: the softmax probabilities the metrics come from, for
+ * comparing medssl with another implementation (tools/medssl_torch.py --check):
+ * /probabilities float32 [N, K] (classify) or [N, K, H, W] (segment), every sample of
+ * --data in corpus order (unlabeled ones too). Written to FILE.tmp.<pid>, renamed into place. */
+static int write_probabilities(const char *path, const float *probs, long long n, int K, int H, int W, int segment)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    hsize_t dims[4] = { (hsize_t)n, (hsize_t)K, (hsize_t)H, (hsize_t)W };
+    h5_lock();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = f >= 0 ? H5Screate_simple(segment ? 4 : 2, dims, NULL) : -1;
+    hid_t ds = sp >= 0 ? H5Dcreate2(f, "probabilities", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, probs) >= 0;
+    if (ds >= 0) H5Dclose(ds);
+    if (sp >= 0) H5Sclose(sp);
+    if (f >= 0) ok &= H5Fclose(f) >= 0;
+    h5_unlock();
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return MS_FAIL(MS_ERR_RUNTIME, "--probabilities %s: cannot write (is the folder writable?)", path);
+    }
+    fprintf(stderr, "medssl evaluate: wrote %s (/probabilities, %lld samples)\n", path, n);
+    return MS_OK;
+}
+
 /* The data must look like what the model was trained on: at most the model's
  * classes (exactly, when the corpus names its classes), and the image size the
  * checkpoint records (input_size), or for older checkpoints that of the
@@ -250,6 +277,8 @@ int cmd_evaluate(int argc, char **argv)
         { "seed", ARG_INT, &o.seed, 0, 2147483647, "N", "bootstrap seed (default 0)" },
         { "batch", ARG_INT, &o.batch, 1, 65536, "B", "images per forward pass (default 256)" },
         { "overlays", ARG_STRING, &o.overlays, 0, 0, "DIR", "segment: PNGs of image | truth | prediction" },
+        { "probabilities", ARG_STRING, &o.probabilities, 0, 0, "FILE.h5",
+          "write /probabilities [N,K] (segment: [N,K,H,W]) of every sample" },
         { "overlay-count", ARG_INT, &o.overlay_count, 1, 1000000, "N", "overlays written (default 16)" },
         { "threads", ARG_INT, &o.threads, 1, 256, "T", "threads per rank (default: cores / ranks)" },
     };
@@ -292,7 +321,16 @@ int cmd_evaluate(int argc, char **argv)
         rc = MS_FAIL(MS_ERR_INPUT, "%s: --by-domain: the corpus has no /domains dataset", o.data);
     rc = trainer_agree(&d, "evaluate", rc);
     if (!rc) {
-        rc = trainer_agree(&d, "evaluate", eval_predict(&d, &p, &c, corpus_has_domains(&c), 0, &e));
+        /* segment keeps its per-pixel probabilities only when asked to write them */
+        const int keep = o.probabilities && p.segment;
+        rc = trainer_agree(&d, "evaluate", eval_predict(&d, &p, &c, corpus_has_domains(&c), keep, &e));
+        if (!rc && d.rank == 0 && keep) {
+            e.pred = ms_malloc((size_t)(e.n ? e.n : 1) * c.H * c.W);
+            predict_argmax_pixels(e.probs, e.n, p.K, c.H * c.W, e.pred);
+        }
+        if (!rc && d.rank == 0 && o.probabilities &&
+            (rc = write_probabilities(o.probabilities, e.probs, e.n, p.K, c.H, c.W, p.segment)))
+            cli_report("evaluate", rc);
         if (!rc && d.rank == 0 && (rc = report(&o, &c, &p, &e))) cli_report("evaluate", rc);
     }
     eval_free(&e);
