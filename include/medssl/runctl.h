@@ -43,4 +43,22 @@ int runctl_append_metrics(const char *dir, const char *json_object);
 /* mkdir -p for a run folder; MS_ERR_INPUT naming it when it cannot be made. */
 int runctl_make_dir(const char *dir);
 
+/* Makes this process the one writer of run folder dir: an fcntl write lock on
+ * <dir>/.medssl.lock (holding the owner's pid for the message), released when
+ * the process ends however it ends, so a lock is never stale. A second run on
+ * the same folder gets MS_ERR_INPUT naming the folder and the owner. A
+ * process holds one run folder at a time (a new lock releases the previous).
+ * Also refuses a metrics.jsonl that is a symbolic link (appends would land
+ * outside the folder). */
+int runctl_own_dir(const char *dir);
+
+/* The checkpoints of dir a resume may use, newest first: step-*.h5 by step,
+ * then last.h5 (paths into list, at most max of cap bytes each; *n set). */
+int runctl_list_checkpoints(const char *dir, char (*list)[4096], int max, int *n);
+
+/* After a resume from step S: drops metrics.jsonl's progress and epoch lines
+ * of steps after S (written after the checkpoint by a run that then died),
+ * so the file holds each step once. Start lines stay. Atomic (rename). */
+int runctl_truncate_metrics(const char *dir, long long step);
+
 #endif

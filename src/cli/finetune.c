@@ -13,6 +13,7 @@
  *
  * Dimension legend: B images per rank-batch, K classes, HW pixels per image.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
@@ -28,6 +29,8 @@
 #include "medssl/trainer.h"
 #include "medssl/transfer.h"
 
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -537,6 +540,15 @@ int finetune_main(int argc, char **argv, const uint16_t *resample)
         return 2;
     }
     if (o.stage1_epochs < 0) o.stage1_epochs = o.epochs / 3 > 0 ? o.epochs / 3 : 1;
+    if (o.init) { /* the run would overwrite the checkpoint it starts from (and its siblings) */
+        char init_dir[4096], a[PATH_MAX], b[PATH_MAX];
+        snprintf(init_dir, sizeof init_dir, "%s", o.init);
+        if (realpath(dirname(init_dir), a) && realpath(o.out, b) && strcmp(a, b) == 0) {
+            fprintf(stderr, "medssl finetune: --out %s is the folder of --init %s: its checkpoints would be overwritten; "
+                            "choose another --out\n", o.out, o.init);
+            return 2;
+        }
+    }
     finetune_run r;
     memset(&r, 0, sizeof r);
     r.resample = resample;

@@ -521,7 +521,11 @@ static int load_state(const char *path, hid_t f, ms_train_state *st)
     if (!bad && attr_read_num(path, gs, "best_val_loss", H5T_NATIVE_DOUBLE, &st->best_val_loss))
         st->best_val_loss = INFINITY;
     if (gs >= 0) H5Gclose(gs);
-    return bad ? MS_FAIL(MS_ERR_INPUT, "%s: missing or incomplete /state", path) : MS_OK;
+    if (bad) return MS_FAIL(MS_ERR_INPUT, "%s: missing or incomplete /state", path);
+    if (st->epoch < 0 || st->step < 0 || st->samples_seen < 0 || st->best_epoch < -1 || isnan(st->best_metric))
+        return MS_FAIL(MS_ERR_INPUT, "%s: /state holds impossible values (epoch %lld, step %lld, samples_seen %lld, "
+                       "best_epoch %lld): a damaged file", path, st->epoch, st->step, st->samples_seen, st->best_epoch);
+    return MS_OK;
 }
 
 int ckpt_load(const char *path, ms_slab *s, const char *prefix, ms_optim *opt, ms_train_state *st, int *n_ignored)

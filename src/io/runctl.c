@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -125,7 +126,7 @@ int runctl_append_metrics(const char *dir, const char *json_object)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);
     if (fd < 0) return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot open: %s", path, strerror(errno));
     size_t len = strlen(json_object);
     char *line = ms_malloc(len + 2);
@@ -156,5 +157,104 @@ int runctl_make_dir(const char *dir)
         return MS_FAIL(MS_ERR_INPUT, "%s: cannot create folder: %s", buf, strerror(errno));
     struct stat st;
     if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return MS_FAIL(MS_ERR_INPUT, "%s: is not a folder", buf);
+    return MS_OK;
+}
+
+static int lock_fd = -1; /* the run folder this process owns (runctl_own_dir) */
+
+int runctl_own_dir(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        return MS_FAIL(MS_ERR_INPUT, "%s is a symbolic link: medssl writes only inside --out (remove it)", path);
+    snprintf(path, sizeof path, "%s/.medssl.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot create the run folder's lock: %s", path, strerror(errno));
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        const int err = errno;
+        char owner[32] = "";
+        ssize_t r = pread(fd, owner, sizeof owner - 1, 0);
+        owner[r > 0 ? r : 0] = '\0';
+        owner[strcspn(owner, "\n")] = '\0';
+        close(fd);
+        if (err == EACCES || err == EAGAIN)
+            return MS_FAIL(MS_ERR_INPUT, "%s: another medssl run (pid %s) is writing to this folder; wait for it to end "
+                           "or choose another --out", dir, owner[0] ? owner : "?");
+        return MS_FAIL(MS_ERR_INPUT, "%s: cannot lock: %s", path, strerror(err));
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) { /* the pid is for messages only */ }
+    if (lock_fd >= 0) close(lock_fd);
+    lock_fd = fd;
+    return MS_OK;
+}
+
+int runctl_list_checkpoints(const char *dir, char (*list)[4096], int max, int *n)
+{
+    *n = 0;
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        if (errno == ENOENT) return MS_OK;
+        return MS_FAIL(MS_ERR_INPUT, "%s: cannot read the run folder: %s", dir, strerror(errno));
+    }
+    long long *steps = NULL;
+    size_t k = 0, cap = 0;
+    for (struct dirent *e; (e = readdir(dp));) {
+        long long s = step_of(e->d_name);
+        if (s < 0) continue;
+        if (k == cap) {
+            cap = cap ? 2 * cap : 16;
+            steps = ms_realloc(steps, cap * sizeof *steps);
+        }
+        steps[k++] = s;
+    }
+    closedir(dp);
+    if (k) qsort(steps, k, sizeof *steps, cmp_ll);
+    for (size_t i = k; i > 0 && *n < max; i--) runctl_ckpt_name(list[(*n)++], 4096, dir, steps[i - 1]);
+    free(steps);
+    char last[4096];
+    snprintf(last, sizeof last, "%s/last.h5", dir);
+    if (*n < max && access(last, F_OK) == 0) snprintf(list[(*n)++], 4096, "%s", last);
+    return MS_OK;
+}
+
+int runctl_truncate_metrics(const char *dir, long long step)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *in = fopen(path, "r");
+    if (!in) return MS_OK; /* nothing written yet */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long dropped = 0;
+    int bad = 0;
+    for (ssize_t len; (len = getline(&line, &cap, in)) > 0;) {
+        const char *p = strstr(line, "\"step\": ");
+        const int start = strstr(line, "\"event\": ") != NULL;
+        if (!start && p && strtoll(p + 8, NULL, 10) > step) {
+            dropped++;
+            continue;
+        }
+        bad |= fwrite(line, 1, (size_t)len, out) != (size_t)len;
+    }
+    free(line);
+    fclose(in);
+    bad |= fflush(out) != 0 || fsync(fileno(out)) != 0;
+    bad |= fclose(out) != 0;
+    if (bad || (dropped > 0 && rename(tmp, path) != 0)) {
+        unlink(tmp);
+        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rewrite (disk full?)", path);
+    }
+    if (dropped == 0) unlink(tmp);
     return MS_OK;
 }

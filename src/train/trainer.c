@@ -48,7 +48,9 @@ int trainer_begin(ms_dist *d, const char *cmd, int *argc, char ***argv, int thre
     parallel_set_threads(threads);
     *threads_used = threads;
     runctl_install_signals();
-    return trainer_agree(d, cmd, d->rank == 0 ? runctl_make_dir(out) : MS_OK);
+    int rc = MS_OK;
+    if (d->rank == 0 && !(rc = runctl_make_dir(out))) rc = runctl_own_dir(out); /* rank 0 is the one writer */
+    return trainer_agree(d, cmd, rc);
 }
 
 int trainer_agree(const ms_dist *d, const char *cmd, int rc)
@@ -62,36 +64,91 @@ int trainer_agree(const ms_dist *d, const char *cmd, int rc)
     return rc_all;
 }
 
+/* Restores the run from checkpoint `path`. *damaged: the file itself could
+ * not be used (truncated, unreadable, non-finite): an older checkpoint may
+ * do. Otherwise a failure is this run's mismatch (spec, --batch, jigsaw set). */
+static int resume_from(ms_trainer *t, const char *path, int *damaged)
+{
+    char spec_in[1024];
+    int rc;
+    *damaged = 1;
+    if ((rc = ckpt_read_meta(path, spec_in, sizeof spec_in, NULL, 0))) return rc;
+    *damaged = 0;
+    if (strcmp(spec_in, t->meta.model_spec) != 0)
+        return MS_FAIL(MS_ERR_INPUT, "%s: model_spec '%s' differs from this run's '%s'", path, spec_in, t->meta.model_spec);
+    *damaged = 1;
+    if ((rc = ckpt_load(path, &t->model->slab, "", t->opt, &t->st, NULL))) return rc;
+    *damaged = 0;
+    if (t->meta.permutations) { /* jigsaw: the classes are the stored permutation set */
+        uint8_t *perms = ms_malloc((size_t)t->meta.n_permutations * 9);
+        int P = 0;
+        rc = ckpt_read_permutations(path, perms, t->meta.n_permutations, &P);
+        if (!rc && (P != t->meta.n_permutations || memcmp(perms, t->meta.permutations, (size_t)P * 9) != 0))
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: its jigsaw permutation set differs from this run's (another --seed or "
+                                       "--permutations?)", path);
+        free(perms);
+        if (rc) return rc;
+    }
+    if (t->st.samples_seen != t->st.step * (long long)t->global_batch)
+        return MS_FAIL(MS_ERR_INPUT, "%s: written with another --batch (resume with the same --batch)", path);
+    return MS_OK;
+}
+
+/* --resume auto: the newest usable checkpoint of the run folder (step files
+ * by step, then last.h5); a damaged one is passed over with a note. A folder
+ * that holds checkpoints none of which is usable, or only best.h5, is refused
+ * rather than started afresh over them. path = "" when the folder has none. */
+static int resume_auto(ms_trainer *t, char *path, size_t cap)
+{
+    enum { MAX_TRIED = 64 };
+    char (*list)[4096] = ms_malloc(MAX_TRIED * sizeof *list);
+    int n = 0, rc = runctl_list_checkpoints(t->out, list, MAX_TRIED, &n), damaged = 0;
+    char first_err[1024] = "";
+    path[0] = '\0';
+    for (int i = 0; !rc && i < n; i++) {
+        if (!(rc = resume_from(t, list[i], &damaged))) {
+            snprintf(path, cap, "%s", list[i]);
+            if (i > 0 && t->d->rank == 0)
+                fprintf(stderr, "medssl %s: %s is not usable (%s); resuming from the newest usable checkpoint, %s\n",
+                        t->cmd, list[0], first_err, list[i]);
+            break;
+        }
+        if (!damaged) break; /* a mismatch with this run: an older checkpoint would not fit either */
+        if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", ms_last_error());
+        ms_clear_error();
+        rc = MS_OK;
+        if (i == n - 1)
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: none of its %d checkpoint%s is usable (the newest: %s); resume from a "
+                         "checkpoint you trust with --resume PATH, or choose another --out", t->out, n,
+                         n == 1 ? "" : "s", first_err);
+    }
+    if (!rc && n == 0) {
+        char best[4096];
+        snprintf(best, sizeof best, "%s/best.h5", t->out);
+        if (access(best, F_OK) == 0)
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: holds best.h5 but no step-*.h5 or last.h5 to resume from; --resume %s "
+                         "continues from it, or choose another --out", t->out, best);
+        else if (t->d->rank == 0)
+            fprintf(stderr, "medssl %s: no checkpoint in %s; starting fresh\n", t->cmd, t->out);
+    }
+    free(list);
+    return rc;
+}
+
 int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
 {
     t->st = (ms_train_state){ .seed = seed, .best_metric = -INFINITY, .best_epoch = -1, .best_val_loss = INFINITY };
     char path[4096] = "";
-    int rc;
+    int rc, damaged = 0;
     if (resume && strcmp(resume, "auto") == 0) {
-        if ((rc = runctl_find_latest(t->out, path, sizeof path))) return rc;
-        if (!path[0] && t->d->rank == 0) fprintf(stderr, "medssl %s: no checkpoint in %s; starting fresh\n", t->cmd, t->out);
+        if ((rc = resume_auto(t, path, sizeof path))) return rc;
     } else if (resume) {
         snprintf(path, sizeof path, "%s", resume);
+        if ((rc = resume_from(t, path, &damaged))) return rc;
     }
     if (path[0]) {
-        char spec_in[1024];
-        if ((rc = ckpt_read_meta(path, spec_in, sizeof spec_in, NULL, 0))) return rc;
-        if (strcmp(spec_in, t->meta.model_spec) != 0)
-            return MS_FAIL(MS_ERR_INPUT, "%s: model_spec '%s' differs from this run's '%s'", path, spec_in, t->meta.model_spec);
-        if ((rc = ckpt_load(path, &t->model->slab, "", t->opt, &t->st, NULL))) return rc;
-        if (t->meta.permutations) { /* jigsaw: the classes are the stored permutation set */
-            uint8_t *perms = ms_malloc((size_t)t->meta.n_permutations * 9);
-            int P = 0;
-            rc = ckpt_read_permutations(path, perms, t->meta.n_permutations, &P);
-            if (!rc && (P != t->meta.n_permutations || memcmp(perms, t->meta.permutations, (size_t)P * 9) != 0))
-                rc = MS_FAIL(MS_ERR_INPUT, "%s: its jigsaw permutation set differs from this run's (another --seed or "
-                                           "--permutations?)", path);
-            free(perms);
-            if (rc) return rc;
-        }
-        if (t->st.samples_seen != t->st.step * (long long)t->global_batch)
-            return MS_FAIL(MS_ERR_INPUT, "%s: written with another --batch (resume with the same --batch)", path);
         if (t->d->rank == 0) fprintf(stderr, "medssl %s: resuming from %s\n", t->cmd, path);
+        if (t->d->rank == 0 && (rc = runctl_truncate_metrics(t->out, t->st.step))) return rc;
     } else {
         dist_broadcast_params(t->d, &t->model->slab);
     }
