@@ -34,7 +34,7 @@ fi
 job_environment() {
   # One BLAS/OpenMP thread per rank: the ranks already fill the cores, and
   # medssl --threads slices its GEMMs itself.
-  export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 FLEXIBLAS_NUM_THREADS=1
+  export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
   # Since Slurm 22.05 srun no longer inherits sbatch's --cpus-per-task.
   if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export SRUN_CPUS_PER_TASK=$SLURM_CPUS_PER_TASK; fi
   if [ "$(id -u)" -eq 0 ]; then  # Open MPI refuses root without these
