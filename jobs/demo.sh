@@ -6,8 +6,10 @@
 # MPI ranks (1 epoch: ~3 minutes at ~330 images/s), then moves it onto the
 # 600 labeled images (1%, stratified) with each transfer strategy against
 # the same architecture from random weights, combines three of the runs into
-# an ensemble, and prints one comparison table on the 10,000 test images.
-# About 4 minutes on 2 idle cores (199 s measured 2026-12-02).
+# an ensemble, and prints one comparison table on the 10,000 test images
+# (jobs/demo_table.py, from the run folders). Every fine-tuning protocol runs
+# with seeds 0, 1 and 2. About 4 minutes on 2 cores (4 min 2 s measured
+# 2026-12-04).
 #
 #   jobs/demo.sh                 (EPOCHS=N pretraining epochs, FT_EPOCHS=N, SEEDS="0 1 2" fine-tuning seeds,
 #                                 OUT=dir, BUILD=dir)
