@@ -82,19 +82,27 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int runctl_prune(const char *dir, int keep)
+/* The steps of dir's step-*.h5 checkpoints, sorted ascending (malloc'd, *n of
+ * them; NULL when none). With prune_tmp, also deletes the temporary checkpoint
+ * files of processes that no longer run (killed in the middle of a write).
+ * Returns NULL with *n = (size_t)-1 when dir cannot be read (errno set). */
+static long long *scan_steps(const char *dir, int prune_tmp, size_t *n)
 {
     DIR *dp = opendir(dir);
-    if (!dp) return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot read the run folder: %s", dir, strerror(errno));
+    *n = 0;
+    if (!dp) {
+        *n = (size_t)-1;
+        return NULL;
+    }
     long long *steps = NULL;
-    size_t n = 0, cap = 0;
+    size_t cap = 0;
     for (struct dirent *e; (e = readdir(dp));) {
-        /* a temporary checkpoint of a process that no longer runs (killed in a write) */
         const char *tmp = strstr(e->d_name, ".tmp.");
         if (tmp) {
             char *end;
             long pid = strtol(tmp + 5, &end, 10);
-            if (*end == '\0' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            if (prune_tmp && *end == '\0' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 &&
+                errno == ESRCH) {
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
                 unlink(path);
@@ -103,14 +111,22 @@ int runctl_prune(const char *dir, int keep)
         }
         long long s = step_of(e->d_name);
         if (s < 0) continue;
-        if (n == cap) {
+        if (*n == cap) {
             cap = cap ? 2 * cap : 16;
             steps = ms_realloc(steps, cap * sizeof *steps);
         }
-        steps[n++] = s;
+        steps[(*n)++] = s;
     }
     closedir(dp);
-    if (n) qsort(steps, n, sizeof *steps, cmp_ll);
+    if (*n) qsort(steps, *n, sizeof *steps, cmp_ll);
+    return steps;
+}
+
+int runctl_prune(const char *dir, int keep)
+{
+    size_t n;
+    long long *steps = scan_steps(dir, 1, &n);
+    if (n == (size_t)-1) return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot read the run folder: %s", dir, strerror(errno));
     int rc = MS_OK;
     for (size_t i = 0; keep >= 0 && i + (size_t)keep < n; i++) {
         char path[4096];
@@ -196,24 +212,12 @@ int runctl_own_dir(const char *dir)
 int runctl_list_checkpoints(const char *dir, char (*list)[4096], int max, int *n)
 {
     *n = 0;
-    DIR *dp = opendir(dir);
-    if (!dp) {
+    size_t k;
+    long long *steps = scan_steps(dir, 0, &k);
+    if (k == (size_t)-1) {
         if (errno == ENOENT) return MS_OK;
         return MS_FAIL(MS_ERR_INPUT, "%s: cannot read the run folder: %s", dir, strerror(errno));
     }
-    long long *steps = NULL;
-    size_t k = 0, cap = 0;
-    for (struct dirent *e; (e = readdir(dp));) {
-        long long s = step_of(e->d_name);
-        if (s < 0) continue;
-        if (k == cap) {
-            cap = cap ? 2 * cap : 16;
-            steps = ms_realloc(steps, cap * sizeof *steps);
-        }
-        steps[k++] = s;
-    }
-    closedir(dp);
-    if (k) qsort(steps, k, sizeof *steps, cmp_ll);
     for (size_t i = k; i > 0 && *n < max; i--) runctl_ckpt_name(list[(*n)++], 4096, dir, steps[i - 1]);
     free(steps);
     char last[4096];
