@@ -12,6 +12,9 @@
 #ifndef MEDSSL_COMMIT
 #define MEDSSL_COMMIT "unknown"
 #endif
+#ifndef MEDSSL_BLAS_LIBS
+#define MEDSSL_BLAS_LIBS "unknown"
+#endif
 
 const char *runenv_commit(void) { return MEDSSL_COMMIT; }
 
@@ -76,7 +79,7 @@ static void cpu_info(char *model, size_t mcap, char *flags, size_t fcap)
 
 void runenv_describe(const ms_dist *d, int threads, const char *hdf5_driver, char *json, size_t cap)
 {
-    char blas[256] = "unknown", core[64] = "unknown", mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown", hdf5[32];
+    char blas[256] = MEDSSL_BLAS_LIBS, core[64] = "unknown", mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown", hdf5[32];
     char level[16] = "unknown", model[256], flags[512];
 #ifdef OPENBLAS_VERSION
     snprintf(blas, sizeof blas, "%s", openblas_get_config());
