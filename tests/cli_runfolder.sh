@@ -11,7 +11,8 @@
 #     all checkpoints damaged: exit 2, nothing overwritten;
 #   - after a crash and a resume, metrics.jsonl holds each step once;
 #   - a checkpoint with a negative step is refused with exit 2, not an abort;
-#   - finetune --out pointing at the folder of its --init checkpoint is refused.
+#   - finetune --out pointing at the folder of its --init checkpoint is refused;
+#   - an import never renames its corpus over a file that is not HDF5 (its input).
 set -euo pipefail
 MEDSSL=$1
 PHANTOM=$(dirname "$MEDSSL")/medssl_phantom
@@ -86,4 +87,15 @@ fi
 # --- finetune --out at its --init's folder ---------------------------------------------------
 expect 2 "medssl finetune: --out ref is the folder of --init ref/best.h5: its checkpoints would be overwritten; choose another --out" \
     "$MEDSSL" finetune --task classify --train c.h5 --strategy finetune --init ref/best.h5 --out ref --epochs 1 --threads 1
+
+# --- an import never replaces its own input --------------------------------------------------
+/usr/bin/python3 -c 'import gzip, struct
+d = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read(16 + 100 * 784)
+open("img.idx", "wb").write(struct.pack(">IIII", 0x803, 100, 28, 28) + d[16:])' # 100 images
+cp img.idx img.keep
+expect 2 "medssl import: img.idx exists and is not an HDF5 file (an input?): medssl replaces only an earlier corpus; choose another --out" \
+    "$MEDSSL" import idx --images img.idx --out img.idx
+cmp -s img.idx img.keep || fail "import --out <its input> changed the input"
+"$MEDSSL" import idx --images img.idx --out again.h5 2> /dev/null || fail "import idx"
+"$MEDSSL" import idx --images img.idx --out again.h5 2> /dev/null || fail "re-import over an earlier corpus"
 echo "cli_runfolder: ok"

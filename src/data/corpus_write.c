@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- writing ---------------------------------------------------------------------- */
@@ -50,6 +51,12 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
     if (strlen(path) >= sizeof w->path) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
     if (C < 1 || C > CORPUS_MAX_CHANNELS || H < 1 || H > CORPUS_MAX_SIDE || W < 1 || W > CORPUS_MAX_SIDE)
         return MS_FAIL(MS_ERR_INPUT, "%s: image shape %dx%dx%d is out of range", path, C, H, W);
+    /* the finished corpus is renamed over `path`: only ever over an HDF5 file
+     * (an earlier corpus), never over a NIfTI/PNG/IDX input given as --out */
+    struct stat st;
+    if (lstat(path, &st) == 0 && (!S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0))
+        return MS_FAIL(MS_ERR_INPUT, "%s exists and is not an HDF5 file (an input?): medssl replaces only an earlier "
+                       "corpus; choose another --out", path);
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", path, (long)getpid());
     w->C = C;
