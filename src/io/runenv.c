@@ -97,9 +97,10 @@ void runenv_describe(const ms_dist *d, int threads, const char *hdf5_driver, cha
                  : provided == MPI_THREAD_FUNNELED   ? "funneled"
                                                      : "single");
     }
-    unsigned maj = 0, min = 0, rel = 0;
-    H5get_libversion(&maj, &min, &rel);
-    snprintf(hdf5, sizeof hdf5, "%u.%u.%u", maj, min, rel);
+    /* the header's version, not H5get_libversion(): an HDF5 call here would
+     * race the loaders' prefetch threads (this HDF5 is not thread-safe; its
+     * calls go through h5_lock) */
+    snprintf(hdf5, sizeof hdf5, "%d.%d.%d", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
     cpu_info(model, sizeof model, flags, sizeof flags);
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     size_t n = 0;
