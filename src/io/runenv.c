@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__has_include)
+#if __has_include("medssl_commit.h")
+#include "medssl_commit.h" /* generated at build time (cmake/commit.cmake) */
+#endif
+#endif
 #ifndef MEDSSL_COMMIT
 #define MEDSSL_COMMIT "unknown"
 #endif
