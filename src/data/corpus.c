@@ -208,6 +208,53 @@ static int fit_chunk_cache(ms_corpus *c, hid_t *d, const char *name)
     return *d >= 0 ? MS_OK : MS_FAIL(MS_ERR_INPUT, "%s: cannot reopen %s", c->path, name);
 }
 
+/* The declared extent of dataset d must be stored in the file: a contiguous
+ * dataset's storage is allocated, as large as its extent and no larger than
+ * the file; a chunked one has every chunk its extent spans written (HDF5
+ * would return the fill value for a missing chunk, so a 30 KB file could
+ * declare 8.6e9 images and keep every validation pass busy for minutes).
+ * Compact datasets live in the object header. Caller holds the HDF5 lock. */
+static int check_stored(ms_corpus *c, hid_t d, const char *name)
+{
+    hid_t pl = H5Dget_create_plist(d), sp = H5Dget_space(d), t = H5Dget_type(d);
+    hsize_t dims[4] = { 0 }, cdims[4] = { 0 };
+    const int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    if (rank >= 1 && rank <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
+    const H5D_layout_t layout = pl >= 0 ? H5Pget_layout(pl) : H5D_LAYOUT_ERROR;
+    const int chunk_rank = layout == H5D_CHUNKED ? H5Pget_chunk(pl, 4, cdims) : 0;
+    double bytes = t >= 0 ? (double)H5Tget_size(t) : 0, expected_chunks = 1;
+    for (int i = 0; i < rank && i < 4; i++) bytes *= (double)dims[i];
+    int rc = MS_OK;
+    if (rank < 1 || rank > 4 || layout == H5D_LAYOUT_ERROR) {
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read the layout of %s", c->path, name);
+    } else if (layout == H5D_CONTIGUOUS) {
+        hsize_t file_size = 0;
+        const double stored = (double)H5Dget_storage_size(d);
+        if (H5Fget_filesize(c->file, &file_size) < 0 || stored < bytes || stored > (double)file_size)
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: %s declares %.0f bytes but the file stores %.0f of them (file of %llu bytes): "
+                         "truncated or never written", c->path, name, bytes, stored, (unsigned long long)file_size);
+    } else if (layout == H5D_CHUNKED) {
+        if (chunk_rank != rank) {
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: %s has a chunk rank of %d for a rank-%d dataset", c->path, name, chunk_rank, rank);
+        } else {
+            for (int i = 0; i < rank; i++) {
+                if (cdims[i] == 0) cdims[i] = 1;
+                expected_chunks *= (double)((dims[i] + cdims[i] - 1) / cdims[i]);
+            }
+            hsize_t n_chunks = 0;
+            if (H5Dget_num_chunks(d, sp, &n_chunks) < 0 || (double)n_chunks < expected_chunks)
+                rc = MS_FAIL(MS_ERR_INPUT, "%s: %s declares %.0f chunks but the file stores %llu of them: truncated or "
+                             "never written", c->path, name, expected_chunks, (unsigned long long)n_chunks);
+        }
+    } else if (layout != H5D_COMPACT) {
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: %s has an unsupported storage layout (virtual?)", c->path, name);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (pl >= 0) H5Pclose(pl);
+    return rc;
+}
+
 int corpus_count_names(const char *csv)
 {
     if (!*csv) return 0;
@@ -322,6 +369,7 @@ static int open_checked(ms_corpus *c)
     else
         c->chunk_n = (long long)(image_bytes >= (1u << 20) ? 1 : (1u << 20) / image_bytes);
     if (pl >= 0) H5Pclose(pl);
+    if ((rc = check_stored(c, c->images, "/images"))) return rc;
     if ((rc = fit_chunk_cache(c, &c->images, "/images"))) return rc;
 
     hsize_t d1[3];
@@ -337,6 +385,9 @@ static int open_checked(ms_corpus *c)
     if (c->masks >= 0 && ((long long)d1[0] != c->N || (int)d1[1] != c->H || (int)d1[2] != c->W))
         return MS_FAIL(MS_ERR_INPUT, "%s: /masks has shape (%llu, %llu, %llu), expected (%lld, %d, %d)", c->path,
                        (unsigned long long)d1[0], (unsigned long long)d1[1], (unsigned long long)d1[2], c->N, c->H, c->W);
+    if (c->labels >= 0 && (rc = check_stored(c, c->labels, "/labels"))) return rc;
+    if (c->domains >= 0 && (rc = check_stored(c, c->domains, "/domains"))) return rc;
+    if (c->masks >= 0 && (rc = check_stored(c, c->masks, "/masks"))) return rc;
     if (c->masks >= 0 && (rc = fit_chunk_cache(c, &c->masks, "/masks"))) return rc;
     return check_labels_domains(c);
 }

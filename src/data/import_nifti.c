@@ -131,6 +131,19 @@ static int volume_read_data(volume *v)
                            nim->iname);
         offset = size >= (int64_t)bytes ? size - (int64_t)bytes : 0;
     }
+    /* The declared voxels must fit in the file before anything is allocated: a
+     * header is a few bytes and may declare up to 2^31 voxels of 8 bytes. Raw
+     * data needs offset + bytes <= the file size; gzip data inflates at most
+     * 1032:1 (deflate's limit), so its file must hold at least bytes / 1032. */
+    struct stat st;
+    if (stat(nim->iname, &st) != 0)
+        return MS_FAIL(MS_ERR_INPUT, "%s: cannot open the voxel data in %s: %s", v->path, nim->iname, strerror(errno));
+    const double file_bytes = (double)st.st_size, need = gz ? (double)bytes / 1032.0 : (double)offset + (double)bytes;
+    if (need > file_bytes)
+        return MS_FAIL(MS_ERR_INPUT, "%s: the header declares %zux%zux%zu %s voxels (%zu bytes%s) but %s holds %lld bytes "
+                       "(truncated file or corrupt header)", v->path, v->nx, v->ny, v->nz,
+                       nifti_datatype_string(nim->datatype), bytes, gz ? ", compressed" : " from vox_offset",
+                       nim->iname, (long long)st.st_size);
     znzFile fp = znzopen(nim->iname, "rb", gz);
     if (znz_isnull(fp))
         return MS_FAIL(MS_ERR_INPUT, "%s: cannot open the voxel data in %s: %s", v->path, nim->iname,
@@ -185,6 +198,43 @@ static int volume_check_header(volume *v)
     return MS_OK;
 }
 
+/* What nifticlib must not see: libnifti2 2.1's nifti_image_read trusts dim[0]
+ * and smashes its own stack when it is above 7 (a header found by fuzzing,
+ * tests/fuzz). The first bytes are read here (through znz, so .nii.gz too) and
+ * sizeof_hdr (348: NIfTI-1 or Analyze, 540: NIfTI-2; either byte order) and
+ * dim[0] in 1..7 are checked before the library is called. */
+static uint32_t bswap32(uint32_t x) { return x >> 24 | (x >> 8 & 0xff00) | (x << 8 & 0xff0000) | x << 24; }
+static int volume_precheck(const char *path)
+{
+    unsigned char h[540];
+    znzFile fp = znzopen(path, "rb", nifti_is_gzfile(path));
+    if (znz_isnull(fp)) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    const size_t got = znzread(h, 1, sizeof h, fp);
+    znzclose(fp);
+    uint32_t size;
+    memcpy(&size, h, 4);
+    const int swap = got >= 4 && (bswap32(size) == 348 || bswap32(size) == 540);
+    if (swap) size = bswap32(size);
+    long long dim0 = -1;
+    if (got >= 348 && size == 348) {
+        uint16_t d;
+        memcpy(&d, h + 40, 2);
+        if (swap) d = (uint16_t)(d >> 8 | d << 8);
+        dim0 = (int16_t)d;
+    } else if (got >= 540 && size == 540) {
+        uint64_t d;
+        memcpy(&d, h + 16, 8);
+        if (swap) d = (uint64_t)bswap32((uint32_t)d) << 32 | bswap32((uint32_t)(d >> 32));
+        dim0 = (long long)d;
+    } else {
+        return MS_FAIL(MS_ERR_INPUT, "%s: not a readable NIfTI file (header missing, truncated or corrupt; "
+                       "expected .nii, .nii.gz or .hdr/.img)", path);
+    }
+    if (dim0 < 1 || dim0 > 7)
+        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: dim[0] = %lld (must be 1..7)", path, dim0);
+    return MS_OK;
+}
+
 /* Opens `path`, validates its header and reads its voxels. On error v holds nothing. */
 static int volume_load(volume *v, const char *path)
 {
@@ -193,13 +243,15 @@ static int volume_load(volume *v, const char *path)
     struct stat st;
     if (stat(path, &st) != 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return MS_FAIL(MS_ERR_INPUT, "%s: not a regular file", path);
+    int rc = volume_precheck(path);
+    if (rc) return rc;
     nifti_set_debug_level(0);
     v->nim = nifti_image_read(path, 0); /* the header only */
     if (!v->nim)
         return MS_FAIL(MS_ERR_INPUT,
                        "%s: not a readable NIfTI file (header missing, truncated or corrupt; "
                        "expected .nii, .nii.gz or .hdr/.img)", path);
-    int rc = volume_check_header(v);
+    rc = volume_check_header(v);
     if (!rc) rc = volume_read_data(v);
     if (rc) {
         volume_free(v);

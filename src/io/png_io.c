@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -104,6 +105,17 @@ static int decode(png_structp png, png_infop info, png_ctx *ctx, int want_pixels
     *bit_depth = color == PNG_COLOR_TYPE_PALETTE ? 8 : depth;
     if (!want_pixels) return MS_OK;
 
+    /* The declared pixels must fit in the file before anything is allocated: the
+     * rows (a filter byte each) are one zlib stream in the IDAT chunks, and
+     * deflate inflates at most 1032:1, so a valid file holds at least
+     * H * (rowbytes + 1) / 1032 bytes. A small file declaring 16384 x 16384
+     * 16-bit RGBA pixels (2 GiB decoded) is refused here. */
+    struct stat st;
+    const double raw_bytes = (double)h * ((double)png_get_rowbytes(png, info) + 1.0);
+    if (fstat(fileno(ctx->f), &st) == 0 && raw_bytes / 1032.0 > (double)st.st_size)
+        return MS_FAIL(MS_ERR_INPUT, "%s: the header declares %u x %u pixels (%.0f bytes of rows) but the file holds "
+                       "only %lld bytes (truncated or corrupt PNG)", ctx->path, (unsigned)w, (unsigned)h, raw_bytes,
+                       (long long)st.st_size);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     png_set_interlace_handling(png);
@@ -113,14 +125,17 @@ static int decode(png_structp png, png_infop info, png_ctx *ctx, int want_pixels
     if ((channels != 1 && channels != 2 && channels != 3 && channels != 4) || (out_depth != 8 && out_depth != 16) ||
         (channels >= 3) != rgb || rowbytes < (size_t)w * channels * (out_depth / 8))
         png_error(png, "unexpected layout after expansion");
-    ctx->buf = ms_malloc(rowbytes * h);
-    ctx->rows = ms_malloc(h * sizeof *ctx->rows);
+    /* plain malloc: a large image that does not fit in memory is an error, not an abort */
+    ctx->buf = malloc(rowbytes * h);
+    ctx->rows = malloc(h * sizeof *ctx->rows);
+    ctx->pixels = malloc((size_t)*C * w * h * sizeof(float));
+    if (!ctx->buf || !ctx->rows || !ctx->pixels)
+        return MS_FAIL(MS_ERR_RUNTIME, "%s: out of memory for %u x %u pixels", ctx->path, (unsigned)w, (unsigned)h);
     for (png_uint_32 y = 0; y < h; y++) ctx->rows[y] = ctx->buf + y * rowbytes;
     png_read_image(png, ctx->rows);
     png_read_end(png, NULL); /* checks the CRCs and chunks up to IEND */
 
     const size_t HW = (size_t)w * h;
-    ctx->pixels = ms_malloc((size_t)*C * HW * sizeof(float));
     for (png_uint_32 y = 0; y < h; y++) {
         const png_bytep row = ctx->rows[y];
         for (png_uint_32 x = 0; x < w; x++)

@@ -116,6 +116,29 @@ static int parse_item(ms_model_spec *s, const char *part, char *item, int *seen_
     return MS_FAIL(MS_ERR_INPUT, "model spec: unknown part '%s' (expected encoder, head or decoder)", part);
 }
 
+/* Parameters (and BN buffers) a spec can build, an upper bound in double:
+ * per encoder stage convs 3x3 convs of up to max(in, width) inputs with their
+ * BN, a 1x1 projection; the head's BN, hidden and output layers; per decoder
+ * stage convs 3x3 convs over a concatenation of up to twice the widest stage.
+ * Checked before anything is allocated, so a spec read from a file (a
+ * checkpoint's model_spec) cannot ask for terabytes: model_build allocates its
+ * slab (values, gradients and two optimizer moments) without asking. */
+#define MODEL_SPEC_MAX_PARAMS (1LL << 27) /* 134M parameters: 2 GiB of slab */
+static double params_bound(const ms_model_spec *s)
+{
+    double n = 0, prev = s->in_channels, maxw = 1;
+    for (int i = 0; i < s->n_stages; i++) {
+        const double w = s->widths[i], big = w > prev ? w : prev;
+        n += s->convs * (9 * big * w + 4 * w) + prev * w + 4 * w;
+        prev = w;
+        if (w > maxw) maxw = w;
+    }
+    const double feat = prev * s->tiles, hid = s->head == HEAD_MLP ? s->hidden : 0;
+    if (s->head != HEAD_NONE) n += 4 * feat + (feat + 1) * (hid + s->classes) + (hid + 1) * s->classes + 4 * hid;
+    if (s->has_decoder) n += s->n_stages * s->convs * (9 * 2 * maxw * maxw + 8 * maxw) + (maxw + 1) * s->dec_out;
+    return n;
+}
+
 int model_spec_parse(ms_model_spec *s, const char *text)
 {
     memset(s, 0, sizeof *s);
@@ -164,6 +187,9 @@ int model_spec_parse(ms_model_spec *s, const char *text)
         return MS_FAIL(MS_ERR_INPUT, "model spec: tiles and a decoder cannot be combined");
     if (s->block == BLOCK_RESIDUAL && s->convs % 2)
         return MS_FAIL(MS_ERR_INPUT, "model spec: block=residual needs an even convs (2 convs per block)");
+    if (params_bound(s) > (double)MODEL_SPEC_MAX_PARAMS)
+        return MS_FAIL(MS_ERR_INPUT, "model spec: about %.3g parameters, more than the %lld medssl builds "
+                       "(narrower widths, fewer convs, classes or hidden)", params_bound(s), MODEL_SPEC_MAX_PARAMS);
     return MS_OK; /* with neither head nor decoder, the output is the pooled features */
 }
 
