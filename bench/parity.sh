@@ -22,7 +22,7 @@
 #          on 2 ranks first) into OUT/probe
 #
 #   bench/parity.sh [BUILD_DIR] [OUT]     (default build-parity, runs/parity)
-#   SEEDS="0 1 2" PARTS="check seg cls probe" SEG_EPOCHS=30 CLS_EPOCHS=30 LR=1
+#   SEEDS="0 1 2 3 4" PROBE_SEEDS="0 1 2" PARTS="check seg cls probe" SEG_EPOCHS=30 CLS_EPOCHS=30 LR=1
 # The tables: /usr/bin/python3 bench/parity_summary.py OUT (run at the end).
 # Finished runs (a test result present) are kept, so an interrupted run can be
 # started again with the same command.
@@ -30,7 +30,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-parity}
 OUT=${2:-runs/parity}
-SEEDS=${SEEDS:-0 1 2}
+SEEDS=${SEEDS:-0 1 2 3 4}
+PROBE_SEEDS=${PROBE_SEEDS:-0 1 2}
 PARTS=${PARTS:-check seg cls probe}
 SEG_EPOCHS=${SEG_EPOCHS:-30}
 CLS_EPOCHS=${CLS_EPOCHS:-30}
@@ -110,7 +111,7 @@ fi
 
 if has probe; then
   say "probe: bench/probe.sh into $OUT/probe (rotation pretraining on 2 ranks first, if missing)"
-  SEEDS="$SEEDS" bench/probe.sh "$BUILD" "$OUT/probe" > "$OUT/probe.log" 2>&1 || { tail -5 "$OUT/probe.log"; exit 1; }
+  SEEDS="$PROBE_SEEDS" bench/probe.sh "$BUILD" "$OUT/probe" > "$OUT/probe.log" 2>&1 || { tail -5 "$OUT/probe.log"; exit 1; }
 fi
 say "done"
 $PY bench/parity_summary.py "$OUT"
