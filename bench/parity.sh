@@ -84,6 +84,12 @@ if has check; then
     done
     $PY $TWIN step-$task --train "${f[3]}" --before "$OUT/check-$task-lr1e-8/last.h5" \
       --after "$OUT/check-$task-lr$LR/last.h5" --lr "$LR" --batch $n --out "$OUT/check-$task"
+    # 10 steps (1 of warm-up, 9 of cosine): the twin trains from medssl's initial weights on its own
+    rm -rf "$OUT/check-$task-10steps"
+    "$M" finetune "${f[@]}" --strategy scratch --encoder "$ENC" --out "$OUT/check-$task-10steps" --epochs 10 \
+      --steps-per-epoch 1 --lr "$LR" --threads 1 --seed 0 > "$OUT/check-$task-10steps.log" 2>&1
+    $PY $TWIN step-$task --check-steps 10 --train "${f[3]}" --before "$OUT/check-$task-lr1e-8/last.h5" \
+      --after "$OUT/check-$task-10steps/last.h5" --lr "$LR" --batch $n --out "$OUT/check-$task-twin10"
   done
 fi
 

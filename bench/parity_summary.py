@@ -124,6 +124,24 @@ def main():
             ratios = [t["ratio"] for t in r["tensors"]]
             print(f"| {task} | {r['images']} | {r['loss']:.5f} | {r['forward_max_abs_diff_vs_medssl_torch']:.1e} | "
                   f"{r['max_rel_diff']:.1e} ({len(r['tensors'])} tensors) | {min(ratios):.5f}–{max(ratios):.5f} |")
+    multi = []
+    for task in ("seg", "cls"):
+        p = os.path.join(out, f"check-{task}-twin10", "result.json")
+        if os.path.exists(p):
+            r = json.load(open(p))
+            med = [json.loads(l) for l in open(os.path.join(out, f"check-{task}-10steps", "metrics.jsonl"))]
+            med = [e["loss"] for e in med if "loss" in e and "loader_wait_s" not in e]  # the step lines
+            multi.append((task, r, med))
+    if multi:
+        print("\nTen SGD steps (1 warm-up, 9 cosine; the whole training set in each batch) from medssl's initial weights, "
+              "the twin training on its own (`check-*-twin10`):\n")
+        print("| task | loss per step, medssl | loss per step, twin | weights and BN statistics after 10 steps: largest "
+              "difference medssl vs twin, relative to the tensor's change | the same, twin vs twin from weights x "
+              "(1 + 1e-6 N(0,1)) |")
+        print("|---|---|---|---|---|")
+        for task, r, med in multi:
+            print(f"| {task} | {' '.join(f'{v:.4f}' for v in med)} | {' '.join(f'{v:.4f}' for v in r['losses'])} | "
+                  f"{r['max_rel_diff']:.3f} | {r['max_rel_diff_twin_perturbed']:.3f} |")
 
     if envs or tenvs:
         def uniq(es, k):

@@ -299,11 +299,84 @@ def one_step(a, segment):
           f"{res['max_rel_diff']:.2e} over {len(rows)} tensors")
 
 
+def multi_step(a, segment):
+    """N optimizer steps (medssl: --epochs N --steps-per-epoch 1, the whole set in each batch) from medssl's
+    initial weights, with the twin's own torch.optim.SGD, schedule and BatchNorm running statistics."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import medssl_torch
+    before, after = medssl_torch.load(a.before), medssl_torch.load(a.after)
+    x, y = read_corpus(a.train, segment)
+    K = int(y[y != 255].max()) + 1
+    net = Net([int(w) for w in a.widths.split("-")], a.convs, in_ch=x.shape[1], classes=0 if segment else K,
+              dec_out=K if segment else 0)
+    ours = list(net.state_dict().keys())
+    theirs = list(before.state_dict().items())
+    assert len(theirs) == len(ours), "the twin's tensors do not line up with medssl's"
+    net.load_state_dict({k: v.clone() for k, (_, v) in zip(ours, theirs)})
+    for m in net.modules():  # the --lr 1e-8 run has taken one step: back to the initial running statistics
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.reset_running_stats()
+    w0 = {k: v.clone() for k, v in net.state_dict().items()}
+    yy = torch.where(y == 255, torch.full_like(y, -1), y)
+
+    def train(state, noise):
+        """The twin's N steps from `state`, the parameters first multiplied by (1 + noise N(0,1)) (seeded)."""
+        net.load_state_dict(state)
+        if noise:
+            g = torch.Generator().manual_seed(1)
+            with torch.no_grad():
+                for p in net.parameters():
+                    p.mul_(1 + noise * torch.randn(p.shape, generator=g))
+        decay, no_decay = param_groups(net)
+        base = a.lr * a.batch / 256.0
+        opt = torch.optim.SGD([{"params": decay, "weight_decay": a.weight_decay},
+                               {"params": no_decay, "weight_decay": 0.0}], lr=base, momentum=a.momentum, nesterov=True)
+        net.train()
+        losses = []
+        for step in range(a.check_steps):  # warm-up of one epoch = 1 step, then cosine over the rest
+            out = net(x)
+            loss = dice_ce(out, yy) if segment else F.cross_entropy(out, yy)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, base, 1, a.check_steps)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        return {k: v.clone() for k, v in net.state_dict().items()}, losses
+
+    perturbed, _ = train(w0, 1e-6)
+    final, losses = train(w0, 0.0)
+
+    def rel(k, other):
+        moved = (other - w0[k]).abs().max()
+        return float((final[k] - other).abs().max() / moved) if moved > 0 else 0.0
+
+    rows = []
+    for k, (name, v1) in zip(ours, after.state_dict().items()):
+        if k.endswith("num_batches_tracked"):
+            continue
+        rows.append({"tensor": k, "medssl_name": name, "moved": float((v1 - w0[k]).abs().max()),
+                     "rel_diff": rel(k, v1.detach()), "rel_diff_twin_perturbed": rel(k, perturbed[k])})
+    res = {"task": a.task, "steps": a.check_steps, "images": len(x), "losses": losses,
+           "max_rel_diff": max(r["rel_diff"] for r in rows),
+           "max_rel_diff_twin_perturbed": max(r["rel_diff_twin_perturbed"] for r in rows),
+           "tensors": rows, "environment": environment()}
+    os.makedirs(a.out, exist_ok=True)
+    json.dump(res, open(os.path.join(a.out, "result.json"), "w"), indent=1)
+    worst = max(rows, key=lambda r: r["rel_diff"])
+    print(f"{a.task}: {a.check_steps} steps, losses {' '.join(f'{v:.4f}' for v in losses)}; largest difference "
+          f"medssl vs twin relative to the tensor's change: {res['max_rel_diff']:.2e} ({worst['medssl_name']}) "
+          f"over {len(rows)} tensors incl. BN running stats; the twin against itself from weights x (1 + 1e-6 noise): "
+          f"{res['max_rel_diff_twin_perturbed']:.2e}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("task", choices=["seg", "cls", "step-seg", "step-cls"])
     ap.add_argument("--before", help="step-*: checkpoint of the --lr 1e-8 one-step run")
-    ap.add_argument("--after", help="step-*: checkpoint of the --lr X one-step run")
+    ap.add_argument("--after", help="step-*: checkpoint of the --lr X run (--epochs N --steps-per-epoch 1)")
+    ap.add_argument("--check-steps", type=int, default=1, help="step-*: N; above 1 the twin trains N steps itself")
     ap.add_argument("--train", required=True)
     ap.add_argument("--val", help="validation corpus (default: the stratified --val-fraction split of --train)")
     ap.add_argument("--test")
@@ -325,7 +398,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     segment = a.task in ("seg", "step-seg")
     if a.task.startswith("step-"):
-        return one_step(a, segment)
+        return one_step(a, segment) if a.check_steps == 1 else multi_step(a, segment)
     t_start = time.time()
     log = open(os.path.join(a.out, "metrics.jsonl"), "w")
     log.write(json.dumps({"event": "start", "time": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
