@@ -262,7 +262,9 @@ def environment():
             "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE")}
 
 
-def one_step(a, segment):
+def twin_from_medssl(a, segment):
+    """medssl's checkpoints before and after (as torch modules through tools/medssl_torch.py), the
+    training images and targets, and the twin built for them holding `before`'s weights."""
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
     import medssl_torch
@@ -274,6 +276,11 @@ def one_step(a, segment):
     theirs, ours = list(before.state_dict().items()), list(net.state_dict().keys())
     assert len(theirs) == len(ours), "the twin's tensors do not line up with medssl's"
     net.load_state_dict({k: v.clone() for k, (_, v) in zip(ours, theirs)})
+    return before, after, x, y, net
+
+
+def one_step(a, segment):
+    before, after, x, y, net = twin_from_medssl(a, segment)
     before.train()
     net.train()
     out = net(x)
@@ -302,18 +309,7 @@ def one_step(a, segment):
 def multi_step(a, segment):
     """N optimizer steps (medssl: --epochs N --steps-per-epoch 1, the whole set in each batch) from medssl's
     initial weights, with the twin's own torch.optim.SGD, schedule and BatchNorm running statistics."""
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-    import medssl_torch
-    before, after = medssl_torch.load(a.before), medssl_torch.load(a.after)
-    x, y = read_corpus(a.train, segment)
-    K = int(y[y != 255].max()) + 1
-    net = Net([int(w) for w in a.widths.split("-")], a.convs, in_ch=x.shape[1], classes=0 if segment else K,
-              dec_out=K if segment else 0)
-    ours = list(net.state_dict().keys())
-    theirs = list(before.state_dict().items())
-    assert len(theirs) == len(ours), "the twin's tensors do not line up with medssl's"
-    net.load_state_dict({k: v.clone() for k, (_, v) in zip(ours, theirs)})
+    before, after, x, y, net = twin_from_medssl(a, segment)
     for m in net.modules():  # the --lr 1e-8 run has taken one step: back to the initial running statistics
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             m.reset_running_stats()
@@ -353,7 +349,7 @@ def multi_step(a, segment):
         return float((final[k] - other).abs().max() / moved) if moved > 0 else 0.0
 
     rows = []
-    for k, (name, v1) in zip(ours, after.state_dict().items()):
+    for k, (name, v1) in zip(net.state_dict().keys(), after.state_dict().items()):
         if k.endswith("num_batches_tracked"):
             continue
         rows.append({"tensor": k, "medssl_name": name, "moved": float((v1 - w0[k]).abs().max()),

@@ -272,20 +272,9 @@ class Head(nn.Module):
         return self.fc1(self.dropout0(F.relu(self.fc0(x))))
 
 
-class DecoderLevel(nn.Module):
-    """Upsample 2x, torch.cat([up, skip], 1), convs x (conv3x3 without bias, BN, ReLU)."""
-
-    def __init__(self, cin, width, convs):
-        super().__init__()
-        self.convs = convs
-        for i in range(convs):
-            setattr(self, f"conv{i}", _conv3x3(cin if i == 0 else width, width))
-            setattr(self, f"bn{i}", _bn(width))
-
-    def forward(self, x):
-        for i in range(self.convs):
-            x = F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
-        return x
+class DecoderLevel(PlainStage):
+    """Upsample 2x, torch.cat([up, skip], 1), convs x (conv3x3 without bias, BN, ReLU): the upsampling
+    and the concatenation are Decoder's; the convs are a PlainStage's (conv{i}, bn{i})."""
 
 
 class Decoder(nn.Module):
