@@ -70,6 +70,9 @@ typedef struct {
 
 /* Parses a spec; on error returns MS_ERR_INPUT with a message naming the key. */
 int model_spec_parse(ms_model_spec *spec, const char *text);
+/* An upper bound of the parameters and BN buffers a spec builds (parse
+ * refuses specs above 2^27 of them, before anything is allocated). */
+double model_spec_params_bound(const ms_model_spec *spec);
 /* Writes the canonical text of a spec (parse(format(s)) == s). */
 void model_spec_format(const ms_model_spec *spec, char *buf, size_t cap);
 

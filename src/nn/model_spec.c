@@ -124,7 +124,7 @@ static int parse_item(ms_model_spec *s, const char *part, char *item, int *seen_
  * checkpoint's model_spec) cannot ask for terabytes: model_build allocates its
  * slab (values, gradients and two optimizer moments) without asking. */
 #define MODEL_SPEC_MAX_PARAMS (1LL << 27) /* 134M parameters: 2 GiB of slab */
-static double params_bound(const ms_model_spec *s)
+double model_spec_params_bound(const ms_model_spec *s)
 {
     double n = 0, prev = s->in_channels, maxw = 1;
     for (int i = 0; i < s->n_stages; i++) {
@@ -187,9 +187,9 @@ int model_spec_parse(ms_model_spec *s, const char *text)
         return MS_FAIL(MS_ERR_INPUT, "model spec: tiles and a decoder cannot be combined");
     if (s->block == BLOCK_RESIDUAL && s->convs % 2)
         return MS_FAIL(MS_ERR_INPUT, "model spec: block=residual needs an even convs (2 convs per block)");
-    if (params_bound(s) > (double)MODEL_SPEC_MAX_PARAMS)
+    if (model_spec_params_bound(s) > (double)MODEL_SPEC_MAX_PARAMS)
         return MS_FAIL(MS_ERR_INPUT, "model spec: about %.3g parameters, more than the %lld medssl builds "
-                       "(narrower widths, fewer convs, classes or hidden)", params_bound(s), MODEL_SPEC_MAX_PARAMS);
+                       "(narrower widths, fewer convs, classes or hidden)", model_spec_params_bound(s), MODEL_SPEC_MAX_PARAMS);
     return MS_OK; /* with neither head nor decoder, the output is the pooled features */
 }
 
