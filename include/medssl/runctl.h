@@ -3,9 +3,9 @@
  * run folder's checkpoints (finding the newest complete one for --resume auto,
  * keeping the last K); and metrics.jsonl lines.
  *
- * Signals only set a flag (async-signal-safe); the loop polls
- * runctl_stop_requested() once per step, and with several ranks the flag is
- * OR-reduced so every rank stops after the same step.
+ * Signals only set a flag (async-signal-safe); the trainer polls
+ * runctl_stop_signal() once per step and OR-reduces it over the ranks (in its
+ * one per-step agreement), so every rank stops after the same step.
  */
 #ifndef MEDSSL_RUNCTL_H
 #define MEDSSL_RUNCTL_H
@@ -19,11 +19,6 @@
 void runctl_install_signals(void);
 /* Which signal asked to stop (0 = none). */
 int runctl_stop_signal(void);
-/* 1 on every rank if any rank has received a stop signal (a collective). */
-int runctl_stop_requested(const ms_dist *d);
-/* This process's flag alone (no collective), for a caller that agrees on it
- * together with other flags in one all-reduce. */
-int runctl_stop_signalled(void);
 
 /* Checkpoints in a run folder are named step-<step, 12 digits>.h5; best.h5 and
  * last.h5 are copies kept beside them. Temporary files (*.tmp.*) never count. */

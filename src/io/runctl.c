@@ -30,15 +30,6 @@ void runctl_install_signals(void)
 
 int runctl_stop_signal(void) { return stop_signal; }
 
-int runctl_stop_signalled(void) { return stop_signal != 0; }
-
-int runctl_stop_requested(const ms_dist *d)
-{
-    int mine = stop_signal != 0, any = mine;
-    if (d->size > 1) MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, d->comm);
-    return any;
-}
-
 void runctl_ckpt_name(char *buf, size_t cap, const char *dir, long long step)
 {
     snprintf(buf, cap, "%s/step-%012lld.h5", dir, step);
@@ -52,28 +43,6 @@ static long long step_of(const char *name)
     long long s = strtoll(name + 5, &end, 10);
     if (end == name + 5 || strcmp(end, ".h5") != 0 || s < 0) return -1;
     return s;
-}
-
-int runctl_find_latest(const char *dir, char *path, size_t cap)
-{
-    path[0] = 0;
-    DIR *dp = opendir(dir);
-    if (!dp) {
-        if (errno == ENOENT) return MS_OK;
-        return MS_FAIL(MS_ERR_INPUT, "%s: cannot read the run folder: %s", dir, strerror(errno));
-    }
-    long long best = -1;
-    char name[256] = "";
-    for (struct dirent *e; (e = readdir(dp));) {
-        long long s = step_of(e->d_name);
-        if (s > best) {
-            best = s;
-            snprintf(name, sizeof name, "%s", e->d_name);
-        }
-    }
-    closedir(dp);
-    if (best >= 0) snprintf(path, cap, "%s/%s", dir, name);
-    return MS_OK;
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -120,6 +89,20 @@ static long long *scan_steps(const char *dir, int prune_tmp, size_t *n)
     closedir(dp);
     if (*n) qsort(steps, *n, sizeof *steps, cmp_ll);
     return steps;
+}
+
+int runctl_find_latest(const char *dir, char *path, size_t cap)
+{
+    path[0] = 0;
+    size_t n;
+    long long *steps = scan_steps(dir, 0, &n);
+    if (n == (size_t)-1) {
+        if (errno == ENOENT) return MS_OK;
+        return MS_FAIL(MS_ERR_INPUT, "%s: cannot read the run folder: %s", dir, strerror(errno));
+    }
+    if (n) runctl_ckpt_name(path, cap, dir, steps[n - 1]);
+    free(steps);
+    return MS_OK;
 }
 
 int runctl_prune(const char *dir, int keep)

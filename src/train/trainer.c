@@ -405,7 +405,7 @@ int trainer_run(ms_trainer *t)
         }
         /* one agreement per step: a stop signal on any rank, or rank 0's
          * metrics.jsonl write failing (a full disk), reaches every rank */
-        int flags[2] = { runctl_stop_signalled(), log_rc != 0 }, any[2] = { 0, 0 };
+        int flags[2] = { runctl_stop_signal() != 0, log_rc != 0 }, any[2] = { 0, 0 };
         MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, t->d->comm);
         if (any[1]) {
             if (log_rc) return fail(t, MS_ERR_RUNTIME);
