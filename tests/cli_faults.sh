@@ -7,6 +7,14 @@
 #     waiting in an all-reduce), exits 0 or 1 (never a signal), prints at most
 #     one error line, leaves no temporary file and no checkpoint that does not
 #     open;
+#   - out of memory on one rank of two (the test hook MEDSSL_TEST_OOM=RANK:STEP)
+#     ends both ranks (no hang) with one message and a non-zero exit, the
+#     folder holds only complete checkpoints and --resume auto finishes;
+#     out of memory in an import (ulimit -v; not under ASan, which needs the
+#     address space) is exit 1 with one line and leaves no temporary file;
+#   - SIGTERM or SIGUSR1 sent to one rank of two at a random moment: both stop
+#     after the same step with a checkpoint and exit 0, and --resume auto ends
+#     bit-identical to an uninterrupted run (three random trials);
 #   - a diverging run (--lr 1e6) never writes a checkpoint with NaN/Inf weights
 #     and exits 1 naming the non-finite tensor; a checkpoint with NaN weights or
 #     a negative BN variance is refused on load (exit 2).
@@ -54,6 +62,69 @@ if mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
 else
     echo "note: cannot mount a tmpfs (not root?): skipped the full-disk cases"
 fi
+
+params() { h5dump -g /params "$1" | grep -v '^HDF5 '; }
+ranks_of() { # the medssl processes under mpirun PID $1, in rank order
+    for k in $(pgrep -P "$1"); do
+        [ "$(readlink -f /proc/$k/exe)" = "$(readlink -f "$MEDSSL")" ] || continue
+        echo "$(tr '\0' '\n' < /proc/$k/environ | sed -n 's/^OMPI_COMM_WORLD_RANK=//p') $k"
+    done | sort -n | cut -d' ' -f2
+}
+mpirun -np 2 "$MEDSSL" "${PRE[@]}" --out ref > /dev/null 2> ref.err || { cat ref.err; fail "2-rank reference run"; }
+
+# --- out of memory on one rank ----------------------------------------------------------------
+set +e
+MEDSSL_TEST_OOM=1:3 timeout 120 mpirun -np 2 -x MEDSSL_TEST_OOM "$MEDSSL" "${PRE[@]}" --out oom > /dev/null 2> oom.err; rc=$?
+set -e
+[ $rc -ne 124 ] || fail "out of memory on rank 1: hung"
+[ $rc -ne 0 ] || fail "out of memory on rank 1: exit 0"
+[ "$(grep -c '^medssl: out of memory: cannot allocate' oom.err)" = 1 ] || { cat oom.err; fail "out of memory on rank 1: not one message"; }
+if ls oom/*.tmp.* > /dev/null 2>&1; then fail "out of memory: left $(ls oom/*.tmp.*)"; fi
+mpirun -np 2 "$MEDSSL" "${PRE[@]}" --resume auto --out oom > /dev/null 2> oom2.err || { cat oom2.err; fail "resume after out of memory"; }
+params oom/last.h5 | cmp -s - <(params ref/last.h5) || fail "out of memory, resumed: weights differ from the uninterrupted run"
+if ldd "$MEDSSL" | grep -q libasan; then
+    echo "note: ASan build: skipped the ulimit -v import case (ASan reserves terabytes of address space)"
+else
+    mkdir -p bigpng
+    /usr/bin/python3 -c '
+import struct, zlib
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+def png(path, side, row):
+    raw = b"".join(b"\0" + row for _ in range(side))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+png("bigpng/a.png", 64, bytes(range(64)))
+png("bigpng/z.png", 16000, bytes(16000))'
+    set +e
+    err=$( (ulimit -v 700000; "$MEDSSL" import png bigpng --size 64 --out big.h5) 2>&1 >/dev/null); rc=$?
+    set -e
+    [ $rc -eq 1 ] || fail "import under ulimit -v: exit $rc: $err"
+    case "$err" in "medssl: out of memory: cannot allocate "*" MiB (at "*")") ;; *) fail "import under ulimit -v: '$err'" ;; esac
+    if ls big.h5* > /dev/null 2>&1; then fail "import out of memory: left $(ls big.h5*)"; fi
+fi
+
+# --- SIGTERM / SIGUSR1 to one rank at a random moment ----------------------------------------
+LONG=(pretrain --task rotation --corpus c.h5 --encoder "encoder:widths=16-32,convs=1" --epochs 20 --batch 32
+      --threads 1 --log-every 1000)
+mpirun -np 2 "$MEDSSL" "${LONG[@]}" --out ref-long > /dev/null 2> ref.err || { cat ref.err; fail "2-rank reference run (20 epochs)"; }
+for trial in 1 2 3; do
+    sig=$([ $((RANDOM % 2)) = 0 ] && echo TERM || echo USR1); victim=$((RANDOM % 2))
+    rm -rf sig
+    mpirun -np 2 "$MEDSSL" "${LONG[@]}" --out sig > /dev/null 2> sig.err &
+    mp=$!
+    for _ in $(seq 500); do [ "$(ranks_of $mp | wc -l)" = 2 ] && compgen -G "sig/step-*.h5" > /dev/null && break; sleep 0.01; done
+    sleep "0.$((RANDOM % 10))"
+    pids=($(ranks_of $mp))
+    [ "${#pids[@]}" = 2 ] || { wait $mp || true; fail "signal trial $trial: the run ended before the signal; make it longer"; }
+    kill -$sig "${pids[$victim]}"
+    set +e; timeout 120 tail --pid=$mp -f /dev/null; wait $mp; rc=$?; set -e
+    [ $rc -eq 0 ] || { cat sig.err; fail "SIG$sig to rank $victim: exit $rc"; }
+    grep -q "stopped by a signal after step" sig.err || grep -q "done:" sig.err || { cat sig.err; fail "SIG$sig: no message"; }
+    step=$(grep -o 'stopped by a signal after step [0-9]*' sig.err | grep -o '[0-9]*$' || echo done)
+    mpirun -np 2 "$MEDSSL" "${LONG[@]}" --resume auto --out sig > /dev/null 2> sig2.err || { cat sig2.err; fail "resume after SIG$sig"; }
+    params sig/last.h5 | cmp -s - <(params ref-long/last.h5) || fail "SIG$sig to rank $victim at step $step, resumed: weights differ"
+    echo "SIG$sig to rank $victim: stopped after step $step, resumed to identical weights"
+done
 
 # --- divergence: no non-finite checkpoint --------------------------------------------------
 set +e

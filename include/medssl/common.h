@@ -33,8 +33,10 @@ _Noreturn void ms_check_failed(const char *file, int line, const char *cond, con
 #define CHECKM(cond, msg) \
     do { if (!(cond)) ms_check_failed(__FILE__, __LINE__, #cond, (msg)); } while (0)
 
-/* Allocation that cannot return NULL: out of memory prints the size and the
- * call site, then aborts (there is no sensible recovery inside a training step). */
+/* Allocation that cannot return NULL: out of memory prints one line with the
+ * size and the call site and ends the process with exit 1 through ms_fatal_exit
+ * (there is no sensible recovery inside a training step, but there is no
+ * abort either: temporary files go, the other MPI ranks are ended). */
 void *ms_malloc_at(size_t bytes, const char *file, int line);
 void *ms_calloc_at(size_t count, size_t size, const char *file, int line);
 void *ms_realloc_at(void *p, size_t bytes, const char *file, int line);
@@ -44,6 +46,17 @@ void *ms_aligned_at(size_t bytes, const char *file, int line);
 #define ms_calloc(n, s) ms_calloc_at((n), (s), __FILE__, __LINE__)
 #define ms_realloc(p, b) ms_realloc_at((p), (b), __FILE__, __LINE__)
 #define ms_aligned(b) ms_aligned_at((b), __FILE__, __LINE__)
+
+/* Ending the process on an unrecoverable runtime failure (out of memory):
+ * removes the files registered with ms_temp_register (an output being written
+ * under a temporary name), runs the hook (dist installs one that ends every
+ * MPI rank: MPI_Abort when there are several), then _exit(code). Up to
+ * MS_TEMP_SLOTS paths are held at once; registering more is a CHECK failure. */
+enum { MS_TEMP_SLOTS = 8 };
+void ms_temp_register(const char *path);
+void ms_temp_unregister(const char *path);
+void ms_set_fatal_hook(void (*hook)(int code));
+_Noreturn void ms_fatal_exit(int code);
 
 double ms_now(void); /* monotonic seconds */
 

@@ -68,6 +68,7 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
     w->chunk_n = image_bytes >= (1u << 20) ? 1 : (long long)((1u << 20) / image_bytes);
     h5_quiet();
     w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->file >= 0) ms_temp_register(w->tmp_path); /* removed if we run out of memory */
     if (w->file < 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot create (is the folder writable?)", w->tmp_path);
     const hsize_t img[4] = { 0, (hsize_t)C, (hsize_t)H, (hsize_t)W }, mask[3] = { 0, (hsize_t)H, (hsize_t)W },
                   vec[1] = { 0 };
@@ -187,6 +188,7 @@ static int corpus_writer_finish_locked(ms_corpus_writer *w)
         corpus_writer_abort_locked(w);
         return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", w->path, strerror(e));
     }
+    ms_temp_unregister(w->tmp_path);
     char dir[CORPUS_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", w->path);
     fsync_path(dirname(dir), 1);
@@ -201,7 +203,10 @@ static void corpus_writer_abort_locked(ms_corpus_writer *w)
     h5_close_dset(&w->domains);
     if (w->file >= 0) H5Fclose(w->file);
     w->file = H5I_INVALID_HID;
-    if (w->tmp_path[0]) unlink(w->tmp_path);
+    if (w->tmp_path[0]) {
+        unlink(w->tmp_path);
+        ms_temp_unregister(w->tmp_path);
+    }
 }
 
 int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, int W, ms_dtype dtype,

@@ -10,6 +10,15 @@ static MPI_Comm group_comm = MPI_COMM_NULL;
 
 MPI_Comm dist_comm(void) { return group_comm != MPI_COMM_NULL ? group_comm : MPI_COMM_WORLD; }
 
+/* ms_fatal_exit on one rank ends them all: the others would otherwise wait in
+ * their next collective until the allocation runs out. */
+static void abort_world(int code)
+{
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+}
+
 int dist_init(ms_dist *d, int *argc, char ***argv)
 {
     memset(d, 0, sizeof *d);
@@ -24,6 +33,7 @@ int dist_init(ms_dist *d, int *argc, char ***argv)
             return MS_FAIL(MS_ERR_RUNTIME, "MPI_Init_thread failed");
         d->we_initialized = 1;
     }
+    ms_set_fatal_hook(abort_world);
     d->comm = dist_comm();
     MPI_Comm_rank(d->comm, &d->rank);
     MPI_Comm_size(d->comm, &d->size);

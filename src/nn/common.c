@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Thread_local char err_msg[1024];
 static _Thread_local char err_where[128];
@@ -38,11 +39,46 @@ void ms_check_failed(const char *file, int line, const char *cond, const char *m
     abort();
 }
 
+/* Registered temporary outputs. Written by the thread that owns the output,
+ * read by whichever thread runs out of memory: a slot is a fixed buffer, so
+ * the exit path allocates nothing. */
+static char temp_paths[MS_TEMP_SLOTS][4096];
+static void (*fatal_hook)(int code);
+
+void ms_temp_register(const char *path)
+{
+    CHECKM(strlen(path) < sizeof temp_paths[0], "temporary path too long");
+    for (int i = 0; i < MS_TEMP_SLOTS; i++)
+        if (!temp_paths[i][0]) {
+            memcpy(temp_paths[i], path, strlen(path) + 1);
+            return;
+        }
+    CHECKM(0, "more than MS_TEMP_SLOTS temporary files registered");
+}
+
+void ms_temp_unregister(const char *path)
+{
+    for (int i = 0; i < MS_TEMP_SLOTS; i++)
+        if (strcmp(temp_paths[i], path) == 0) temp_paths[i][0] = 0;
+}
+
+void ms_set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
+
+void ms_fatal_exit(int code)
+{
+    for (int i = 0; i < MS_TEMP_SLOTS; i++)
+        if (temp_paths[i][0]) unlink(temp_paths[i]);
+    if (fatal_hook) fatal_hook(code);
+    _exit(code);
+}
+
 static _Noreturn void oom(size_t bytes, const char *file, int line)
 {
-    fprintf(stderr, "medssl: out of memory allocating %zu bytes at %s:%d "
-                    "(reduce --batch or the image size)\n", bytes, file, line);
-    abort();
+    const char *base = strrchr(file, '/');
+    fprintf(stderr, "medssl: out of memory: cannot allocate %.1f MiB (at %s:%d)\n", (double)bytes / (1 << 20),
+            base ? base + 1 : file, line);
+    fflush(stderr);
+    ms_fatal_exit(MS_ERR_RUNTIME);
 }
 
 void *ms_malloc_at(size_t bytes, const char *file, int line)

@@ -202,6 +202,19 @@ static int save_checkpoints(ms_trainer *t, int is_best)
  * while after: ReLU turns NaN into 0) or rank 0's write failed (a full disk),
  * and all stop together with one message; a non-finite model is never
  * written, so the newest checkpoint is always a usable one. */
+/* Test hook (tests/cli_faults.sh): MEDSSL_TEST_OOM=RANK:STEP makes rank RANK
+ * run out of memory after step STEP, as an allocation in a layer would. */
+static void test_oom_hook(const ms_trainer *t)
+{
+    const char *e = getenv("MEDSSL_TEST_OOM");
+    int rank = -1;
+    long long step = -1;
+    if (e && sscanf(e, "%d:%lld", &rank, &step) == 2 && rank == t->d->rank && step == t->st.step) {
+        void *p = ms_malloc(SIZE_MAX / 4);
+        free(p);
+    }
+}
+
 static int checkpoint_agreed(ms_trainer *t, int is_best)
 {
     const int bad_tensor = slab_first_nonfinite(&t->model->slab);
@@ -372,6 +385,7 @@ int trainer_run(ms_trainer *t)
         optim_step(t->opt, &t->model->slab, lr);
         t->st.step++;
         t->st.samples_seen += t->global_batch;
+        test_oom_hook(t);
         double mean_loss = 0, loss_w = terms_all > 0 ? loss * terms / terms_all : 0;
         MPI_Allreduce(&loss_w, &mean_loss, 1, MPI_DOUBLE, MPI_SUM, t->d->comm);
         loss_sum += mean_loss;
