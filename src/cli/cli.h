@@ -38,6 +38,19 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, const ms
  * MiB bound is the smaller one. */
 long long shuffle_buffer(const ms_corpus *c, long long images, double mib, int want_masks, int rank, const char *cmd);
 
+/* Progress of a long pass on stderr, a line every 5 s
+ * ("medssl inspect: 1200000/6000000 images (20%), ETA 2m05s") and a last one
+ * ("... done in 2m40s") only when a line was printed before: short work stays quiet. */
+typedef struct {
+    const char *cmd, *unit;
+    long long total;
+    double t0, last;
+    int spoke;
+} cli_progress;
+void cli_progress_begin(cli_progress *p, const char *cmd, const char *unit, long long total);
+void cli_progress_update(cli_progress *p, long long done);
+void cli_progress_end(cli_progress *p, long long done);
+
 /* Prints "medssl <cmd>: <message>" for the last library error and returns its code. */
 int cli_report(const char *cmd, int code);
 

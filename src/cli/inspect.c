@@ -34,7 +34,10 @@ static int scan(ms_corpus *c, corpus_stats *st)
     st->max = -INFINITY;
     st->max_domain = -1;
     int rc = MS_OK;
+    cli_progress prog;
+    cli_progress_begin(&prog, "inspect", "images", c->N);
     for (long long n0 = 0; n0 < c->N && !rc; n0 += B) {
+        cli_progress_update(&prog, n0);
         long long cnt = c->N - n0 < B ? c->N - n0 : B;
         rc = corpus_read(c, n0, cnt, img, lab, msk, dom);
         if (rc) break;
@@ -60,6 +63,7 @@ static int scan(ms_corpus *c, corpus_stats *st)
             }
         }
     }
+    if (!rc) cli_progress_end(&prog, c->N);
     free(img);
     free(lab);
     free(dom);
