@@ -6,6 +6,7 @@
  */
 #include "medssl/metrics.h"
 #include "medssl/common.h"
+#include "medssl/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -76,51 +77,39 @@ static void view_free(report_view *v)
     free(v->confusion);
 }
 
-static void json_num(FILE *f, double x)
+/* The members of one metrics object, into the open object of j. */
+static void json_view(ms_json *j, const report_view *v)
 {
-    if (isfinite(x)) fprintf(f, "%.12g", x);
-    else fputs("null", f);
-}
-
-/* The members of one metrics object (no braces), each line prefixed by ind. */
-static void json_view(FILE *f, const report_view *v, const char *ind)
-{
-    int K = v->K;
-    fprintf(f, "%s\"n\": %lld", ind, (long long)v->n);
-    for (int j = 0; j < v->nsum; j++) {
-        fprintf(f, ",\n%s\"%s\": ", ind, v->sum_key[j]);
-        json_num(f, v->sum[j]);
-    }
+    const int K = v->K;
+    json_int(j, "n", (long long)v->n);
+    for (int s = 0; s < v->nsum; s++) json_num(j, v->sum_key[s], v->sum[s], 12);
     if (v->confusion) {
-        fprintf(f, ",\n%s\"confusion\": [", ind);
+        json_array(j, "confusion");
         for (int t = 0; t < K; t++) {
-            fputs(t ? ", [" : "[", f);
-            for (int p = 0; p < K; p++) fprintf(f, "%s%lld", p ? ", " : "", (long long)v->confusion[t * K + p]);
-            fputs("]", f);
+            json_array_inline(j, NULL);
+            for (int p = 0; p < K; p++) json_int(j, NULL, (long long)v->confusion[t * K + p]);
+            json_end(j);
         }
-        fputs("]", f);
+        json_end(j);
     }
-    fprintf(f, ",\n%s\"per_class\": [\n", ind);
+    json_array(j, "per_class");
     for (int k = 0; k < K; k++) {
-        fprintf(f, "%s  {", ind);
-        for (int j = 0; j < v->ncol; j++) {
-            fprintf(f, "%s\"%s\": ", j ? ", " : "", v->col_key[j]);
-            json_num(f, v->cols[k * v->ncol + j]);
-        }
-        fprintf(f, "}%s\n", k + 1 < K ? "," : "");
+        json_object_inline(j, NULL);
+        for (int c = 0; c < v->ncol; c++) json_num(j, v->col_key[c], v->cols[k * v->ncol + c], 12);
+        json_end(j);
     }
-    fprintf(f, "%s]", ind);
+    json_end(j);
     if (v->nci == 0) return;
-    fprintf(f, ",\n%s\"ci95\": {\n%s  \"resamples\": %d,\n%s  \"seed\": %llu", ind, ind, v->B, ind,
-            (unsigned long long)v->seed);
-    for (int j = 0; j < v->nci; j++) {
-        fprintf(f, ",\n%s  \"%s\": [", ind, v->ci_key[j]);
-        json_num(f, v->ci[j].lo);
-        fputs(", ", f);
-        json_num(f, v->ci[j].hi);
-        fputs("]", f);
+    json_object(j, "ci95");
+    json_int(j, "resamples", v->B);
+    json_int(j, "seed", (long long)v->seed);
+    for (int c = 0; c < v->nci; c++) {
+        json_array_inline(j, v->ci_key[c]);
+        json_num(j, NULL, v->ci[c].lo, 12);
+        json_num(j, NULL, v->ci[c].hi, 12);
+        json_end(j);
     }
-    fprintf(f, "\n%s}", ind);
+    json_end(j);
 }
 
 /* A number in a table cell of width w; "-" when undefined; counts (keys "n",
@@ -171,36 +160,68 @@ static void table_view(FILE *f, const report_view *v, const metrics_report_opts 
     fputs("\n", f);
 }
 
-/* The whole report: all samples, then each domain in ids (nd) if asked. */
+/* The whole report as the member `key` of j: all samples, then each domain
+ * in ids (nd) if asked, then the caller's extra string members. */
+static void json_report(ms_json *j, const char *key, const void *acc, view_fn view, const int *ids, int nd,
+                        const metrics_report_opts *o)
+{
+    report_view v;
+    json_object(j, key);
+    view(acc, METRICS_ALL, o, &v);
+    json_view(j, &v);
+    view_free(&v);
+    if (o->by_domain) {
+        json_object(j, "domains");
+        for (int d = 0; d < nd; d++) {
+            char name[16];
+            snprintf(name, sizeof name, "%d", ids[d]);
+            json_object(j, name);
+            view(acc, ids[d], o, &v);
+            json_view(j, &v);
+            view_free(&v);
+            json_end(j);
+        }
+        json_end(j);
+    }
+    for (const char *const *e = o->extra; e && e[0] && e[1]; e += 2) json_str(j, e[0], e[1]);
+    json_end(j);
+}
+
+/* The report as pretty JSON (json) or the human table into f. */
 static int write_report(FILE *f, const void *acc, view_fn view, const int *ids, int nd,
                         const metrics_report_opts *o, int json)
 {
-    report_view v;
-    view(acc, METRICS_ALL, o, &v);
     if (json) {
-        fputs("{\n", f);
-        json_view(f, &v, "  ");
+        ms_json j;
+        json_begin(&j, 1);
+        json_report(&j, NULL, acc, view, ids, nd, o);
+        fprintf(f, "%s\n", json_text(&j));
+        json_free(&j);
     } else {
+        report_view v;
+        view(acc, METRICS_ALL, o, &v);
         table_view(f, &v, o, 0);
-    }
-    view_free(&v);
-    if (json && o->by_domain) fputs(",\n  \"domains\": {", f);
-    for (int j = 0; o->by_domain && j < nd; j++) {
-        view(acc, ids[j], o, &v);
-        if (json) {
-            fprintf(f, "%s\n    \"%d\": {\n", j ? "," : "", ids[j]);
-            json_view(f, &v, "      ");
-            fputs("\n    }", f);
-        } else {
-            table_view(f, &v, o, 1);
-        }
         view_free(&v);
+        for (int d = 0; o->by_domain && d < nd; d++) {
+            view(acc, ids[d], o, &v);
+            table_view(f, &v, o, 1);
+            view_free(&v);
+        }
     }
-    if (json && o->by_domain) fputs(nd ? "\n  }" : "}", f);
-    if (json && o->extra && o->extra[0]) fprintf(f, ",\n  %s", o->extra);
-    if (json) fputs("\n}\n", f);
     fflush(f);
     return ferror(f) ? MS_FAIL(MS_ERR_RUNTIME, "metrics: writing the report failed") : MS_OK;
+}
+
+void metrics_cls_json(ms_json *j, const char *key, const metrics_cls *acc, const metrics_report_opts *opts)
+{
+    int ids[METRICS_MAX_DOMAINS], nd = metrics_cls_domains(acc, ids);
+    json_report(j, key, acc, cls_view, ids, nd, opts);
+}
+
+void metrics_seg_json(ms_json *j, const char *key, const metrics_seg *acc, const metrics_report_opts *opts)
+{
+    int ids[METRICS_MAX_DOMAINS], nd = metrics_seg_domains(acc, ids);
+    json_report(j, key, acc, seg_view, ids, nd, opts);
 }
 
 int metrics_cls_write_json(FILE *f, const metrics_cls *acc, const metrics_report_opts *opts)

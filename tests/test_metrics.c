@@ -476,7 +476,7 @@ static int python_check(const char *json, const char *task, int K)
              "    assert len(o['per_class']) == K and all(set(c) == pc for c in o['per_class'])\n"
              "    assert task == 'seg' or (len(o['confusion']) == K and all(len(r) == K for r in o['confusion']))\n"
              "    assert 'ci95' not in o or all(len(v) == 2 for k, v in o['ci95'].items() if k not in ('resamples', 'seed'))\n"
-             "assert d.get('extra') == 1\n"
+             "assert d.get('model') == 'a ' + chr(34) + 'quoted' + chr(34) + ' <path>' + chr(92) + 'x', d.get('model')\n"
              "\" %s %d", task, K);
     FILE *py = popen(cmd, "w");
     if (!py) return -1;
@@ -494,7 +494,8 @@ static void test_json_reports(void)
     metrics_cls *acc = metrics_cls_new(K);
     TU_CHECK(metrics_cls_add(acc, p, y, dom, N) == MS_OK);
     TU_CHECK(metrics_cls_add(acc, HAND_P, HAND_Y, NULL, 9) == MS_OK); /* no domain */
-    metrics_report_opts o = { .by_domain = 1, .ci_resamples = 50, .seed = 3, .extra = "\"extra\": 1" };
+    const char *extra[] = { "model", "a \"quoted\" <path>\\x", NULL };
+    metrics_report_opts o = { .by_domain = 1, .ci_resamples = 50, .seed = 3, .extra = extra };
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -505,6 +506,7 @@ static void test_json_reports(void)
                            "\"f1\"", "\"auc\"", "\"ci95\"", "\"domains\"", "\"0\"", "\"2\"", "\"4\"" };
     for (size_t j = 0; j < sizeof keys / sizeof *keys; j++)
         TU_CHECKF(strstr(buf, keys[j]) != NULL, "missing %s", keys[j]);
+    TU_CHECK(strstr(buf, "\"model\": \"a \\\"quoted\\\" <path>\\\\x\"") != NULL);
     int py = python_check(buf, "cls", K);
     if (py < 0) fprintf(stderr, "  (python3 not available: JSON checked by keys only)\n");
     TU_CHECKF(py <= 0, "python3 rejected the classification JSON:\n%s", buf);
@@ -515,7 +517,7 @@ static void test_json_reports(void)
     const float q[2 * 3] = { .8f, .1f, .1f, .2f, .7f, .1f };
     const int32_t z[2] = { 0, 1 };
     TU_CHECK(metrics_cls_add(u, q, z, NULL, 2) == MS_OK);
-    metrics_report_opts o2 = { .extra = "\"extra\": 1" };
+    metrics_report_opts o2 = { .extra = extra };
     f = open_memstream(&buf, &len);
     TU_CHECK(metrics_cls_write_json(f, u, &o2) == MS_OK);
     fclose(f);
@@ -538,7 +540,7 @@ static void test_json_reports(void)
     metrics_seg *s = metrics_seg_new(3);
     const int32_t sdom[4] = { 0, 0, 5, -1 };
     TU_CHECK(metrics_seg_add(s, SEG_P, SEG_T, sdom, 4, 2, 3) == MS_OK);
-    metrics_report_opts so = { .by_domain = 1, .ci_resamples = 20, .seed = 1, .extra = "\"extra\": 1" };
+    metrics_report_opts so = { .by_domain = 1, .ci_resamples = 20, .seed = 1, .extra = extra };
     f = open_memstream(&buf, &len);
     TU_CHECK(metrics_seg_write_json(f, s, &so) == MS_OK);
     fclose(f);

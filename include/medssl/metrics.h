@@ -92,6 +92,8 @@
 #ifndef MEDSSL_METRICS_H
 #define MEDSSL_METRICS_H
 
+#include "medssl/json.h"
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -109,8 +111,8 @@ typedef struct {
     int by_domain;       /* add the "domains" object */
     int ci_resamples;    /* B bootstrap resamples for "ci95"; 0 = no intervals */
     uint64_t seed;       /* bootstrap seed */
-    const char *extra;   /* raw JSON members appended to the top-level object, e.g.
-                            "\"model\": \"best.h5\"" (no braces, no leading comma), or NULL */
+    const char *const *extra; /* string members appended to the top-level object: key, value,
+                                 key, value, ..., NULL (escaped by the JSON writer), or NULL */
     const char *const *class_names; /* (K) names for the human table, or NULL (class index) */
 } metrics_report_opts;
 
@@ -163,6 +165,8 @@ void metrics_cls_result_free(metrics_cls_result *res);
 
 /* metrics.json for the accumulator (layout above); MS_ERR_RUNTIME on a write error. */
 int metrics_cls_write_json(FILE *f, const metrics_cls *acc, const metrics_report_opts *opts);
+/* The same report as the member `key` of an open JSON object (NULL: a value). */
+void metrics_cls_json(ms_json *j, const char *key, const metrics_cls *acc, const metrics_report_opts *opts);
 /* The same numbers as a table for people (per-class rows, confusion matrix, one
  * summary line per domain with by_domain). MS_ERR_RUNTIME on a write error. */
 int metrics_cls_print(FILE *f, const metrics_cls *acc, const metrics_report_opts *opts);
@@ -211,6 +215,7 @@ void metrics_seg_finish(const metrics_seg *acc, int domain, int B, uint64_t seed
 void metrics_seg_result_free(metrics_seg_result *res);
 
 int metrics_seg_write_json(FILE *f, const metrics_seg *acc, const metrics_report_opts *opts);
+void metrics_seg_json(ms_json *j, const char *key, const metrics_seg *acc, const metrics_report_opts *opts);
 int metrics_seg_print(FILE *f, const metrics_seg *acc, const metrics_report_opts *opts);
 
 /* ---- building blocks (exposed for tests and other modules) -------------------------- */

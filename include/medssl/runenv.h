@@ -17,13 +17,14 @@
 #include <stddef.h>
 
 #include "medssl/dist.h"
+#include "medssl/json.h"
 
 /* {"medssl_commit": "...", "ranks": R, "threads": T, "blas": "...",
  *  "blas_core": "...", "openblas_coretype_env": "...", "mpi": "...",
  *  "mpi_thread_level": "multiple", "hdf5": "1.10.8", "hdf5_driver": "...",
- *  "cpu": "...", "cpu_flags": "avx2 fma avx512f ..."} into json (cap bytes;
- * truncated strings stay valid JSON). hdf5_driver may be NULL ("unknown"). */
-void runenv_describe(const ms_dist *d, int threads, const char *hdf5_driver, char *json, size_t cap);
+ *  "cpu": "...", "cpu_flags": "avx2 fma avx512f ..."} as the member `key` of j
+ * (NULL: a value in an array or the whole text). hdf5_driver may be NULL ("unknown"). */
+void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads, const char *hdf5_driver);
 
 /* The medssl commit this binary was built from ("unknown" outside git). */
 const char *runenv_commit(void);

@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "medssl/common.h"
+#include "medssl/json.h"
 #include "medssl/dist.h"
 #include "medssl/layers.h"
 #include "medssl/loss.h"
@@ -124,13 +125,21 @@ static int run(const bench_opts *o, const ms_dist *d)
     double images_per_s = (double)o->batch * o->steps / elapsed;
     double gflop_per_image = 3.0 * model_forward_flops(&m) * 1e-9;
 
+    ms_json j;
+    json_begin(&j, 0);
     if (d->rank == 0) {
         if (o->json) {
-            printf("{\"images_per_s\": %.2f, \"ranks\": %d, \"threads\": %d, \"sgemm_gflops\": %.2f, "
-                   "\"batch\": %d, \"size\": %d, \"steps\": %d, \"gflop_per_image\": %.4f, "
-                   "\"achieved_gflops\": %.2f, \"layers\": [",
-                   images_per_s, d->size, threads, sgemm_avg, o->batch, o->size, o->steps,
-                   gflop_per_image, images_per_s * gflop_per_image);
+            json_object(&j, NULL);
+            json_fixed(&j, "images_per_s", images_per_s, 2);
+            json_int(&j, "ranks", d->size);
+            json_int(&j, "threads", threads);
+            json_fixed(&j, "sgemm_gflops", sgemm_avg, 2);
+            json_int(&j, "batch", o->batch);
+            json_int(&j, "size", o->size);
+            json_int(&j, "steps", o->steps);
+            json_fixed(&j, "gflop_per_image", gflop_per_image, 4);
+            json_fixed(&j, "achieved_gflops", images_per_s * gflop_per_image, 2);
+            json_array(&j, "layers");
         } else {
             printf("medssl bench: %d rank(s) x %d thread(s), global batch %d, %dx%d input, %d steps\n",
                    d->size, threads, o->batch, o->size, o->size, o->steps);
@@ -138,7 +147,6 @@ static int run(const bench_opts *o, const ms_dist *d)
             printf("%-28s %10s %10s %10s %8s\n", "layer", "fwd ms", "bwd ms", "GFLOP/s", "% sgemm");
         }
     }
-    int first_layer = 1;
     double total_ms = 0;
     for (int i = 0; i < m.n_ops; i++) {
         const ms_op *op = &m.ops[i];
@@ -158,11 +166,14 @@ static int run(const bench_opts *o, const ms_dist *d)
         }
         if (o->json) {
             if (!is_gemm) continue;
-            printf("%s{\"name\": \"%s\", \"kind\": \"%s\", \"gflops\": %.2f, \"pct_of_sgemm\": %.1f, "
-                   "\"fwd_ms\": %.3f, \"bwd_ms\": %.3f}",
-                   first_layer ? "" : ", ", op->name, model_op_kind_name(op->kind), gflops,
-                   100.0 * gflops / sgemm_avg, fwd_s * 1e3, bwd_s * 1e3);
-            first_layer = 0;
+            json_object(&j, NULL);
+            json_str(&j, "name", op->name);
+            json_str(&j, "kind", model_op_kind_name(op->kind));
+            json_fixed(&j, "gflops", gflops, 2);
+            json_fixed(&j, "pct_of_sgemm", 100.0 * gflops / sgemm_avg, 1);
+            json_fixed(&j, "fwd_ms", fwd_s * 1e3, 3);
+            json_fixed(&j, "bwd_ms", bwd_s * 1e3, 3);
+            json_end(&j);
         } else if (is_gemm) {
             printf("%-28s %10.2f %10.2f %10.1f %7.1f%%\n", op->name, fwd_s * 1e3, bwd_s * 1e3, gflops,
                    100.0 * gflops / sgemm_avg);
@@ -171,15 +182,21 @@ static int run(const bench_opts *o, const ms_dist *d)
         }
     }
     if (d->rank == 0) {
-        if (o->json)
-            printf("], \"step_ms\": %.2f, \"layers_ms\": %.2f, \"loss_first\": %.4f, \"loss_last\": %.4f}\n",
-                   elapsed / o->steps * 1e3, total_ms, loss_first, loss_last);
-        else
+        if (o->json) {
+            json_end(&j);
+            json_fixed(&j, "step_ms", elapsed / o->steps * 1e3, 2);
+            json_fixed(&j, "layers_ms", total_ms, 2);
+            json_fixed(&j, "loss_first", loss_first, 4);
+            json_fixed(&j, "loss_last", loss_last, 4);
+            json_end(&j);
+            printf("%s\n", json_text(&j));
+        } else
             printf("\nstep %.1f ms (layers %.1f ms, rest: loss, all-reduce, optimizer)\n"
                    "throughput: %.1f images/s  (%.2f GFLOP per image per step, %.1f GFLOP/s achieved)\n",
                    elapsed / o->steps * 1e3, total_ms, images_per_s, gflop_per_image,
                    images_per_s * gflop_per_image);
     }
+    json_free(&j);
     free(prof);
     free(x);
     free(y);

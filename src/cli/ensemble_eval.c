@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "ensemble_internal.h"
 #include "medssl/common.h"
+#include "medssl/json.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
 #include "medssl/ensemble.h"
@@ -46,14 +47,12 @@ static char *cls_json(int K, const float *scores, const int32_t *labels, const i
     headline[1] = r.balanced_accuracy;
     headline[2] = r.macro_auc;
     metrics_cls_result_free(&r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    ms_json j;
+    json_begin(&j, 0);
     metrics_report_opts ro = { .by_domain = by_domain };
-    metrics_cls_write_json(f, acc, &ro);
-    fclose(f);
+    metrics_cls_json(&j, NULL, acc, &ro);
     metrics_cls_free(acc);
-    return buf;
+    return j.buf; /* the writer's buffer, owned by the caller now */
 }
 
 static char *seg_json(int K, const uint8_t *pred, const uint8_t *truth, const int32_t *domains, long long n, int H, int W,
@@ -67,14 +66,12 @@ static char *seg_json(int K, const uint8_t *pred, const uint8_t *truth, const in
     headline[1] = r.dsc_std;
     headline[2] = NAN;
     metrics_seg_result_free(&r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    ms_json j;
+    json_begin(&j, 0);
     metrics_report_opts ro = { .by_domain = by_domain };
-    metrics_seg_write_json(f, acc, &ro);
-    fclose(f);
+    metrics_seg_json(&j, NULL, acc, &ro);
     metrics_seg_free(acc);
-    return buf;
+    return j.buf; /* the writer's buffer, owned by the caller now */
 }
 
 /* Splits a comma-separated list of member checkpoints. */
@@ -304,29 +301,38 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
                 printf("%s\n", r == M - 1 ? "\n---- combiners" : "");
             }
         }
-        char *doc = NULL;
-        size_t len = 0;
-        FILE *mf = open_memstream(&doc, &len);
-        fprintf(mf, "{\"task\": \"%s\", \"data\": \"%s\", \"members\": [", segment ? "segment" : "classify", o->data);
-        for (int m = 0; m < M; m++)
-            fprintf(mf, "%s{\"path\": \"%s\", \"weight\": %.9g, \"metrics\": %s}", m ? ", " : "", ml.path[m], (double)w[m],
-                    json[m]);
-        fprintf(mf, "], \"combiners\": {");
-        for (int r = M; r < rows; r++) fprintf(mf, "%s\"%s\": %s", r > M ? ", " : "", names[r], json[r]);
-        fprintf(mf, "}}\n");
-        fclose(mf);
-        if (o->json) fputs(doc, f);
+        ms_json j;
+        json_begin(&j, 0);
+        json_object(&j, NULL);
+        json_str(&j, "task", segment ? "segment" : "classify");
+        json_str(&j, "data", o->data);
+        json_array(&j, "members");
+        for (int m = 0; m < M; m++) {
+            json_object(&j, NULL);
+            json_str(&j, "path", ml.path[m]);
+            json_num(&j, "weight", (double)w[m], 9);
+            json_raw(&j, "metrics", json[m]); /* written by the same writer */
+            json_end(&j);
+        }
+        json_end(&j);
+        json_object(&j, "combiners");
+        for (int r = M; r < rows; r++) json_raw(&j, names[r], json[r]);
+        json_end(&j);
+        json_end(&j);
+        const char *doc = json_text(&j);
+        if (o->json) fprintf(f, "%s\n", doc);
         if (o->out) {
             char path[ENS_PATH + 32];
             if (!(rc = runctl_make_dir(o->out))) {
                 snprintf(path, sizeof path, "%s/metrics.json", o->out);
                 FILE *out = fopen(path, "w");
-                if (!out || fputs(doc, out) < 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write", path);
+                if (!out || fputs(doc, out) < 0 || fputs("\n", out) < 0)
+                    rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write", path);
                 if (out) fclose(out);
                 if (!rc) fprintf(stderr, "medssl ensemble: wrote %s\n", path);
             }
         }
-        free(doc);
+        json_free(&j);
     }
     for (int r = 0; r < rows; r++) free(json[r]);
     free(scores);

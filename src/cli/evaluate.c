@@ -159,9 +159,7 @@ static int write_json_file(const char *dir, const metrics_cls *cls, const metric
 
 static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, const eval_data *e)
 {
-    char extra[8400];
-    snprintf(extra, sizeof extra, "\"model\": \"%s\", \"data\": \"%s\", \"task\": \"%s\"", o->model, o->data,
-             p->segment ? "segment" : "classify");
+    const char *extra[] = { "model", o->model, "data", o->data, "task", p->segment ? "segment" : "classify", NULL };
     metrics_report_opts ro = { .by_domain = o->by_domain, .ci_resamples = o->ci, .seed = (uint64_t)o->seed,
                                .extra = extra };
     metrics_cls *cls = NULL;

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
+#include "medssl/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -91,37 +92,59 @@ static void class_name(const char *names, int i, char *out, size_t cap)
 static void print_json(const ms_corpus *c, const corpus_stats *st)
 {
     double npx = (double)c->N * c->C * c->H * c->W, mean = st->sum / npx;
-    printf("{\"path\": \"%s\", \"format\": \"%s\", \"version\": %d, \"images\": %lld, \"channels\": %d, "
-           "\"height\": %d, \"width\": %d, \"dtype\": \"%s\", \"chunked\": %s, \"chunk_images\": %lld, "
-           "\"min\": %.6g, \"max\": %.6g, \"mean\": %.6g, \"std\": %.6g",
-           c->path, CORPUS_FORMAT, CORPUS_VERSION, c->N, c->C, c->H, c->W, corpus_dtype_name(c->dtype),
-           c->chunked ? "true" : "false", c->chunk_n,
-           st->min, st->max, mean, sqrt(fmax(st->sum2 / npx - mean * mean, 0)));
+    ms_json j;
+    json_begin(&j, 0);
+    json_object(&j, NULL);
+    json_str(&j, "path", c->path);
+    json_str(&j, "format", CORPUS_FORMAT);
+    json_int(&j, "version", CORPUS_VERSION);
+    json_int(&j, "images", c->N);
+    json_int(&j, "channels", c->C);
+    json_int(&j, "height", c->H);
+    json_int(&j, "width", c->W);
+    json_str(&j, "dtype", corpus_dtype_name(c->dtype));
+    json_bool(&j, "chunked", c->chunked);
+    json_int(&j, "chunk_images", c->chunk_n);
+    json_num(&j, "min", st->min, 6);
+    json_num(&j, "max", st->max, 6);
+    json_num(&j, "mean", mean, 6);
+    json_num(&j, "std", sqrt(fmax(st->sum2 / npx - mean * mean, 0)), 6);
     if (corpus_has_labels(c)) {
-        printf(", \"labeled\": %lld, \"unlabeled\": %lld, \"classes\": [", c->N - st->unlabeled, st->unlabeled);
+        json_int(&j, "labeled", c->N - st->unlabeled);
+        json_int(&j, "unlabeled", st->unlabeled);
+        json_array(&j, "classes");
         for (int k = 0; k < c->n_classes; k++) {
             char name[256];
             class_name(c->class_names, k, name, sizeof name);
-            printf("%s{\"index\": %d, \"name\": \"%s\", \"count\": %lld}", k ? ", " : "", k, name, st->class_count[k]);
+            json_object(&j, NULL);
+            json_int(&j, "index", k);
+            json_str(&j, "name", name);
+            json_int(&j, "count", st->class_count[k]);
+            json_end(&j);
         }
-        printf("]");
+        json_end(&j);
     }
+    char key[16];
     if (corpus_has_masks(c)) {
-        printf(", \"mask_pixels\": {");
-        int first = 1;
+        json_object(&j, "mask_pixels");
         for (int v = 0; v < 256; v++)
             if (st->mask_count[v]) {
-                printf("%s\"%d\": %lld", first ? "" : ", ", v, st->mask_count[v]);
-                first = 0;
+                snprintf(key, sizeof key, "%d", v);
+                json_int(&j, key, st->mask_count[v]);
             }
-        printf("}");
+        json_end(&j);
     }
     if (corpus_has_domains(c)) {
-        printf(", \"domains\": {");
-        for (int d = 0; d <= st->max_domain; d++) printf("%s\"%d\": %lld", d ? ", " : "", d, st->domain_count[d]);
-        printf("}");
+        json_object(&j, "domains");
+        for (int d = 0; d <= st->max_domain; d++) {
+            snprintf(key, sizeof key, "%d", d);
+            json_int(&j, key, st->domain_count[d]);
+        }
+        json_end(&j);
     }
-    printf("}\n");
+    json_end(&j);
+    printf("%s\n", json_text(&j));
+    json_free(&j);
 }
 
 static void print_text(const ms_corpus *c, const corpus_stats *st)

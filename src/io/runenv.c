@@ -23,29 +23,6 @@
 
 const char *runenv_commit(void) { return MEDSSL_COMMIT; }
 
-/* Appends "key": "value" with the value JSON-escaped (control bytes dropped). */
-static size_t put_str(char *out, size_t cap, size_t n, const char *key, const char *value)
-{
-    if (n + 8 >= cap) return n;
-    n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": \"", n > 1 ? ", " : "", key);
-    for (const char *p = value ? value : "unknown"; *p && n + 4 < cap; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch < 0x20) continue;
-        if (ch == '"' || ch == '\\') out[n++] = '\\';
-        out[n++] = (char)ch;
-    }
-    if (n + 2 < cap) out[n++] = '"';
-    out[n] = '\0';
-    return n;
-}
-
-static size_t put_int(char *out, size_t cap, size_t n, const char *key, long v)
-{
-    if (n + 8 >= cap) return n;
-    n += (size_t)snprintf(out + n, cap - n, "%s\"%s\": %ld", n > 1 ? ", " : "", key, v);
-    return n < cap ? n : cap - 1;
-}
-
 /* The CPU's model name and the vector-ISA flags that decide kernels. */
 static void cpu_info(char *model, size_t mcap, char *flags, size_t fcap)
 {
@@ -82,7 +59,7 @@ static void cpu_info(char *model, size_t mcap, char *flags, size_t fcap)
     fclose(f);
 }
 
-void runenv_describe(const ms_dist *d, int threads, const char *hdf5_driver, char *json, size_t cap)
+void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads, const char *hdf5_driver)
 {
     char blas[256] = MEDSSL_BLAS_LIBS, core[64] = "unknown", mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown", hdf5[32];
     char level[16] = "unknown", model[256], flags[512];
@@ -108,23 +85,18 @@ void runenv_describe(const ms_dist *d, int threads, const char *hdf5_driver, cha
     snprintf(hdf5, sizeof hdf5, "%d.%d.%d", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
     cpu_info(model, sizeof model, flags, sizeof flags);
     const char *coretype = getenv("OPENBLAS_CORETYPE");
-    size_t n = 0;
-    if (cap < 3) return;
-    json[n++] = '{';
-    json[n] = '\0';
-    n = put_str(json, cap, n, "medssl_commit", runenv_commit());
-    n = put_int(json, cap, n, "ranks", d ? d->size : 1);
-    n = put_int(json, cap, n, "threads", threads);
-    n = put_str(json, cap, n, "blas", blas);
-    n = put_str(json, cap, n, "blas_core", core);
-    n = put_str(json, cap, n, "openblas_coretype_env", coretype ? coretype : "");
-    n = put_str(json, cap, n, "mpi", mpi);
-    n = put_str(json, cap, n, "mpi_thread_level", level);
-    n = put_str(json, cap, n, "hdf5", hdf5);
-    n = put_str(json, cap, n, "hdf5_driver", hdf5_driver);
-    n = put_str(json, cap, n, "cpu", model);
-    n = put_str(json, cap, n, "cpu_flags", flags);
-    if (n + 2 > cap) n = cap - 2;
-    json[n++] = '}';
-    json[n] = '\0';
+    json_object(j, key);
+    json_str(j, "medssl_commit", runenv_commit());
+    json_int(j, "ranks", d ? d->size : 1);
+    json_int(j, "threads", threads);
+    json_str(j, "blas", blas);
+    json_str(j, "blas_core", core);
+    json_str(j, "openblas_coretype_env", coretype ? coretype : "");
+    json_str(j, "mpi", mpi);
+    json_str(j, "mpi_thread_level", level);
+    json_str(j, "hdf5", hdf5);
+    json_str(j, "hdf5_driver", hdf5_driver ? hdf5_driver : "unknown");
+    json_str(j, "cpu", model);
+    json_str(j, "cpu_flags", flags);
+    json_end(j);
 }

@@ -2,6 +2,7 @@
 #include "medssl/trainer.h"
 
 #include "medssl/common.h"
+#include "medssl/json.h"
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
 #include "medssl/runctl.h"
@@ -13,14 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* A number for metrics.jsonl: %.<digits>g, or null when not finite (JSON has no NaN). */
-static const char *json_num(char buf[32], double v, int digits)
-{
-    if (isfinite(v)) snprintf(buf, 32, "%.*g", digits, v);
-    else snprintf(buf, 32, "null");
-    return buf;
-}
 
 static int fail(const ms_trainer *t, int code)
 {
@@ -155,29 +148,30 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
     t->best_metric = t->st.best_metric;
     t->best_epoch = (long)t->st.best_epoch;
     grad_sync_init(&t->sync, t->d, &t->model->slab, (size_t)1 << 20);
-    runenv_describe(t->d, t->threads, t->hdf5_driver, t->environment, sizeof t->environment);
+    ms_json env;
+    json_begin(&env, 0);
+    runenv_describe(&env, NULL, t->d, t->threads, t->hdf5_driver);
+    CHECK(json_length(&env) < sizeof t->environment);
+    memcpy(t->environment, json_text(&env), json_length(&env) + 1);
+    json_free(&env);
     t->meta.environment = t->environment;
     if (t->d->rank != 0) return MS_OK;
-    char line[4096 + 2048 + 128], from[4096 + 8] = "null";
-    if (path[0]) { /* a path as a JSON string: quotes and backslashes escaped */
-        size_t n = 0;
-        from[n++] = '"';
-        for (const char *p = path; *p && n + 3 < sizeof from; p++) {
-            if ((unsigned char)*p < 0x20) continue;
-            if (*p == '"' || *p == '\\') from[n++] = '\\';
-            from[n++] = *p;
-        }
-        from[n++] = '"';
-        from[n] = '\0';
-    }
     char when[32] = "";
     const time_t now = time(NULL);
     struct tm utc;
     if (gmtime_r(&now, &utc)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    snprintf(line, sizeof line,
-             "{\"event\": \"start\", \"time\": \"%s\", \"step\": %lld, \"resumed_from\": %s, \"environment\": %s}", when,
-             t->st.step, from, t->environment);
-    if ((rc = runctl_append_metrics(t->out, line))) return rc;
+    ms_json line;
+    json_begin(&line, 0);
+    json_object(&line, NULL);
+    json_str(&line, "event", "start");
+    json_str(&line, "time", when);
+    json_int(&line, "step", t->st.step);
+    json_str(&line, "resumed_from", path[0] ? path : NULL);
+    json_raw(&line, "environment", t->environment);
+    json_end(&line);
+    rc = runctl_append_metrics(t->out, json_text(&line));
+    json_free(&line);
+    if (rc) return rc;
     return MS_OK;
 }
 
@@ -311,22 +305,27 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
         }
     }
     if (t->d->rank != 0) return 0;
-    char line[768], n_loss[32], n_vloss[32], n_metric[32], n_psnr[32];
-    int len = snprintf(line, sizeof line,
-                       "{\"epoch\": %ld, \"step\": %lld, \"loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f, "
-                       "\"loader_wait_s\": %.3f, \"allreduce_wait_s\": %.3f",
-                       epoch, t->st.step, json_num(n_loss, train_loss, 6), lr, ips, t->t_loader_wait, t->t_allreduce_wait);
+    ms_json line;
+    json_begin(&line, 0);
+    json_object(&line, NULL);
+    json_int(&line, "epoch", epoch);
+    json_int(&line, "step", t->st.step);
+    json_num(&line, "loss", train_loss, 6);
+    json_num(&line, "lr", lr, 6);
+    json_fixed(&line, "images_per_s", ips, 2);
+    json_fixed(&line, "loader_wait_s", t->t_loader_wait, 3);
+    json_fixed(&line, "allreduce_wait_s", t->t_allreduce_wait, 3);
     if (t->val) {
-        len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_loss\": %s, \"%s\": %s",
-                        json_num(n_vloss, val_loss, 6), t->metric_key, json_num(n_metric, metric, 6));
+        json_num(&line, "val_loss", val_loss, 6);
+        json_num(&line, t->metric_key, metric, 6);
         if (strcmp(t->metric_key, "val_mse") == 0) /* reconstruction: PSNR for a [0,1] signal */
-            len += snprintf(line + len, sizeof line - (size_t)len, ", \"val_psnr\": %s",
-                            json_num(n_psnr, 10 * log10(1.0 / metric), 4));
+            json_num(&line, "val_psnr", 10 * log10(1.0 / metric), 4);
         fprintf(stderr, "epoch %ld/%d  validation: loss %.4f  %s %.4f%s\n", epoch + 1, t->epochs, val_loss,
                 t->metric_key + 4, metric, *is_best ? "  (best)" : "");
     }
-    snprintf(line + len, sizeof line - (size_t)len, "}");
-    *log_rc = runctl_append_metrics(t->out, line); /* rank 0 alone: the caller agrees on it */
+    json_end(&line);
+    *log_rc = runctl_append_metrics(t->out, json_text(&line)); /* rank 0 alone: the caller agrees on it */
+    json_free(&line);
     return 0;
 }
 
@@ -399,11 +398,17 @@ int trainer_run(ms_trainer *t)
             double eta = (double)(total_steps - t->st.step) * (now - t_start) / (double)(t->st.step - step0);
             fprintf(stderr, "epoch %ld/%d  step %lld/%lld  loss %.4f  lr %.4g  %.1f img/s  ETA %dm%02ds\n", epoch + 1,
                     t->epochs, t->st.step, total_steps, loss_sum / log_n, lr, ips, (int)(eta / 60), (int)eta % 60);
-            char line[512];
-            char n_loss[32];
-            snprintf(line, sizeof line, "{\"epoch\": %ld, \"step\": %lld, \"loss\": %s, \"lr\": %.6g, \"images_per_s\": %.2f}",
-                     epoch, t->st.step, json_num(n_loss, loss_sum / log_n, 6), lr, ips);
-            log_rc = runctl_append_metrics(t->out, line); /* agreed on below: rank 0 alone writes */
+            ms_json line;
+            json_begin(&line, 0);
+            json_object(&line, NULL);
+            json_int(&line, "epoch", epoch);
+            json_int(&line, "step", t->st.step);
+            json_num(&line, "loss", loss_sum / log_n, 6);
+            json_num(&line, "lr", lr, 6);
+            json_fixed(&line, "images_per_s", ips, 2);
+            json_end(&line);
+            log_rc = runctl_append_metrics(t->out, json_text(&line)); /* agreed on below: rank 0 alone writes */
+            json_free(&line);
             t_log = now;
             loss_sum = 0;
             log_n = 0;

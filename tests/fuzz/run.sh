@@ -52,7 +52,7 @@ compile() { # SRC: one object under $OUT/obj, mirroring the source path
   $CC $CFLAGS -I"$(dirname "$src")" -c "$src" -o "$obj.tmp" && mv "$obj.tmp" "$obj"
 }
 export -f compile
-LIB_SRCS=$(find "$ROOT/src/nn" "$ROOT/src/data" "$ROOT/src/dist" "$ROOT/src/io" "$ROOT/src/train" \
+LIB_SRCS=$(find "$ROOT/src/core" "$ROOT/src/nn" "$ROOT/src/data" "$ROOT/src/dist" "$ROOT/src/io" "$ROOT/src/train" \
                 "$ROOT/pretext" "$ROOT/finetune" -name '*.c' | sort)
 # shellcheck disable=SC2086
 printf '%s\n' $LIB_SRCS "$HERE"/fuzz_*.c | xargs -P "$JOBS" -I{} bash -c 'compile {}' ||
