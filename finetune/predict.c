@@ -1,5 +1,6 @@
 /* predict — running a fine-tuned model over a corpus (see medssl/predict.h). */
 #include "medssl/predict.h"
+#include "medssl/dist.h"
 
 #include "medssl/ckpt.h"
 #include "medssl/common.h"
@@ -93,4 +94,78 @@ void predict_argmax_pixels(const float *probs, long long n, int K, int HW, uint8
             pred[(size_t)i * HW + q] = (uint8_t)best;
         }
     }
+}
+
+/* ---- over the ranks of d ---- */
+
+int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domains, int keep_probs, ms_predictions *e)
+{
+    const long long N = c->N;
+    long long *first = ms_malloc((size_t)d->size * sizeof(long long)), *counts = ms_malloc((size_t)d->size * sizeof(long long));
+    for (int r = 0; r < d->size; r++) {
+        first[r] = N * r / d->size;
+        counts[r] = N * (r + 1) / d->size - first[r];
+    }
+    const long long mine = counts[d->rank], rows = d->rank == 0 ? N : mine;
+    const int HW = c->H * c->W;
+    e->n = N;
+    e->labels = p->segment ? NULL : ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t));
+    e->domains = want_domains ? ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t)) : NULL;
+    float *probs = ms_malloc((size_t)(mine ? mine : 1) * p->K * (p->segment ? HW : 1) * sizeof(float));
+    uint8_t *truth = p->segment ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
+    int rc = predictor_run(p, c, first[d->rank], mine, probs, e->labels, truth, e->domains);
+    const int bad = rc != 0, any = dist_any(d, bad);
+    if (!any) {
+        if (p->segment && keep_probs) { /* (n, K, HW) probabilities, for ensembles */
+            if (d->rank == 0 && d->size > 1) {
+                float *all = ms_malloc((size_t)N * p->K * HW * sizeof(float));
+                memcpy(all, probs, (size_t)mine * p->K * HW * sizeof(float));
+                free(probs);
+                probs = all;
+            }
+            dist_gather_rows(d, probs, mine, (size_t)(p->K * HW) * sizeof(float), first, counts);
+            dist_gather_rows(d, truth, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
+            e->probs = probs;
+            e->truth = truth;
+            probs = NULL;
+            truth = NULL;
+        } else if (p->segment) {
+            e->pred = ms_malloc((size_t)(rows ? rows : 1) * HW);
+            predict_argmax_pixels(probs, mine, p->K, HW, e->pred);
+            free(probs);
+            probs = NULL;
+            /* rank 0's own share is already at the front of its arrays */
+            dist_gather_rows(d, e->pred, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
+            dist_gather_rows(d, truth, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
+            e->truth = truth;
+            truth = NULL;
+        } else {
+            if (d->rank == 0 && d->size > 1) {
+                float *all = ms_malloc((size_t)N * p->K * sizeof(float));
+                memcpy(all, probs, (size_t)mine * p->K * sizeof(float));
+                free(probs);
+                probs = all;
+            }
+            dist_gather_rows(d, probs, mine, (size_t)(p->K) * sizeof(float), first, counts);
+            dist_gather_rows(d, e->labels, mine, (size_t)(1) * sizeof(int32_t), first, counts);
+            e->probs = probs;
+            probs = NULL;
+        }
+        if (e->domains) dist_gather_rows(d, e->domains, mine, (size_t)(1) * sizeof(int32_t), first, counts);
+    }
+    free(probs);
+    free(truth);
+    free(first);
+    free(counts);
+    if (any && !bad) return MS_FAIL(MS_ERR_INPUT, "another rank failed to read %s", c->path);
+    return rc;
+}
+
+void predictions_free(ms_predictions *e)
+{
+    free(e->probs);
+    free(e->pred);
+    free(e->truth);
+    free(e->labels);
+    free(e->domains);
 }

@@ -136,6 +136,13 @@ expect_line "medssl ensemble: --combiner min: a segmentation ensemble combines b
     ensemble evaluate --ensemble segens --data segte.h5 --combiner average,min
 expect_line "medssl ensemble train: unknown flag '--task' (finetune flags go after --: medssl ensemble train --train FILE \
 --out DIR -- --task ... --strategy ...)" ensemble train --members 2 --train tr.h5 --out b3 "${FT[@]}"
+# boosting is for classification, however --task is spelled (it used to be found only as "--task segment")
+expect_line "medssl ensemble: --method boosting: classification only" \
+    ensemble train --method boosting --members 2 --train seg.h5 --out b4 -- --task=segment --strategy scratch
+expect_line "medssl ensemble train: the finetune flags after -- need --task and --strategy" \
+    ensemble train --members 2 --train tr.h5 --out b5
+expect_line "medssl finetune: --epochs 0: expected an integer in [1, 100000]" \
+    ensemble train --members 2 --train tr.h5 --out b6 -- --task classify --strategy scratch --epochs 0
 expect_line "medssl ensemble: --ensemble $out/nowhere: no such folder (expected the --out folder of medssl ensemble train, \
 with members.txt)" ensemble evaluate --ensemble "$out/nowhere" --data te.h5
 mkdir -p empty

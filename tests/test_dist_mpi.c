@@ -5,6 +5,7 @@
 #include "medssl/loss.h"
 #include "medssl/model.h"
 #include "medssl/rng.h"
+#include "medssl/trainer.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -43,17 +44,29 @@ static void make_batch(float *x, int32_t *y, int half)
     for (int i = 0; i < N; i++) y[i] = (int32_t)rng_below(&r, K);
 }
 
-/* Gradient of this half's mean loss, with optional sync. */
-static void grads_of_half(ms_model *m, int half, ms_grad_sync *sync)
-{
-    float x[N * S * S];
+typedef struct {
+    ms_model *m;
+    int half;
+    float x[N * S * S]; /* the model reads its input again in backward: it lives here */
     int32_t y[N];
-    make_batch(x, y, half);
+} half_batch;
+
+/* The step loss of this half's batch (train_step's callback). */
+static double half_loss(void *ctx, uint64_t key)
+{
+    half_batch *h = ctx;
+    make_batch(h->x, h->y, h->half);
+    float *logits = model_forward(h->m, h->x, 1, key);
+    return softmax_ce_loss(model_output_grad(h->m), logits, h->y, NULL, -1, N, K, 1, 1.0f);
+}
+
+/* Gradient of this half's mean loss, on this rank alone. */
+static void grads_of_half(ms_model *m, int half)
+{
+    half_batch h = { .m = m, .half = half };
     slab_zero_grad(&m->slab);
-    float *logits = model_forward(m, x, 1, 0);
-    softmax_ce_loss(model_output_grad(m), logits, y, NULL, -1, N, K, 1, 1.0f);
-    if (sync) grad_sync_begin(sync);
-    model_backward(m, 0, sync ? dist_grads_ready : NULL, sync);
+    half_loss(&h, 0);
+    model_backward(m, 0, NULL, NULL);
 }
 
 static void test_grad_allreduce(void)
@@ -63,16 +76,18 @@ static void test_grad_allreduce(void)
     CHECK(model_plan(&m, N, S, S) == 0);
     ms_grad_sync sync;
     grad_sync_init(&sync, &D, &m.slab, 100); /* tiny buckets: many overlapped all-reduces */
-    grads_of_half(&m, D.rank, &sync);
-    int launched_during_backward = sync.n_req;
-    grad_sync_finish(&sync);
+    /* the trainer's step without the optimizer: gradients all-reduced in buckets */
+    half_batch h = { .m = &m, .half = D.rank };
+    ms_step_stats st;
+    train_step(&m, &sync, NULL, 0, 0, half_loss, &h, &st);
+    const int launched_during_backward = st.buckets_during_backward;
     float *synced = ms_malloc(m.slab.n * sizeof(float));
     memcpy(synced, m.slab.grad, m.slab.n * sizeof(float));
 
     /* Reference: both halves computed on this rank, averaged. */
     float *expect = ms_calloc(m.slab.n, sizeof(float));
     for (int half = 0; half < D.size; half++) {
-        grads_of_half(&m, half, NULL);
+        grads_of_half(&m, half);
         for (size_t i = 0; i < m.slab.n; i++) expect[i] += m.slab.grad[i] / (float)D.size;
     }
     TU_ALLCLOSE(synced, expect, m.slab.n, 1e-6, 1e-5);

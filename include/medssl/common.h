@@ -60,4 +60,9 @@ _Noreturn void ms_fatal_exit(int code);
 
 double ms_now(void); /* monotonic seconds */
 
+/* The index of the largest of x[0], x[stride], ..., x[(n-1)*stride] (the
+ * first one on ties; n >= 1): a class from scores, a pixel's class from
+ * (K, HW) planes with stride HW. */
+int ms_argmax(const float *x, int n, long long stride);
+
 #endif

@@ -59,7 +59,40 @@ void dist_grads_ready(void *grad_sync, size_t offset, size_t count);
 /* Launches what is pending, waits for all, divides by the rank count. */
 void grad_sync_finish(ms_grad_sync *g);
 
+/* ---- agreement: every "did any rank ..." goes through these (collectives) ---- */
+
 /* Sum of a double over ranks (for logging losses and metrics). */
 double dist_sum_double(const ms_dist *d, double x);
+/* x[0..n) summed over the ranks, in place: one collective for several
+ * per-step numbers (the trainer fuses its loss and its flags this way). */
+void dist_sum(const ms_dist *d, double *x, int n);
+long long dist_sum_ll(const ms_dist *d, long long x);
+/* The largest x over the ranks (e.g. the worst exit code, quietly). */
+int dist_max_int(const ms_dist *d, int x);
+/* 1 on every rank when flag is nonzero on any rank. */
+int dist_any(const ms_dist *d, int flag);
+/* After a step that may fail on some ranks: every rank gets the worst code;
+ * a failing rank prints its message ("medssl <cmd>: [rank r: ]..."), rank 0
+ * says so when only another rank failed; the error is then cleared
+ * (ms_clear_error), so callers print nothing more. */
+int dist_agree(const ms_dist *d, const char *cmd, int rc);
+/* Gathers the ranks' rows to rank 0 in rank order: rank r holds counts[r]
+ * rows of row_bytes (mine of them: counts[rank]) that go to row first[r] of
+ * rank 0's array; on rank 0, rows is the whole array with its own share
+ * already at first[0] (in place), elsewhere only the rank's share. */
+void dist_gather_rows(const ms_dist *d, void *rows, long long mine, size_t row_bytes, const long long *first,
+                      const long long *counts);
+/* The MPI library ("Open MPI v4.1.4") and the thread level it provides
+ * ("multiple", ...); "unknown" before MPI_Init. */
+void dist_library(char *mpi, size_t mpi_cap, char *level, size_t level_cap);
+void dist_barrier(const ms_dist *d);
+/* This process's rank in comm (e.g. its group's, for who reports). */
+int dist_rank_in(MPI_Comm comm);
+
+/* An ms_sum_fn (medssl/model.h) over MPI: buf[0..count) summed over the ranks
+ * of `dist` (an ms_dist *, read only), in place, on every rank; a collective.
+ * Sync-BN reaches the other ranks through it:
+ *   if (sync_bn && d->size > 1) model_set_bn_reducer(m, dist_sum_doubles_inplace, (void *)d); */
+void dist_sum_doubles_inplace(double *buf, int count, void *dist);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "medssl/corpus.h"
+#include "medssl/dist.h"
 #include "medssl/model.h"
 
 typedef struct {
@@ -33,6 +34,23 @@ void predictor_close(ms_predictor *p);
  * and domains (n) are filled when non-NULL (the corpus must have them). */
 int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, float *probs, int32_t *labels,
                   uint8_t *masks, int32_t *domains);
+
+/* Predictions of a fine-tuned model over a whole corpus, gathered on rank 0:
+ * per image the class probabilities probs (n, K) (classify), the predicted
+ * mask pred (n, HW) or with keep_probs the probabilities (n, K, HW)
+ * (segment), the truth (labels or masks) and with want_domains the domains.
+ * The ranks of d predict contiguous ranges and rank 0 receives them in order
+ * (every sample once: the result does not depend on the rank count); on
+ * other ranks the arrays hold only that rank's share. A collective; used by
+ * evaluate, ensemble evaluate and predict. */
+typedef struct {
+    long long n;
+    float *probs;
+    uint8_t *pred, *truth;
+    int32_t *labels, *domains;
+} ms_predictions;
+int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domains, int keep_probs, ms_predictions *e);
+void predictions_free(ms_predictions *e);
 
 /* Argmax over K of probs (n, K, HW) per pixel into pred (n, HW). */
 void predict_argmax_pixels(const float *probs, long long n, int K, int HW, uint8_t *pred);

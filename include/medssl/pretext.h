@@ -48,6 +48,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "medssl/model.h"
+#include "medssl/trainer.h"
+
 typedef enum { PRETEXT_ROTATION, PRETEXT_JIGSAW, PRETEXT_AUTOENCODER, PRETEXT__COUNT } ms_pretext_kind;
 typedef enum { AE_PLAIN, AE_DENOISING, AE_INPAINTING, AE__COUNT } ms_ae_variant;
 
@@ -137,5 +140,31 @@ typedef struct {
 extern const ms_pretext_task pretext_rotation_task;
 extern const ms_pretext_task pretext_jigsaw_task;
 extern const ms_pretext_task pretext_autoencoder_task;
+
+/* ---- Training: a pretext task as the trainer's task (pretext_train.c) ------
+ * The trainer (medssl/trainer.h) sees a pretext task through
+ * pretext_train_ops(kind) with an ms_pretext_train as its context: prepare
+ * turns a loader batch into model inputs and targets (pretext_make) and sets
+ * the model's rows; the loss is cross-entropy over the pretext classes
+ * (metric val_accuracy) or the reconstruction MSE (metric val_mse, and
+ * val_psnr in metrics.jsonl); the autoencoder writes
+ * <out>/recon/epoch-E.png of its first validation batch every recon_every
+ * epochs (rank 0). Buffers hold `batch` images of this rank. */
+typedef struct {
+    const ms_pretext *p;
+    ms_model *model;
+    int R, in_h, in_w;
+    float *inputs, *recon;          /* (batch*R, C, in_h, in_w), (batch, C, H, W) */
+    int32_t *targets, *row_targets; /* (batch*R) */
+    const char *out;
+    int recon_every, recon_count, rank;
+    long epoch;                     /* the epoch running */
+    int recon_pending;              /* the next validation batch becomes a reconstruction PNG */
+} ms_pretext_train;
+
+int pretext_train_init(ms_pretext_train *pt, const ms_pretext *p, ms_model *m, int batch, const char *out,
+                       int recon_every, int recon_count, int rank);
+void pretext_train_free(ms_pretext_train *pt);
+const ms_task_ops *pretext_train_ops(ms_pretext_kind kind);
 
 #endif

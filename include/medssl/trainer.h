@@ -30,15 +30,21 @@
 
 #include "medssl/ckpt.h"
 #include "medssl/dist.h"
+#include "medssl/json.h"
 #include "medssl/loader.h"
 #include "medssl/model.h"
 #include "medssl/optim.h"
 
 typedef struct {
+    const char *metric_key;     /* metrics.jsonl key of the validation metric, e.g. "val_accuracy" */
+    int higher_better;          /* best.h5 by the highest metric (else the lowest) */
     int (*prepare)(void *ctx, const ms_batch *b, long epoch, int training);
     double (*loss)(void *ctx, int terms, int training, float weight, uint64_t dropout_key, double *score,
                    double *count);
     int (*epoch_begin)(void *ctx, long epoch); /* may be NULL */
+    /* may be NULL: more metrics.jsonl members derived from the metric (the
+     * autoencoder's val_psnr from its val_mse) */
+    void (*log_metric)(ms_json *line, double metric);
 } ms_task_ops;
 
 typedef struct {
@@ -57,14 +63,16 @@ typedef struct {
     int epochs, global_batch, log_every, keep, patience; /* patience 0: no early stopping */
     long max_steps;             /* 0: none */
     int threads;                /* threads per rank (recorded with the run) */
+    int quiet;                  /* no progress lines */
     const char *hdf5_driver;    /* the corpus's HDF5 driver (recorded with the run), or NULL */
-    const char *metric_key;     /* metrics.jsonl key, e.g. "val_accuracy" */
-    int higher_better;
     int select_loss;            /* best.h5 and early stopping by the validation loss instead */
     /* state (trainer_init / trainer_resume fill it) */
     ms_train_state st;
     double best_metric;         /* best so far, in "higher is better" orientation */
     long best_epoch;
+    double last_metric, last_train_loss; /* of the last epoch */
+    int stopped;                /* trainer_run ended by a signal or max_steps */
+    long long first_step;       /* the step trainer_run started at (after a resume: > 0) */
     ms_grad_sync sync;
     char environment[2048];     /* runenv_describe's JSON, in every checkpoint and metrics.jsonl's start line */
     /* measured over the whole run, seconds on this rank */
@@ -81,19 +89,23 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume);
 /* Trains to the end (or a stop); returns the exit code (0, 1 on divergence
  * or a write failure, 2 on bad input met while reading). */
 int trainer_run(ms_trainer *t);
-/* The start every training command shares: records the command line in
- * cmdline (for the checkpoints), joins MPI (dist_init), sets the threads per
- * rank (threads <= 0: cores / ranks; the number used goes to *threads_used),
- * installs the stop signals and makes the run folder `out` on rank 0, agreed
- * by all ranks. Returns 0 or the exit code (the message is printed). */
-int trainer_begin(ms_dist *d, const char *cmd, int *argc, char ***argv, int threads, const char *out, char *cmdline,
-                  size_t cap, int *threads_used);
-/* A collective after a setup step that may fail on some ranks: every rank
- * gets the worst code; a failing rank prints its message (naming the rank
- * when there are several), rank 0 says when only another rank failed; the
- * error is then cleared (ms_clear_error), so callers print nothing more. */
-int trainer_agree(const ms_dist *d, const char *cmd, int rc);
 /* Mean validation loss and metric over all ranks (a collective). */
 int trainer_validate(ms_trainer *t, double *val_loss, double *metric);
+
+/* ---- one step, shared by the trainer, `medssl bench` and the MPI tests ---- */
+
+/* Forward and loss of this rank's batch: fills the model's output gradient
+ * (scaled for the mean over the global batch) and returns the loss. */
+typedef double (*ms_step_loss_fn)(void *ctx, uint64_t dropout_key);
+typedef struct {
+    double allreduce_wait_s;    /* waiting in grad_sync_finish */
+    int buckets_during_backward; /* all-reduces launched while backward still ran */
+} ms_step_stats;
+/* One data-parallel step: zero the gradients, loss(ctx) (NULL: this rank has
+ * no rows this step; it joins every collective with zero gradients), backward
+ * with the gradient all-reduce overlapped in buckets, then the optimizer at lr
+ * (opt NULL: gradients only). stats may be NULL. */
+void train_step(ms_model *m, ms_grad_sync *sync, ms_optim *opt, float lr, uint64_t key, ms_step_loss_fn loss,
+                void *ctx, ms_step_stats *stats);
 
 #endif

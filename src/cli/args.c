@@ -106,11 +106,3 @@ int cli_report(const char *cmd, int code)
     return code;
 }
 
-long long shuffle_buffer(const ms_corpus *c, long long images, double mib, int want_masks, int rank, const char *cmd)
-{
-    const long long cap = loader_buffer_capacity(c, images, mib, want_masks);
-    if (cap < images && rank == 0)
-        fprintf(stderr, "medssl %s: shuffle buffer: %lld image%s of %dx%dx%d per rank (--buffer-mib %g)\n", cmd, cap,
-                cap == 1 ? "" : "s", c->C, c->H, c->W, mib);
-    return cap;
-}

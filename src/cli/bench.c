@@ -17,6 +17,7 @@
 #include "medssl/optim.h"
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
+#include "medssl/trainer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,23 @@ typedef struct {
     int json, steps, warmup, batch, size, threads, sgemm_n;
     const char *spec;
 } bench_opts;
+
+/* The bench step's loss: cross-entropy of the random batch's random labels. */
+typedef struct {
+    ms_model *m;
+    const float *x;
+    const int32_t *y;
+    int N, K;
+    double loss;
+} bench_batch;
+
+static double bench_loss(void *ctx, uint64_t key)
+{
+    bench_batch *b = ctx;
+    float *logits = model_forward(b->m, b->x, 1, key);
+    b->loss = softmax_ce_loss(model_output_grad(b->m), logits, b->y, NULL, -1, b->N, b->K, 1, 1.0f);
+    return b->loss;
+}
 
 static int run(const bench_opts *o, const ms_dist *d)
 {
@@ -104,23 +122,19 @@ static int run(const bench_opts *o, const ms_dist *d)
     double loss_first = 0, loss_last = 0, t_start = 0;
     for (int step = 0; step < o->warmup + o->steps; step++) {
         if (step == o->warmup) {
-            MPI_Barrier(MPI_COMM_WORLD);
+            dist_barrier(d);
             m.prof = prof;
             t_start = ms_now();
         }
-        slab_zero_grad(&m.slab);
-        float *logits = model_forward(&m, x, 1, rng_key(1, 0, (uint64_t)step, RNG_DROPOUT));
-        float loss = softmax_ce_loss(model_output_grad(&m), logits, y, NULL, -1, N, K, 1, 1.0f);
-        grad_sync_begin(&sync);
-        model_backward(&m, rng_key(1, 0, (uint64_t)step, RNG_DROPOUT), dist_grads_ready, &sync);
-        grad_sync_finish(&sync);
-        optim_step(&opt, &m.slab, 0.01f);
+        bench_batch bb = { &m, x, y, N, K, 0 };
+        train_step(&m, &sync, &opt, 0.01f, rng_key(1, 0, (uint64_t)step, RNG_DROPOUT), bench_loss, &bb, NULL);
+        const double loss = bb.loss;
         if (step == 0) loss_first = loss;
         loss_last = loss;
         if (!o->json && d->rank == 0 && step >= o->warmup)
             fprintf(stderr, "step %d/%d  loss %.4f\n", step - o->warmup + 1, o->steps, loss);
     }
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_barrier(d);
     double elapsed = ms_now() - t_start;
     double images_per_s = (double)o->batch * o->steps / elapsed;
     double gflop_per_image = 3.0 * model_forward_flops(&m) * 1e-9;

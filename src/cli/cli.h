@@ -14,6 +14,7 @@
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
 #include "medssl/predict.h"
+#include "medssl/run.h"
 
 typedef enum { ARG_BOOL, ARG_INT, ARG_LONG, ARG_FLOAT, ARG_STRING, ARG__COUNT } ms_arg_type;
 
@@ -33,10 +34,14 @@ typedef struct {
 int cli_parse(const char *cmd, const char *synopsis, const char *about, const ms_arg *args,
               int n_args, int argc, char **argv, const char **pos, int max_pos, int *n_pos);
 
-/* The shuffle buffer of a training loader: at most `images` samples and at
- * most `mib` MiB per rank (loader_buffer_capacity); rank 0 says so when the
- * MiB bound is the smaller one. */
-long long shuffle_buffer(const ms_corpus *c, long long images, double mib, int want_masks, int rank, const char *cmd);
+/* The flags every training command shares (run_flags.c), as rows onto cfg
+ * (whose values are the defaults shown in the help); returns the rows
+ * written (at most cap). */
+int cli_run_flags(ms_arg *rows, int cap, ms_run_cfg *cfg);
+/* The start of a training command: the command line into cmdline (for the
+ * checkpoints), MPI (dist_init), threads per rank (<= 0: cores / ranks), the
+ * stop signals. Returns 0 or the exit code (the message is printed). */
+int cli_run_start(ms_dist *d, const char *cmd, int *argc, char ***argv, int threads, char *cmdline, size_t cap);
 
 /* Progress of a long pass on stderr, a line every 5 s
  * ("medssl inspect: 1200000/6000000 images (20%), ETA 2m05s") and a last one
@@ -62,24 +67,12 @@ int cmd_preview(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
-/* finetune with an optional per-sample resample of the training corpus (N
- * counts multiplying the selection; NULL = none), for ensemble members. */
-int finetune_main(int argc, char **argv, const uint16_t *resample);
+/* The finetune flags onto c (`ensemble train` parses the flags after `--`
+ * with it): 0, -1 after --help, or 2 after printing the error. argv[0] is
+ * the command's name for messages. */
+int finetune_parse(ms_finetune_cfg *c, int *threads, int argc, char **argv);
 int cmd_ensemble(int argc, char **argv);
 
-/* Predictions of a fine-tuned model over a whole corpus, gathered on rank 0
- * (evaluate.c): per image the class probabilities probs (n, K) (classify),
- * the predicted mask pred (n, HW) or with keep_probs the probabilities
- * (n, K, HW) (segment), the truth (labels or masks) and the domains. On
- * other ranks the arrays hold only that rank's share. A collective. */
-typedef struct {
-    long long n;
-    float *probs;
-    uint8_t *pred, *truth;
-    int32_t *labels, *domains;
-} eval_data;
-int eval_predict(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domains, int keep_probs, eval_data *e);
-void eval_free(eval_data *e);
 int cmd_evaluate(int argc, char **argv);
 
 #endif

@@ -106,40 +106,26 @@ static void member_ckpt(const char *out, int i, char *rel, size_t rel_cap, char 
 typedef struct {
     const char *method, *train, *out, *members_str;
     int members, member, seed, groups;
-    int n_pass;
-    char **pass;     /* finetune flags after `--` */
+    ms_finetune_cfg ft; /* the finetune flags after `--` */
+    const char *cmdline;
 } train_opts;
 
-/* Runs one member: medssl finetune <pass...> --train T --out DIR --seed S. */
+/* Runs one member: finetune_run of the flags after `--` with --train T
+ * --out DIR --seed S --resume auto and the member's resample, on the ranks of
+ * dist_comm() (the world, or the member's group). */
 static int train_member(const train_opts *o, int i, const uint16_t *resample, char *dir, size_t cap)
 {
     snprintf(dir, cap, "%s/member-%d", o->out, i);
-    char seed[32];
-    snprintf(seed, sizeof seed, "%d", o->seed + 1000 * i);
-    char **argv = ms_malloc((size_t)(o->n_pass + 10) * sizeof(char *));
-    int argc = 0;
-    argv[argc++] = "finetune";
-    for (int k = 0; k < o->n_pass; k++) argv[argc++] = o->pass[k];
-    argv[argc++] = "--train";
-    argv[argc++] = (char *)o->train;
-    argv[argc++] = "--out";
-    argv[argc++] = dir;
-    argv[argc++] = "--seed";
-    argv[argc++] = seed;
-    argv[argc++] = "--resume";
-    argv[argc++] = "auto";
-    argv[argc] = NULL;
-    int rc = finetune_main(argc, argv, resample);
-    free(argv);
-    return rc;
-}
-
-/* The value of finetune flag `name` among the pass-through flags, or NULL. */
-static const char *pass_flag(const train_opts *o, const char *name)
-{
-    for (int k = 0; k + 1 < o->n_pass; k++)
-        if (strcmp(o->pass[k], name) == 0) return o->pass[k + 1];
-    return NULL;
+    ms_finetune_cfg c = o->ft;
+    c.train = o->train;
+    c.run.out = dir;
+    c.run.seed = o->seed + 1000 * i;
+    c.run.resume = "auto";
+    c.run.cmdline = o->cmdline;
+    c.resample = resample;
+    ms_dist g;
+    if (dist_init(&g, NULL, NULL)) return MS_ERR_RUNTIME;
+    return finetune_run(&c, &g, NULL);
 }
 
 /* Indices of the samples the members train on: the selection of
@@ -192,8 +178,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     if (o->member >= o->members) return MS_FAIL(MS_ERR_INPUT, "--member %d: expected 0..%d", o->member, o->members - 1);
     if (method == METHOD_BOOSTING && o->member >= 0)
         return MS_FAIL(MS_ERR_INPUT, "--member: boosting members depend on each other and train in order");
-    const char *task = pass_flag(o, "--task");
-    const int segment = task && strcmp(task, "segment") == 0;
+    const int segment = o->ft.task && strcmp(o->ft.task, "segment") == 0;
     if (method == METHOD_BOOSTING && segment) return MS_FAIL(MS_ERR_INPUT, "--method boosting: classification only");
     const int G = o->groups;
     if (G > 1 && method == METHOD_BOOSTING)
@@ -204,11 +189,11 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
         return MS_FAIL(MS_ERR_INPUT, "--groups %d: more groups than the %d ranks (mpirun -np N with N >= %d)", G,
                        d->size, G);
     int rc = d->rank == 0 ? runctl_make_dir(o->out) : MS_OK;
-    if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
+    if ((rc = dist_agree(d, "ensemble", rc))) return rc;
     ms_corpus c;
     if ((rc = corpus_open(&c, o->train))) return rc;
     long long *idx = NULL, n = 0;
-    if ((rc = selected_indices(&c, segment, pass_flag(o, "--domains"), &idx, &n))) goto done;
+    if ((rc = selected_indices(&c, segment, o->ft.domains, &idx, &n))) goto done;
     if (n == 0) {
         rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples", o->train);
         goto done;
@@ -226,7 +211,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     if (G > 1) {
         rc = dist_split(d, G, &group);
         int grank = 0;
-        if (!rc) MPI_Comm_rank(dist_comm(), &grank);
+        if (!rc) grank = dist_rank_in(dist_comm());
         lead = grank == 0;
         if (!rc && d->rank == 0)
             fprintf(stderr, "medssl ensemble: %d ranks in %d groups; group g trains members g, g+%d, ...\n", d->size, G, G);
@@ -275,19 +260,18 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     }
     if (G > 1) { /* every group is back: world rank 0 lists what they trained, in member order */
         dist_unsplit();
-        int all[ENS_MAX_MEMBERS];
-        MPI_Allreduce(trained, all, ENS_MAX_MEMBERS, MPI_INT, MPI_MAX, d->comm);
+        double all[ENS_MAX_MEMBERS];
+        for (int i = 0; i < ENS_MAX_MEMBERS; i++) all[i] = trained[i];
+        dist_sum(d, all, ENS_MAX_MEMBERS);
         for (int i = 0; i < o->members && d->rank == 0; i++) {
-            if (!all[i]) continue;
+            if (all[i] == 0) continue;
             char rel[64], ckpt[ENS_PATH + 32];
             member_ckpt(o->out, i, rel, sizeof rel, ckpt, sizeof ckpt);
             int err = members_append(o->out, (ens_method)method, rel, 1.0);
             if (!rc) rc = err;
         }
         /* a failing group has said why; the others exit with its code */
-        int rc_all = rc;
-        MPI_Allreduce(&rc, &rc_all, 1, MPI_INT, MPI_MAX, d->comm);
-        rc = rc_all;
+        rc = dist_max_int(d, rc);
     }
     free(draw);
     free(resample);
@@ -348,8 +332,7 @@ int cmd_ensemble(int argc, char **argv)
             split = i;
             break;
         }
-    o.pass = argv + split + (split < argc);
-    o.n_pass = split < argc ? argc - split - 1 : 0;
+    finetune_cfg_defaults(&o.ft);
     const ms_arg args[] = {
         { "method", ARG_STRING, &o.method, 0, 0, "bagging|boosting", "how members differ (default bagging)" },
         { "members", ARG_INT, &o.members, 1, ENS_MAX_MEMBERS, "M", "members (default 5)" },
@@ -370,10 +353,18 @@ int cmd_ensemble(int argc, char **argv)
         fprintf(stderr, "medssl ensemble train: --train and --out are required\n");
         return 2;
     }
+    /* the finetune flags after "--" (argv[split] = "--" stands for the command name) */
+    int threads = 0;
+    if (split < argc && (rc = finetune_parse(&o.ft, &threads, argc - split, argv + split))) return rc < 0 ? 0 : rc;
+    if (split == argc || !o.ft.task || !o.ft.strategy) {
+        fprintf(stderr, "medssl ensemble train: the finetune flags after -- need --task and --strategy\n");
+        return 2;
+    }
     const char *task = getenv("SLURM_ARRAY_TASK_ID");
     if (o.member < 0 && task && *task && strcmp(o.method, "bagging") == 0) o.member = atoi(task);
-    if (dist_init(&d, &argc, &argv)) return cli_report("ensemble", MS_ERR_RUNTIME);
-    runctl_install_signals();
+    char cmdline[2048];
+    if ((rc = cli_run_start(&d, "ensemble", &argc, &argv, threads, cmdline, sizeof cmdline))) return rc;
+    o.cmdline = cmdline;
     rc = ensemble_train(&d, &o);
     if (rc && *ms_last_error()) cli_report("ensemble", rc);
     dist_finalize(&d);

@@ -89,7 +89,7 @@ static int members_parse(const char *list, member_list *ml)
 }
 
 /* Every member's predictions over corpus c: probs (M, n, K[, HW]) on rank 0. */
-static int predict_members(const ms_dist *d, const member_list *ml, ms_corpus *c, int batch, float **probs, eval_data *first,
+static int predict_members(const ms_dist *d, const member_list *ml, ms_corpus *c, int batch, float **probs, ms_predictions *first,
                            int *K, int *segment)
 {
     int rc = MS_OK;
@@ -97,22 +97,22 @@ static int predict_members(const ms_dist *d, const member_list *ml, ms_corpus *c
     *probs = NULL;
     for (int m = 0; m < ml->M && !rc; m++) {
         ms_predictor p;
-        rc = trainer_agree(d, "ensemble", predictor_open(&p, ml->path[m], c, batch));
+        rc = dist_agree(d, "ensemble", predictor_open(&p, ml->path[m], c, batch));
         if (!rc && m == 0) {
             *K = p.K;
             *segment = p.segment;
             per = (size_t)p.K * (p.segment ? (size_t)c->H * c->W : 1);
             if (!p.segment && !corpus_has_labels(c)) rc = MS_FAIL(MS_ERR_INPUT, "%s: no /labels dataset", c->path);
             if (p.segment && !corpus_has_masks(c)) rc = MS_FAIL(MS_ERR_INPUT, "%s: no /masks dataset", c->path);
-            rc = trainer_agree(d, "ensemble", rc);
+            rc = dist_agree(d, "ensemble", rc);
             if (!rc) *probs = ms_malloc((size_t)ml->M * (size_t)c->N * per * sizeof(float));
         } else if (!rc && (p.K != *K || p.segment != *segment)) {
-            rc = trainer_agree(d, "ensemble", MS_FAIL(MS_ERR_INPUT, "%s: %d classes (%s) but %s has %d (%s)", ml->path[m], p.K,
+            rc = dist_agree(d, "ensemble", MS_FAIL(MS_ERR_INPUT, "%s: %d classes (%s) but %s has %d (%s)", ml->path[m], p.K,
                                                       p.segment ? "segment" : "classify", ml->path[0], *K,
                                                       *segment ? "segment" : "classify"));
         }
-        eval_data e = { 0 };
-        if (!rc) rc = trainer_agree(d, "ensemble", eval_predict(d, &p, c, corpus_has_domains(c), 1, &e));
+        ms_predictions e = { 0 };
+        if (!rc) rc = dist_agree(d, "ensemble", predict_corpus(d, &p, c, corpus_has_domains(c), 1, &e));
         if (!rc && d->rank == 0) memcpy(*probs + (size_t)m * c->N * per, e.probs, (size_t)c->N * per * sizeof(float));
         if (!rc && m == 0) {
             *first = e;
@@ -120,7 +120,7 @@ static int predict_members(const ms_dist *d, const member_list *ml, ms_corpus *c
             e.labels = e.domains = NULL;
             e.truth = NULL;
         }
-        eval_free(&e);
+        predictions_free(&e);
         predictor_close(&p);
     }
     return rc;
@@ -191,7 +191,7 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
             p = *end == ',' ? end + 1 : end;
         }
     }
-    if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
+    if ((rc = dist_agree(d, "ensemble", rc))) return rc;
     int run[ENS__COUNT] = { 0 };
     if (!o->combiners || strcmp(o->combiners, "all") == 0) {
         for (int k = 0; k < ENS__COUNT; k++) run[k] = 1;
@@ -206,19 +206,19 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
         for (int k = 0; k < ENS__COUNT && !rc; k++)
             if (run[k] && k == ENS_MOE) rc = combiner_unavailable(o, k, 0);
     }
-    if ((rc = trainer_agree(d, "ensemble", rc))) return rc;
+    if ((rc = dist_agree(d, "ensemble", rc))) return rc;
     ms_corpus c, vc;
     int have_v = 0;
-    if ((rc = trainer_agree(d, "ensemble", corpus_open(&c, o->data)))) return rc;
+    if ((rc = dist_agree(d, "ensemble", corpus_open(&c, o->data)))) return rc;
     float *probs = NULL, *vprobs = NULL;
-    eval_data e = { 0 }, ve = { 0 };
+    ms_predictions e = { 0 }, ve = { 0 };
     int K = 0, segment = 0, Kv, segv;
     rc = predict_members(d, &ml, &c, o->batch, &probs, &e, &K, &segment);
     const int named = o->combiners && strcmp(o->combiners, "all") != 0;
     for (int k = 0; k < ENS__COUNT && !rc && named && segment; k++)
         if (run[k]) rc = combiner_unavailable(o, k, segment);
     if (!rc && o->val) {
-        if (!(rc = trainer_agree(d, "ensemble", corpus_open(&vc, o->val)))) {
+        if (!(rc = dist_agree(d, "ensemble", corpus_open(&vc, o->val)))) {
             have_v = 1;
             rc = predict_members(d, &ml, &vc, o->batch, &vprobs, &ve, &Kv, &segv);
         }
@@ -341,8 +341,8 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
 done:
     free(probs);
     free(vprobs);
-    eval_free(&e);
-    eval_free(&ve);
+    predictions_free(&e);
+    predictions_free(&ve);
     corpus_close(&c);
     if (have_v) corpus_close(&vc);
     return rc;

@@ -30,96 +30,8 @@ typedef struct {
     int by_domain, json, ci, batch, seed, overlay_count, threads;
 } evaluate_opts;
 
-/* Gathers each rank's rows (count x per elements of `type`) to rank 0 in rank order. */
-static void gather_rows(const ms_dist *d, const void *mine, long long count, int per, MPI_Datatype type, void *all,
-                        const long long *first, const long long *counts)
-{
-    if (d->size == 1) return;
-    int *rc = ms_malloc((size_t)d->size * sizeof(int)), *displ = ms_malloc((size_t)d->size * sizeof(int));
-    for (int r = 0; r < d->size; r++) {
-        rc[r] = (int)(counts[r] * per);
-        displ[r] = (int)(first[r] * per);
-    }
-    MPI_Gatherv(mine, (int)(count * per), type, all, rc, displ, type, 0, d->comm);
-    free(rc);
-    free(displ);
-}
-
-int eval_predict(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domains, int keep_probs, eval_data *e)
-{
-    const long long N = c->N;
-    long long *first = ms_malloc((size_t)d->size * sizeof(long long)), *counts = ms_malloc((size_t)d->size * sizeof(long long));
-    for (int r = 0; r < d->size; r++) {
-        first[r] = N * r / d->size;
-        counts[r] = N * (r + 1) / d->size - first[r];
-    }
-    const long long mine = counts[d->rank], rows = d->rank == 0 ? N : mine;
-    const int HW = c->H * c->W;
-    e->n = N;
-    e->labels = p->segment ? NULL : ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t));
-    e->domains = want_domains ? ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t)) : NULL;
-    float *probs = ms_malloc((size_t)(mine ? mine : 1) * p->K * (p->segment ? HW : 1) * sizeof(float));
-    uint8_t *truth = p->segment ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
-    int rc = predictor_run(p, c, first[d->rank], mine, probs, e->labels, truth, e->domains);
-    int bad = rc != 0, any = bad;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, d->comm);
-    if (!any) {
-        if (p->segment && keep_probs) { /* (n, K, HW) probabilities, for ensembles */
-            if (d->rank == 0 && d->size > 1) {
-                float *all = ms_malloc((size_t)N * p->K * HW * sizeof(float));
-                memcpy(all, probs, (size_t)mine * p->K * HW * sizeof(float));
-                free(probs);
-                probs = all;
-            }
-            gather_rows(d, d->rank ? probs : MPI_IN_PLACE, mine, p->K * HW, MPI_FLOAT, probs, first, counts);
-            gather_rows(d, d->rank ? truth : MPI_IN_PLACE, mine, HW, MPI_UINT8_T, truth, first, counts);
-            e->probs = probs;
-            e->truth = truth;
-            probs = NULL;
-            truth = NULL;
-        } else if (p->segment) {
-            e->pred = ms_malloc((size_t)(rows ? rows : 1) * HW);
-            predict_argmax_pixels(probs, mine, p->K, HW, e->pred);
-            free(probs);
-            probs = NULL;
-            /* rank 0's own share is already at the front of its arrays */
-            gather_rows(d, d->rank ? e->pred : MPI_IN_PLACE, mine, HW, MPI_UINT8_T, e->pred, first, counts);
-            gather_rows(d, d->rank ? truth : MPI_IN_PLACE, mine, HW, MPI_UINT8_T, truth, first, counts);
-            e->truth = truth;
-            truth = NULL;
-        } else {
-            if (d->rank == 0 && d->size > 1) {
-                float *all = ms_malloc((size_t)N * p->K * sizeof(float));
-                memcpy(all, probs, (size_t)mine * p->K * sizeof(float));
-                free(probs);
-                probs = all;
-            }
-            gather_rows(d, d->rank ? probs : MPI_IN_PLACE, mine, p->K, MPI_FLOAT, probs, first, counts);
-            gather_rows(d, d->rank ? e->labels : MPI_IN_PLACE, mine, 1, MPI_INT32_T, e->labels, first, counts);
-            e->probs = probs;
-            probs = NULL;
-        }
-        if (e->domains) gather_rows(d, d->rank ? e->domains : MPI_IN_PLACE, mine, 1, MPI_INT32_T, e->domains, first, counts);
-    }
-    free(probs);
-    free(truth);
-    free(first);
-    free(counts);
-    if (any && !bad) return MS_FAIL(MS_ERR_INPUT, "another rank failed to read %s", c->path);
-    return rc;
-}
-
-void eval_free(eval_data *e)
-{
-    free(e->probs);
-    free(e->pred);
-    free(e->truth);
-    free(e->labels);
-    free(e->domains);
-}
-
 /* PNG overlays of the first `count` images: image | truth | prediction. */
-static int write_overlays(ms_corpus *c, const eval_data *e, const char *dir, int count)
+static int write_overlays(ms_corpus *c, const ms_predictions *e, const char *dir, int count)
 {
     int rc = runctl_make_dir(dir);
     if (rc) return rc;
@@ -157,7 +69,7 @@ static int write_json_file(const char *dir, const metrics_cls *cls, const metric
     return rc;
 }
 
-static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, const eval_data *e)
+static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, const ms_predictions *e)
 {
     const char *extra[] = { "model", o->model, "data", o->data, "task", p->segment ? "segment" : "classify", NULL };
     metrics_report_opts ro = { .by_domain = o->by_domain, .ci_resamples = o->ci, .seed = (uint64_t)o->seed,
@@ -300,7 +212,7 @@ int cmd_evaluate(int argc, char **argv)
     parallel_set_threads(threads);
     ms_corpus c;
     ms_predictor p;
-    eval_data e = { 0 };
+    ms_predictions e = { 0 };
     memset(&c, 0, sizeof c);
     memset(&p, 0, sizeof p);
     int opened = 0;
@@ -317,11 +229,11 @@ int cmd_evaluate(int argc, char **argv)
         rc = MS_FAIL(MS_ERR_INPUT, "%s: no /masks dataset: a segment model needs masks to evaluate", o.data);
     if (!rc && o.by_domain && !corpus_has_domains(&c))
         rc = MS_FAIL(MS_ERR_INPUT, "%s: --by-domain: the corpus has no /domains dataset", o.data);
-    rc = trainer_agree(&d, "evaluate", rc);
+    rc = dist_agree(&d, "evaluate", rc);
     if (!rc) {
         /* segment keeps its per-pixel probabilities only when asked to write them */
         const int keep = o.probabilities && p.segment;
-        rc = trainer_agree(&d, "evaluate", eval_predict(&d, &p, &c, corpus_has_domains(&c), keep, &e));
+        rc = dist_agree(&d, "evaluate", predict_corpus(&d, &p, &c, corpus_has_domains(&c), keep, &e));
         if (!rc && d.rank == 0 && keep) {
             e.pred = ms_malloc((size_t)(e.n ? e.n : 1) * c.H * c.W);
             predict_argmax_pixels(e.probs, e.n, p.K, c.H * c.W, e.pred);
@@ -331,7 +243,7 @@ int cmd_evaluate(int argc, char **argv)
             cli_report("evaluate", rc);
         if (!rc && d.rank == 0 && (rc = report(&o, &c, &p, &e))) cli_report("evaluate", rc);
     }
-    eval_free(&e);
+    predictions_free(&e);
     predictor_close(&p);
     if (opened) corpus_close(&c);
     dist_finalize(&d);

@@ -3,6 +3,8 @@
 #include "medssl/dist.h"
 #include "medssl/common.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The group of dist_split while one is in force (one per process). */
@@ -137,4 +139,102 @@ double dist_sum_double(const ms_dist *d, double x)
     double sum = 0;
     MPI_Allreduce(&x, &sum, 1, MPI_DOUBLE, MPI_SUM, d->comm);
     return sum;
+}
+
+void dist_sum(const ms_dist *d, double *x, int n)
+{
+    if (d->size > 1) MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm);
+}
+
+long long dist_sum_ll(const ms_dist *d, long long x)
+{
+    long long all = x;
+    if (d->size > 1) MPI_Allreduce(&x, &all, 1, MPI_LONG_LONG, MPI_SUM, d->comm);
+    return all;
+}
+
+int dist_max_int(const ms_dist *d, int x)
+{
+    int all = x;
+    if (d->size > 1) MPI_Allreduce(&x, &all, 1, MPI_INT, MPI_MAX, d->comm);
+    return all;
+}
+
+int dist_any(const ms_dist *d, int flag)
+{
+    int any = flag != 0;
+    if (d->size > 1) MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, d->comm);
+    return any;
+}
+
+int dist_agree(const ms_dist *d, const char *cmd, int rc)
+{
+    int rc_all = rc;
+    if (d->size > 1) MPI_Allreduce(&rc, &rc_all, 1, MPI_INT, MPI_MAX, d->comm);
+    if (rc && d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", cmd, d->rank, ms_last_error());
+    else if (rc) fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
+    else if (rc_all && d->rank == 0) fprintf(stderr, "medssl %s: another rank failed; stopping\n", cmd);
+    ms_clear_error(); /* reported: callers up the stack print nothing more */
+    return rc_all;
+}
+
+void dist_gather_rows(const ms_dist *d, void *rows, long long mine, size_t row_bytes, const long long *first,
+                      const long long *counts)
+{
+    if (d->size == 1 || row_bytes == 0) return;
+    /* one row is one element: counts stay small whatever the bytes */
+    MPI_Datatype row;
+    MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row);
+    MPI_Type_commit(&row);
+    int *cnt = ms_malloc((size_t)d->size * sizeof(int)), *displ = ms_malloc((size_t)d->size * sizeof(int));
+    for (int r = 0; r < d->size; r++) {
+        cnt[r] = (int)counts[r];
+        displ[r] = (int)first[r];
+    }
+    if (d->rank == 0) MPI_Gatherv(MPI_IN_PLACE, 0, row, rows, cnt, displ, row, 0, d->comm);
+    else MPI_Gatherv(rows, (int)mine, row, NULL, cnt, displ, row, 0, d->comm);
+    free(cnt);
+    free(displ);
+    MPI_Type_free(&row);
+}
+
+void dist_library(char *mpi, size_t mpi_cap, char *level, size_t level_cap)
+{
+    snprintf(mpi, mpi_cap, "unknown");
+    snprintf(level, level_cap, "unknown");
+    int inited = 0, finalized = 0;
+    MPI_Initialized(&inited);
+    if (inited) MPI_Finalized(&finalized);
+    if (!inited || finalized) return;
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0, provided = 0;
+    MPI_Get_library_version(v, &len);
+    v[strcspn(v, "\n,")] = '\0'; /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
+    snprintf(mpi, mpi_cap, "%s", v);
+    MPI_Query_thread(&provided);
+    snprintf(level, level_cap, "%s",
+             provided == MPI_THREAD_MULTIPLE     ? "multiple"
+             : provided == MPI_THREAD_SERIALIZED ? "serialized"
+             : provided == MPI_THREAD_FUNNELED   ? "funneled"
+                                                 : "single");
+}
+
+void dist_barrier(const ms_dist *d)
+{
+    if (d->size > 1) MPI_Barrier(d->comm);
+}
+
+int dist_rank_in(MPI_Comm comm)
+{
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    return rank;
+}
+
+void dist_sum_doubles_inplace(double *buf, int count, void *dist)
+{
+    const ms_dist *d = dist;
+    if (d->size == 1) return;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, count, MPI_DOUBLE, MPI_SUM, d->comm);
+    CHECKM(rc == MPI_SUCCESS, "dist_sum_doubles_inplace: MPI_Allreduce of the BN statistics failed");
 }

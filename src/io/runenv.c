@@ -4,7 +4,6 @@
 
 #include <cblas.h>
 #include <hdf5.h>
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,24 +60,13 @@ static void cpu_info(char *model, size_t mcap, char *flags, size_t fcap)
 
 void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads, const char *hdf5_driver)
 {
-    char blas[256] = MEDSSL_BLAS_LIBS, core[64] = "unknown", mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown", hdf5[32];
-    char level[16] = "unknown", model[256], flags[512];
+    char blas[256] = MEDSSL_BLAS_LIBS, core[64] = "unknown", mpi[256], hdf5[32];
+    char level[16], model[256], flags[512];
 #ifdef OPENBLAS_VERSION
     snprintf(blas, sizeof blas, "%s", openblas_get_config());
     snprintf(core, sizeof core, "%s", openblas_get_corename());
 #endif
-    int len = 0, inited = 0, provided = 0;
-    MPI_Initialized(&inited);
-    if (inited) {
-        MPI_Get_library_version(mpi, &len);
-        mpi[strcspn(mpi, "\n,")] = '\0'; /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
-        MPI_Query_thread(&provided);
-        snprintf(level, sizeof level, "%s",
-                 provided == MPI_THREAD_MULTIPLE     ? "multiple"
-                 : provided == MPI_THREAD_SERIALIZED ? "serialized"
-                 : provided == MPI_THREAD_FUNNELED   ? "funneled"
-                                                     : "single");
-    }
+    dist_library(mpi, sizeof mpi, level, sizeof level);
     /* the header's version, not H5get_libversion(): an HDF5 call here would
      * race the loaders' prefetch threads (this HDF5 is not thread-safe; its
      * calls go through h5_lock) */

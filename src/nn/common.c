@@ -116,3 +116,11 @@ double ms_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+int ms_argmax(const float *x, int n, long long stride)
+{
+    int best = 0;
+    for (int k = 1; k < n; k++)
+        if (x[k * stride] > x[best * stride]) best = k;
+    return best;
+}

@@ -23,40 +23,6 @@ static int fail(const ms_trainer *t, int code)
     return code;
 }
 
-int trainer_begin(ms_dist *d, const char *cmd, int *argc, char ***argv, int threads, const char *out, char *cmdline,
-                  size_t cap, int *threads_used)
-{
-    size_t len = 0;
-    cmdline[0] = '\0';
-    for (int i = 0; i < *argc && len + 2 < cap; i++)
-        len += (size_t)snprintf(cmdline + len, cap - len, "%s%s", i ? " " : "medssl ", (*argv)[i]);
-    if (dist_init(d, argc, argv)) {
-        fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
-        return MS_ERR_RUNTIME;
-    }
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > d->size ? (int)(cores / d->size) : 1;
-    }
-    parallel_set_threads(threads);
-    *threads_used = threads;
-    runctl_install_signals();
-    int rc = MS_OK;
-    if (d->rank == 0 && !(rc = runctl_make_dir(out))) rc = runctl_own_dir(out); /* rank 0 is the one writer */
-    return trainer_agree(d, cmd, rc);
-}
-
-int trainer_agree(const ms_dist *d, const char *cmd, int rc)
-{
-    int rc_all = rc;
-    MPI_Allreduce(&rc, &rc_all, 1, MPI_INT, MPI_MAX, d->comm);
-    if (rc && d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", cmd, d->rank, ms_last_error());
-    else if (rc) fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
-    else if (rc_all && d->rank == 0) fprintf(stderr, "medssl %s: another rank failed; stopping\n", cmd);
-    ms_clear_error(); /* reported: callers up the stack print nothing more */
-    return rc_all;
-}
-
 /* Restores the run from checkpoint `path`. *damaged: the file itself could
  * not be used (truncated, unreadable, non-finite): an older checkpoint may
  * do. Otherwise a failure is this run's mismatch (spec, --batch, jigsaw set). */
@@ -145,6 +111,9 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
     } else {
         dist_broadcast_params(t->d, &t->model->slab);
     }
+    t->last_metric = NAN;
+    t->last_train_loss = NAN;
+    t->stopped = 0;
     t->best_metric = t->st.best_metric;
     t->best_epoch = (long)t->st.best_epoch;
     grad_sync_init(&t->sync, t->d, &t->model->slab, (size_t)1 << 20);
@@ -209,12 +178,17 @@ static void test_oom_hook(const ms_trainer *t)
     }
 }
 
-static int checkpoint_agreed(ms_trainer *t, int is_best)
+static int checkpoint_agreed(ms_trainer *t, int is_best, int log_rc)
 {
     const int bad_tensor = slab_first_nonfinite(&t->model->slab);
-    int status[2] = { bad_tensor >= 0, 0 }, all[2];
-    MPI_Allreduce(MPI_IN_PLACE, status, 1, MPI_INT, MPI_MAX, t->d->comm);
-    if (status[0]) {
+    double status[2] = { bad_tensor >= 0, log_rc != 0 }; /* non-finite weights; rank 0's metrics.jsonl append failed */
+    dist_sum(t->d, status, 2);
+    if (status[1] > 0) {
+        if (log_rc) return fail(t, MS_ERR_RUNTIME);
+        ms_clear_error();
+        return MS_ERR_RUNTIME;
+    }
+    if (status[0] > 0) {
         if (t->d->rank == 0) {
             char last[4096];
             runctl_find_latest(t->out, last, sizeof last);
@@ -227,11 +201,9 @@ static int checkpoint_agreed(ms_trainer *t, int is_best)
         }
         return MS_ERR_RUNTIME;
     }
-    status[1] = save_checkpoints(t, is_best);
-    all[1] = status[1];
-    MPI_Allreduce(&status[1], &all[1], 1, MPI_INT, MPI_MAX, t->d->comm);
-    if (!all[1]) return MS_OK;
-    if (status[1]) return fail(t, MS_ERR_RUNTIME); /* rank 0 says what failed */
+    const int saved = save_checkpoints(t, is_best);
+    if (!dist_any(t->d, saved)) return MS_OK;
+    if (saved) return fail(t, MS_ERR_RUNTIME); /* rank 0 says what failed */
     ms_clear_error();
     return MS_ERR_RUNTIME;                          /* the others stop quietly */
 }
@@ -253,33 +225,32 @@ int trainer_validate(ms_trainer *t, double *val_loss, double *metric)
         sums[1] += score;
         sums[2] += count;
     }
-    int any_bad = bad;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->d->comm);
-    if (any_bad) return bad ? rc : MS_FAIL(MS_ERR_INPUT, "another rank failed to read the validation split");
-    MPI_Allreduce(sums, all, 3, MPI_DOUBLE, MPI_SUM, t->d->comm);
+    if (dist_any(t->d, bad)) return bad ? rc : MS_FAIL(MS_ERR_INPUT, "another rank failed to read the validation split");
+    memcpy(all, sums, sizeof all);
+    dist_sum(t->d, all, 3);
     *val_loss = all[2] > 0 ? all[0] / all[2] : NAN;
     *metric = all[2] > 0 ? all[1] / all[2] : NAN;
     return MS_OK;
 }
 
-/* Stops every rank when any rank's loss is not finite; 1 if so. */
-static int diverged(ms_trainer *t, double loss, long epoch)
+/* The message when some rank's loss was not finite (agreed in the step's
+ * reduction): this rank's loss if it is one of them, then rank 0 names the
+ * last good checkpoint. The weights are not written (checkpoint_agreed never
+ * saw them). */
+static void report_divergence(const ms_trainer *t, double loss, long epoch)
 {
-    int bad = !isfinite(loss), any_bad = bad;
-    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, t->d->comm);
-    if (!any_bad) return 0;
+    const int bad = !isfinite(loss);
     char last[4096];
     runctl_find_latest(t->out, last, sizeof last);
     if (bad)
         fprintf(stderr, "medssl %s: rank %d: non-finite loss (%g) at epoch %ld, step %lld\n", t->cmd, t->d->rank, loss,
-                epoch + 1, t->st.step);
+                epoch + 1, t->st.step - 1); /* the step that ran (counted already) */
     if (t->d->rank == 0 && last[0])
         fprintf(stderr, "medssl %s: the loss diverged; stopped all ranks. The last good checkpoint is %s: "
                         "lower --lr and resume from it (--resume %s)\n", t->cmd, last, last);
     else if (t->d->rank == 0)
         fprintf(stderr, "medssl %s: the loss diverged before the first checkpoint; stopped all ranks. "
                         "Lower --lr and start again\n", t->cmd);
-    return 1;
 }
 
 /* Validation at the end of an epoch: metrics line, best tracking. */
@@ -296,7 +267,8 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
         /* better metric, or the same metric at a lower loss: on a small
          * validation set (60 images: steps of 1/60) ties are common, and the
          * first epoch to reach a value is rarely the best model */
-        double m = t->select_loss ? -val_loss : t->higher_better ? metric : -metric;
+        t->last_metric = metric;
+        double m = t->select_loss ? -val_loss : t->ops->higher_better ? metric : -metric;
         *is_best = isfinite(m) && (m > t->best_metric || (m == t->best_metric && val_loss < t->st.best_val_loss));
         if (*is_best) {
             t->best_metric = m;
@@ -317,16 +289,32 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
     json_fixed(&line, "allreduce_wait_s", t->t_allreduce_wait, 3);
     if (t->val) {
         json_num(&line, "val_loss", val_loss, 6);
-        json_num(&line, t->metric_key, metric, 6);
-        if (strcmp(t->metric_key, "val_mse") == 0) /* reconstruction: PSNR for a [0,1] signal */
-            json_num(&line, "val_psnr", 10 * log10(1.0 / metric), 4);
-        fprintf(stderr, "epoch %ld/%d  validation: loss %.4f  %s %.4f%s\n", epoch + 1, t->epochs, val_loss,
-                t->metric_key + 4, metric, *is_best ? "  (best)" : "");
+        json_num(&line, t->ops->metric_key, metric, 6);
+        if (t->ops->log_metric) t->ops->log_metric(&line, metric);
+        if (!t->quiet)
+            fprintf(stderr, "epoch %ld/%d  validation: loss %.4f  %s %.4f%s\n", epoch + 1, t->epochs, val_loss,
+                    t->ops->metric_key + 4, metric, *is_best ? "  (best)" : "");
     }
     json_end(&line);
     *log_rc = runctl_append_metrics(t->out, json_text(&line)); /* rank 0 alone: the caller agrees on it */
     json_free(&line);
     return 0;
+}
+
+/* The trainer's step loss: the task's forward and loss of the prepared batch. */
+typedef struct {
+    ms_trainer *t;
+    int terms;
+    float weight;
+    double loss;
+} step_ctx;
+
+static double task_loss(void *ctx, uint64_t key)
+{
+    step_ctx *c = ctx;
+    double score = 0, count = 0;
+    c->loss = c->t->ops->loss(c->t->ctx, c->terms, 1, c->weight, key, &score, &count);
+    return c->loss;
 }
 
 int trainer_run(ms_trainer *t)
@@ -335,14 +323,15 @@ int trainer_run(ms_trainer *t)
     const long long total_steps = (long long)t->epochs * steps_per_epoch;
     t->sched.total_steps = total_steps;
     t->sched.warmup_steps = (long)(t->warmup_epochs * (float)steps_per_epoch);
-    if (t->st.step > 0 && t->d->rank == 0)
+    if (t->st.step > 0 && t->d->rank == 0 && !t->quiet)
         fprintf(stderr, "medssl %s: resuming at step %lld (epoch %lld)\n", t->cmd, t->st.step,
                 t->st.step / steps_per_epoch + 1);
     double t_log = ms_now(), t_epoch = t_log, loss_sum = 0, epoch_loss = 0;
     long long log_n = 0, epoch_n = 0, imgs = 0;
     const double t_start = ms_now();
     const long long step0 = t->st.step;
-    int rc;
+    t->first_step = step0;
+    int rc, log_rc = MS_OK; /* rank 0's metrics.jsonl appends, agreed on in the next step's reduction */
     while (t->st.step < total_steps) {
         const long epoch = (long)(t->st.step / steps_per_epoch);
         const long long in_epoch = t->st.step % steps_per_epoch;
@@ -359,34 +348,39 @@ int trainer_run(ms_trainer *t)
             t_epoch = ms_now();
         }
         ms_batch b;
-        int log_rc = MS_OK; /* rank 0's metrics.jsonl appends this step */
         double t0 = ms_now();
         if ((rc = loader_next(t->train, &b))) return fail(t, rc);
         t->t_loader_wait += ms_now() - t0;
-        int terms = b.n > 0 ? t->ops->prepare(t->ctx, &b, epoch, 1) : 0, terms_all = terms;
-        MPI_Allreduce(&terms, &terms_all, 1, MPI_INT, MPI_SUM, t->d->comm);
+        const int terms = b.n > 0 ? t->ops->prepare(t->ctx, &b, epoch, 1) : 0;
+        const long long terms_all = dist_sum_ll(t->d, terms);
         const float weight = terms_all > 0 ? (float)terms * (float)t->d->size / (float)terms_all : 0.0f;
         const uint64_t key = rng_key(t->st.seed, (uint64_t)epoch, (uint64_t)t->st.step, RNG_DROPOUT);
-        slab_zero_grad(&t->model->slab);
-        double score = 0, count = 0;
-        double loss = 0;
-        if (terms > 0) loss = t->ops->loss(t->ctx, terms, 1, weight, key, &score, &count);
-        else model_forward_skip(t->model); /* an empty batch still joins the sync-BN all-reduces */
-        if (diverged(t, loss, epoch)) return 1;
-        grad_sync_begin(&t->sync);
-        if (terms > 0) model_backward(t->model, key, dist_grads_ready, &t->sync);
-        else /* an empty last batch on this rank: zero gradients, same collectives */
-            model_backward_skip(t->model, dist_grads_ready, &t->sync);
-        t0 = ms_now();
-        grad_sync_finish(&t->sync);
-        t->t_allreduce_wait += ms_now() - t0;
         const float lr = sched_lr(&t->sched, t->st.step);
-        optim_step(t->opt, &t->model->slab, lr);
+        step_ctx sc = { t, terms, weight, 0 };
+        ms_step_stats stats;
+        train_step(t->model, &t->sync, t->opt, lr, key, terms > 0 ? task_loss : NULL, &sc, &stats);
+        t->t_allreduce_wait += stats.allreduce_wait_s;
+        const double loss = sc.loss;
         t->st.step++;
         t->st.samples_seen += t->global_batch;
         test_oom_hook(t);
-        double mean_loss = 0, loss_w = terms_all > 0 ? loss * terms / terms_all : 0;
-        MPI_Allreduce(&loss_w, &mean_loss, 1, MPI_DOUBLE, MPI_SUM, t->d->comm);
+        /* the step's one agreement: the mean loss, a non-finite loss on any
+         * rank, a stop signal on any rank, rank 0's metrics.jsonl append of
+         * the previous step failing (a full disk) */
+        double agree[4] = { terms_all > 0 && isfinite(loss) ? loss * terms / (double)terms_all : 0, !isfinite(loss),
+                            runctl_stop_signal() != 0, log_rc != 0 };
+        dist_sum(t->d, agree, 4);
+        if (agree[1] > 0) {
+            report_divergence(t, loss, epoch);
+            return MS_ERR_RUNTIME;
+        }
+        if (agree[3] > 0) {
+            if (log_rc) return fail(t, MS_ERR_RUNTIME);
+            ms_clear_error();
+            return MS_ERR_RUNTIME;
+        }
+        const int stop = agree[2] > 0;
+        const double mean_loss = agree[0];
         loss_sum += mean_loss;
         epoch_loss += mean_loss;
         log_n++;
@@ -396,8 +390,9 @@ int trainer_run(ms_trainer *t)
         if (t->d->rank == 0 && (t->st.step % t->log_every == 0 || epoch_end)) {
             double now = ms_now(), ips = (double)imgs / (now - t_log);
             double eta = (double)(total_steps - t->st.step) * (now - t_start) / (double)(t->st.step - step0);
-            fprintf(stderr, "epoch %ld/%d  step %lld/%lld  loss %.4f  lr %.4g  %.1f img/s  ETA %dm%02ds\n", epoch + 1,
-                    t->epochs, t->st.step, total_steps, loss_sum / log_n, lr, ips, (int)(eta / 60), (int)eta % 60);
+            if (!t->quiet)
+                fprintf(stderr, "epoch %ld/%d  step %lld/%lld  loss %.4f  lr %.4g  %.1f img/s  ETA %dm%02ds\n", epoch + 1,
+                        t->epochs, t->st.step, total_steps, loss_sum / log_n, lr, ips, (int)(eta / 60), (int)eta % 60);
             ms_json line;
             json_begin(&line, 0);
             json_object(&line, NULL);
@@ -419,32 +414,27 @@ int trainer_run(ms_trainer *t)
         if (epoch_end) {
             const double ips = (double)epoch_n * t->global_batch / (ms_now() - t_epoch);
             if ((rc = end_epoch(t, epoch, epoch_loss / epoch_n, ips, lr, &is_best, &log_rc))) return rc;
+            t->last_train_loss = epoch_loss / epoch_n;
             t->st.epoch = epoch + 1;
             patience_out = t->val && t->patience > 0 && epoch - t->best_epoch >= t->patience;
         }
-        /* one agreement per step: a stop signal on any rank, or rank 0's
-         * metrics.jsonl write failing (a full disk), reaches every rank */
-        int flags[2] = { runctl_stop_signal() != 0, log_rc != 0 }, any[2] = { 0, 0 };
-        MPI_Allreduce(flags, any, 2, MPI_INT, MPI_MAX, t->d->comm);
-        if (any[1]) {
-            if (log_rc) return fail(t, MS_ERR_RUNTIME);
-            ms_clear_error();
-            return MS_ERR_RUNTIME;
-        }
-        const int stop = any[0];
         if (epoch_end || stop || step_limit) {
-            if ((rc = checkpoint_agreed(t, is_best))) return rc;
+            if ((rc = checkpoint_agreed(t, is_best, log_rc))) return rc;
+            log_rc = MS_OK;
         }
         if (stop || step_limit) {
             if (t->d->rank == 0)
                 fprintf(stderr, "medssl %s: %s after step %lld; checkpoint written, resume with --resume auto\n", t->cmd,
                         stop ? "stopped by a signal" : "stopped at --max-steps", t->st.step);
+            t->stopped = 1;
+            t->t_total = ms_now() - t_start;
             return 0;
         }
         if (patience_out) {
             if (t->d->rank == 0)
                 fprintf(stderr, "medssl %s: early stop: no better %s for %d epoch%s (best at epoch %ld); %s/best.h5\n",
-                        t->cmd, t->metric_key, t->patience, t->patience == 1 ? "" : "s", t->best_epoch + 1, t->out);
+                        t->cmd, t->ops->metric_key, t->patience, t->patience == 1 ? "" : "s", t->best_epoch + 1, t->out);
+            t->t_total = ms_now() - t_start;
             return 0;
         }
     }
