@@ -27,6 +27,13 @@ for i in 0 1 2; do
         2> bag$i.log || { cat bag$i.log; fail "bagging member $i"; }
 done
 [ "$(grep -vc '^#' bag/members.txt)" -eq 3 ] || fail "members.txt: $(cat bag/members.txt)"
+# a member listed by its last.h5 (no best.h5 was readable when it finished) is done too: not trained again
+cp bag/members.txt members.bak
+sed -i 's|member-0/best.h5|member-0/last.h5|' bag/members.txt
+SLURM_ARRAY_TASK_ID=0 "$MEDSSL" ensemble train --method bagging --members 3 --train tr.h5 --out bag -- "${FT[@]}" \
+    2> again.log || { cat again.log; fail "bagging member 0 again"; }
+grep -q "member 1/3 (done before; kept)" again.log || { cat again.log; fail "a member listed by last.h5 was trained again"; }
+cp members.bak bag/members.txt
 # the members saw different bootstrap resamples: different weights
 cmp -s <(h5dump -d /params/head.fc.weight bag/member-0/last.h5 | tail -n +3) \
        <(h5dump -d /params/head.fc.weight bag/member-1/last.h5 | tail -n +3) && fail "bagging members are identical"

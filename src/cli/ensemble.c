@@ -225,7 +225,8 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
         memset(resample, 0, (size_t)c.N * sizeof(uint16_t));
         for (long long k = 0; k < n; k++) resample[idx[k]] = draw[k];
         char dir[ENS_PATH], rel[64], ckpt[ENS_PATH + 32];
-        snprintf(rel, sizeof rel, "member-%d/best.h5", i);
+        /* listed in members.txt: done, whichever of its checkpoints (best.h5, or last.h5) is listed */
+        snprintf(rel, sizeof rel, "/member-%d/", i);
         int listed = 0;
         for (int k = 0; k < done_list.M; k++) listed |= strstr(done_list.path[k], rel) != NULL;
         if (lead)
