@@ -1,8 +1,8 @@
 /* test_layers — finite-difference gradient checks of every layer in
  * medssl/layers.h (with accumulation and NULL-gradient checks), and exact
  * expectations on small inputs: batchnorm train/eval and running stats,
- * maxpool, upsampling against PyTorch values, dropout statistics, linear vs the
- * naive reference.
+ * maxpool, upsampling against PyTorch values, zero padding and cropping,
+ * dropout statistics, linear vs the naive reference.
  *
  * Dimension legend: N batch, C channels, H, W spatial size, HW = H*W,
  * K out channels, R, S kernel size, I, O linear in/out features, n flat count.
@@ -461,7 +461,76 @@ static void test_gradcheck_joins(void)
     gc_free(&a);
 }
 
+/* Zero padding and cropping: a (H,W) plane at (top, left) of a (PH,PW) plane. */
+typedef struct { gc_case gc; int N, C, H, W, PH, PW, top, left; } fit_gc;
+static void pad_fwd(gc_case *gc)
+{
+    fit_gc *f = (fit_gc *)gc;
+    pad2d_forward(gc->out, gc->x[0], f->N, f->C, f->H, f->W, f->PH, f->PW, f->top, f->left);
+}
+static void pad_bwd(gc_case *gc, float **g)
+{
+    fit_gc *f = (fit_gc *)gc;
+    pad2d_backward(g[0], gc->Rw, f->N, f->C, f->H, f->W, f->PH, f->PW, f->top, f->left);
+}
+static void crop_fwd(gc_case *gc)
+{
+    fit_gc *f = (fit_gc *)gc;
+    crop2d_forward(gc->out, gc->x[0], f->N, f->C, f->H, f->W, f->PH, f->PW, f->top, f->left);
+}
+static void crop_bwd(gc_case *gc, float **g)
+{
+    fit_gc *f = (fit_gc *)gc;
+    crop2d_backward(g[0], gc->Rw, f->N, f->C, f->H, f->W, f->PH, f->PW, f->top, f->left);
+}
+
+static void gradcheck_fit(int crop, int N, int C, int H, int W, int PH, int PW, int top, int left)
+{
+    fit_gc f = { .gc = { .name = crop ? "crop" : "pad", .forward = crop ? crop_fwd : pad_fwd,
+                         .backward = crop ? crop_bwd : pad_bwd, .h = 1e-2f, .atol = 1e-3, .rtol = 1e-2 },
+                 .N = N, .C = C, .H = H, .W = W, .PH = PH, .PW = PW, .top = top, .left = left };
+    const size_t small = (size_t)N * C * H * W, large = (size_t)N * C * PH * PW;
+    gc_input(&f.gc, "inp", crop ? large : small, 101 + (uint64_t)PH, 1.0f);
+    f.gc.out_n = crop ? small : large;
+    f.gc.out = zeros(f.gc.out_n);
+    gc_run(&f.gc, 102);
+    gc_free(&f.gc);
+}
+
+static void test_gradcheck_pad_crop(void)
+{
+    gradcheck_fit(0, 2, 3, 5, 3, 8, 4, 1, 0);  /* 5x3 -> 8x4: 1 row top, 2 bottom, 1 column right */
+    gradcheck_fit(1, 2, 3, 5, 3, 8, 4, 1, 0);
+    gradcheck_fit(0, 1, 2, 1, 1, 4, 4, 1, 1);  /* one pixel */
+    gradcheck_fit(1, 1, 2, 1, 1, 4, 4, 1, 1);
+    gradcheck_fit(1, 1, 1, 2, 6, 2, 6, 0, 0);  /* the identity window */
+}
+
 /* ---- exact expectations on small inputs ---------------------------------------------- */
+
+/* pad [1 2; 3 4] into 3x4 at (1, 1): zeros around; crop it back exactly; the
+ * backward of pad reads the window, the backward of crop writes it (+=). */
+static void test_pad_crop_exact(void)
+{
+    const float x[4] = { 1, 2, 3, 4 };
+    const float want[12] = { 0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0 };
+    float out[12], back[4], dl[12], ds[4] = { 0.5f, 0.5f, 0.5f, 0.5f };
+    memset(out, 0x7f, sizeof out); /* pad overwrites every element */
+    pad2d_forward(out, x, 1, 1, 2, 2, 3, 4, 1, 1);
+    TU_CHECK(memcmp(out, want, sizeof want) == 0);
+    crop2d_forward(back, out, 1, 1, 2, 2, 3, 4, 1, 1);
+    TU_CHECK(memcmp(back, x, sizeof x) == 0);
+    float g[12];
+    for (int i = 0; i < 12; i++) g[i] = (float)(i + 1);
+    pad2d_backward(ds, g, 1, 1, 2, 2, 3, 4, 1, 1); /* += g[5], g[6], g[9], g[10] = 6, 7, 10, 11 */
+    TU_CHECK(ds[0] == 6.5f && ds[1] == 7.5f && ds[2] == 10.5f && ds[3] == 11.5f);
+    for (int i = 0; i < 12; i++) dl[i] = 1.0f;
+    crop2d_backward(dl, x, 1, 1, 2, 2, 3, 4, 1, 1);
+    const float want_dl[12] = { 1, 1, 1, 1, 1, 2, 3, 1, 1, 4, 5, 1 };
+    TU_CHECK(memcmp(dl, want_dl, sizeof want_dl) == 0);
+    pad2d_backward(NULL, g, 1, 1, 2, 2, 3, 4, 1, 1); /* NULL: nothing to do */
+    crop2d_backward(NULL, x, 1, 1, 2, 2, 3, 4, 1, 1);
+}
 
 /* Hand example, N=2, C=1, HW=2: x = [1,2 | 3,6], gamma 2, beta 1, eps 0.5, momentum 0.5.
  *   mean = 12/4 = 3; deviations -2,-1,0,3; sum of squares 14
@@ -679,6 +748,8 @@ int main(void)
     TU_RUN(test_gradcheck_dropout);
     TU_RUN(test_gradcheck_upsample);
     TU_RUN(test_gradcheck_joins);
+    TU_RUN(test_gradcheck_pad_crop);
+    TU_RUN(test_pad_crop_exact);
     TU_RUN(test_batchnorm_hand_example);
     TU_RUN(test_batchnorm_vs_reference);
     TU_RUN(test_maxpool_exact);

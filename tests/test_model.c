@@ -83,7 +83,12 @@ static void test_reference_encoder_layout(void)
         TU_CHECK(m.slab.t[i].offset == m.slab.t[i - 1].offset + m.slab.t[i - 1].size);
     TU_CHECK(model_plan(&m, 2, 64, 64) == 0);
     TU_CLOSE(3 * model_forward_flops(&m) * 1e-9, 1.25, 0.02, 0);
-    TU_CHECK(model_plan(&m, 2, 4, 4) == MS_ERR_INPUT); /* 4 -> 2 -> 1 -> too small */
+    TU_CHECK(m.n_ops > 0 && m.ops[0].kind != OP_PAD); /* 64 fits: no padding */
+    /* 4 -> 2 -> 1 -> too small for the third pool: zero-padded to 8x8 (2 rows/columns each side) */
+    TU_CHECK(model_plan(&m, 2, 4, 4) == 0);
+    TU_CHECK(m.ops[0].kind == OP_PAD && m.fit_H == 8 && m.fit_W == 8);
+    TU_CHECK(m.ops[0].cfg.fit.top == 2 && m.ops[0].cfg.fit.bottom == 2 && m.ops[0].cfg.fit.left == 2);
+    TU_CHECK(model_plan(&m, 2, 0, 4) == MS_ERR_INPUT && model_plan(&m, 2, 4, 16385) == MS_ERR_INPUT);
     model_free(&m);
 }
 
@@ -151,9 +156,11 @@ static void gradcheck_model(const char *text, int N, int H, int W)
     float *dx_in = ms_calloc(n_in, sizeof(float));
     tu_fill_normal(x, n_in, 1, 1.0f);
     tu_fill_normal(R, n_out, 2, 1.0f);
-    /* give the input a gradient buffer so d/dinput is checked too */
+    /* give the input a gradient buffer so d/dinput is checked too (through OP_PAD when the plan pads) */
     m.values[m.input].needs_grad = 1;
     m.values[m.input].dx = dx_in;
+    for (int i = 0; i < m.n_ops; i++)
+        if (m.values[m.ops[i].in0].needs_grad) m.values[m.ops[i].out].needs_grad = 1;
     fd_ctx c = { &m, x, R, n_out };
     fd_loss(&c);
     memcpy(model_output_grad(&m), R, n_out * sizeof(float));
@@ -255,6 +262,141 @@ static void test_gradcheck_unet(void)
     gradcheck_model("encoder:in=2,widths=2-3,convs=2;decoder:out=1,up=nearest", 1, 6, 4);
 }
 
+/* ---- any input size: OP_PAD at the input, OP_CROP at the decoder's map ---------------- */
+
+/* Through the padding and the crop: a 7x5 input runs at 8x8 (pad top 0, bottom 1,
+ * left 1, right 2), a 3x2 input of an encoder-only model at 4x4. */
+static void test_gradcheck_pad_crop(void)
+{
+    gradcheck_model("encoder:in=1,widths=3-4-5,convs=1;decoder:out=2,up=bilinear", 2, 7, 5);
+    gradcheck_model("encoder:in=2,widths=3-4-5,convs=1;head:linear,classes=3", 3, 3, 2);
+}
+
+static int count_kind(const ms_model *m, ms_op_kind kind)
+{
+    int n = 0;
+    for (int i = 0; i < m->n_ops; i++) n += m->ops[i].kind == kind;
+    return n;
+}
+
+/* The output of a decoder model has the input's size for any H, W, and each
+ * plan has exactly the ops its size needs. */
+static void test_any_size_output_shape(void)
+{
+    static const struct { const char *spec; int H, W, pads; } cases[] = {
+        { "encoder:in=1,widths=4-8-8-8,convs=1;decoder:out=2,up=bilinear", 28, 28, 1 }, /* -> 32x32 */
+        { "encoder:in=1,widths=4-8-8,convs=1;decoder:out=3,up=nearest", 181, 217, 1 },  /* -> 184x220 */
+        { "encoder:in=1,widths=4,convs=1;decoder:out=2", 1, 1, 0 },                      /* no pools */
+        { "encoder:in=2,widths=4-8-8,convs=1;decoder:out=2", 5, 3, 1 },
+        { "encoder:in=1,widths=4-8-8,convs=1;decoder:out=2", 1, 13, 1 },
+        { "encoder:in=1,widths=4-8-8,block=residual,convs=2;decoder:out=2", 13, 1, 1 },
+        { "encoder:in=1,widths=4-8-8,convs=1;decoder:out=2", 12, 16, 0 },                /* fits */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        ms_model m;
+        build(&m, cases[c].spec);
+        const int n_built = m.n_ops, N = 2, H = cases[c].H, W = cases[c].W;
+        TU_CHECKF(model_plan(&m, N, H, W) == 0, "%s at %dx%d: %s", cases[c].spec, H, W, ms_last_error());
+        TU_CHECKF(count_kind(&m, OP_PAD) == cases[c].pads && count_kind(&m, OP_CROP) == cases[c].pads &&
+                      m.n_ops == n_built + 2 * cases[c].pads,
+                  "%s at %dx%d: %d ops (built %d)", cases[c].spec, H, W, m.n_ops, n_built);
+        TU_CHECK(m.values[m.output].H == H && m.values[m.output].W == W);
+        const size_t n_in = (size_t)N * m.spec.in_channels * H * W;
+        float *x = ms_malloc(n_in * sizeof(float));
+        tu_fill_normal(x, n_in, 7, 1.0f);
+        const float *y = model_forward(&m, x, 1, 0);
+        const size_t n_out = (size_t)model_output_rows(&m) * model_value_size(&m, m.output);
+        TU_CHECK(n_out == (size_t)N * m.spec.dec_out * H * W);
+        int finite = 1;
+        for (size_t i = 0; i < n_out; i++) finite &= isfinite(y[i]) != 0;
+        TU_CHECKF(finite, "%s at %dx%d: non-finite output", cases[c].spec, H, W);
+        memset(model_output_grad(&m), 0, n_out * sizeof(float));
+        slab_zero_grad(&m.slab);
+        model_backward(&m, 0, NULL, NULL);
+        free(x);
+        model_free(&m);
+    }
+}
+
+/* The padded pass is the plain pass on the zero-padded image, cropped: a model
+ * planned for 28x28 gives bit for bit the central 28x28 of the same model
+ * planned for 32x32 on the input placed in zeros at (2, 2), in training mode
+ * (BN statistics include the zeros) and in eval mode; the same for the logits
+ * of an encoder-only model at 3x5 (runs at 4x5: one zero row at the bottom). */
+static void check_pad_is_manual(const char *spec, int N, int H, int W, int PH, int PW, int top, int left)
+{
+    ms_model a, b;
+    build(&a, spec);
+    build(&b, spec);
+    CHECK(model_plan(&a, N, H, W) == 0 && model_plan(&b, N, PH, PW) == 0);
+    TU_CHECK(a.ops[0].kind == OP_PAD && a.ops[0].cfg.fit.top == top && a.ops[0].cfg.fit.left == left);
+    TU_CHECK(b.ops[0].kind != OP_PAD);
+    const int C = a.spec.in_channels;
+    float *x = ms_malloc((size_t)N * C * H * W * sizeof(float));
+    float *xp = ms_calloc((size_t)N * C * PH * PW, sizeof(float));
+    tu_fill_normal(x, (size_t)N * C * H * W, 11, 1.0f);
+    for (int p = 0; p < N * C; p++)
+        for (int h = 0; h < H; h++)
+            memcpy(xp + ((size_t)p * PH + top + h) * PW + left, x + ((size_t)p * H + h) * W, (size_t)W * sizeof(float));
+    const int dec = a.spec.head == HEAD_NONE, K = dec ? a.spec.dec_out : a.spec.classes;
+    for (int training = 1; training >= 0; training--) {
+        const float *ya = model_forward(&a, x, training, 0), *yb = model_forward(&b, xp, training, 0);
+        int same = 1;
+        if (!dec) same = memcmp(ya, yb, (size_t)N * K * sizeof(float)) == 0;
+        else
+            for (int p = 0; p < N * K; p++)
+                for (int h = 0; h < H; h++)
+                    same &= memcmp(ya + ((size_t)p * H + h) * W, yb + ((size_t)p * PH + top + h) * PW + left,
+                                   (size_t)W * sizeof(float)) == 0;
+        TU_CHECKF(same, "%s at %dx%d, training %d: not the %dx%d pass on the padded input", spec, H, W, training,
+                  PH, PW);
+    }
+    free(x);
+    free(xp);
+    model_free(&a);
+    model_free(&b);
+}
+
+static void test_pad_is_the_padded_pass(void)
+{
+    check_pad_is_manual("encoder:in=1,widths=4-8-8-8,convs=2;decoder:out=2,up=bilinear", 3, 28, 28, 32, 32, 2, 2);
+    check_pad_is_manual("encoder:in=2,widths=4-8-8,block=residual,convs=2;decoder:out=3,up=nearest", 2, 9, 6, 12, 8, 1, 1);
+    check_pad_is_manual("encoder:in=1,widths=4-8-8,convs=1;head:linear,classes=3", 4, 3, 5, 4, 5, 0, 0);
+}
+
+/* Sizes that fit run the built graph untouched, also after a plan that padded:
+ * a 64x64 pass (forward and gradients) is bit-identical on a model planned
+ * first at 61x50 and on a fresh one. */
+static void test_fitting_size_unchanged(void)
+{
+    const char *spec = "encoder:in=1,widths=4-8-8-8,convs=2;decoder:out=2,up=bilinear";
+    ms_model a, b;
+    build(&a, spec);
+    build(&b, spec);
+    const int n_built = a.n_ops, out_built = a.output, N = 2, S = 64;
+    CHECK(model_plan(&a, N, 61, 50) == 0);
+    TU_CHECK(a.n_ops == n_built + 2 && a.output != out_built);
+    CHECK(model_plan(&a, N, S, S) == 0 && model_plan(&b, N, S, S) == 0);
+    TU_CHECK(a.n_ops == n_built && a.output == out_built && a.fit_H == S && a.fit_W == S);
+    TU_CHECK(a.values[a.padded].x == NULL && a.values[a.cropped].x == NULL); /* no buffers for the unused ops */
+    TU_CHECK(model_forward_flops(&a) == model_forward_flops(&b));
+    float *x = ms_malloc((size_t)N * S * S * sizeof(float));
+    tu_fill_normal(x, (size_t)N * S * S, 5, 1.0f);
+    const size_t n_out = (size_t)N * 2 * S * S;
+    const float *ya = model_forward(&a, x, 1, 0), *yb = model_forward(&b, x, 1, 0);
+    TU_CHECK(memcmp(ya, yb, n_out * sizeof(float)) == 0);
+    tu_fill_normal(model_output_grad(&a), n_out, 6, 1.0f);
+    memcpy(model_output_grad(&b), model_output_grad(&a), n_out * sizeof(float));
+    slab_zero_grad(&a.slab);
+    slab_zero_grad(&b.slab);
+    model_backward(&a, 0, NULL, NULL);
+    model_backward(&b, 0, NULL, NULL);
+    TU_CHECK(memcmp(a.slab.grad, b.slab.grad, a.slab.n * sizeof(float)) == 0);
+    free(x);
+    model_free(&a);
+    model_free(&b);
+}
+
 /* Synthetic separable problem: class 0 = bright square top-left, class 1 =
  * bright square bottom-right, plus noise. */
 static void make_squares(float *x, int32_t *y, int N, int S, uint64_t seed)
@@ -350,6 +492,10 @@ int main(void)
     TU_RUN(test_tiles_order);
     TU_RUN(test_set_rows_and_skip);
     TU_RUN(test_gradcheck_unet);
+    TU_RUN(test_gradcheck_pad_crop);
+    TU_RUN(test_any_size_output_shape);
+    TU_RUN(test_pad_is_the_padded_pass);
+    TU_RUN(test_fitting_size_unchanged);
     TU_RUN(test_tiny_model_learns);
     TU_RUN(test_freezing);
     return tu_summary();

@@ -1,6 +1,7 @@
 /* test_syncbn_mpi — run under `mpirun -np 2`: synchronized BatchNorm
- * (model_set_sync_bn) makes data-parallel training equal to training one
- * model on the global batch.
+ * (model_set_bn_reducer with dist's MPI reducer, dist_sum_doubles_inplace)
+ * makes data-parallel training equal to training one model on the global
+ * batch.
  *
  * Reference: every rank trains the model alone (sync off, no all-reduce) for
  * STEPS steps of SGD with momentum on all B rows of a fixed batch. Distributed:
@@ -123,7 +124,7 @@ static void reference(ms_model *ref, const char *spec, int eval_bn)
 static void distributed(ms_model *m, const char *spec, int eval_bn, int sync_bn, const int *n_of_rank)
 {
     build(m, spec, eval_bn);
-    if (sync_bn) model_set_sync_bn(m, MPI_COMM_WORLD);
+    if (sync_bn) model_set_bn_reducer(m, dist_sum_doubles_inplace, &D);
     int lo = 0, total = 0;
     for (int r = 0; r < D.size; r++) total += n_of_rank[r];
     for (int r = 0; r < D.rank; r++) lo += n_of_rank[r];
@@ -267,7 +268,7 @@ static void test_collective_count(void)
     build(&m, SPEC_PLAIN, 0);
     const int n_bn = count_bn(&m);
     CHECK(n_bn == 4);
-    model_set_sync_bn(&m, MPI_COMM_WORLD);
+    model_set_bn_reducer(&m, dist_sum_doubles_inplace, &D);
     CHECK(model_set_rows(&m, B / 2) == 0);
     const float *x = X + (size_t)D.rank * (B / 2) * S * S;
 
@@ -293,29 +294,54 @@ static void test_collective_count(void)
     model_backward_skip(&m, NULL, NULL);
     TU_CHECKF(n_allreduce == c0, "cfg.bn.eval ops made %ld all-reduces", n_allreduce - c0);
     for (int i = 0; i < m.n_ops; i++) if (m.ops[i].kind == OP_BN) m.ops[i].cfg.bn.eval = 0;
-    /* sync off, and a communicator of one rank, never communicate */
-    model_set_sync_bn(&m, MPI_COMM_NULL);
+    /* sync off (no reducer) never communicates */
+    model_set_bn_reducer(&m, NULL, &D);
+    TU_CHECK(m.bn_sum == NULL && m.bn_sum_ctx == NULL);
     c0 = n_allreduce;
     model_forward(&m, x, 1, 0);
     model_backward(&m, 0, NULL, NULL);
     TU_CHECKF(n_allreduce == c0, "sync off: %ld all-reduces", n_allreduce - c0);
-    model_set_sync_bn(&m, MPI_COMM_SELF);
-    TU_CHECK(m.sync_bn == 0);
     model_free(&m);
 }
 
-/* With a communicator of one rank the passes are bit-identical to never setting it. */
-static void test_world_of_one_identical(void)
+/* A reducer that only counts its calls and leaves the sums as they are: the
+ * model reaches other ranks only through the reducer it is given. */
+typedef struct { long calls; } count_ctx;
+static void count_only(double *buf, int count, void *ctx)
 {
-    ms_model a, b;
+    (void)buf;
+    (void)count;
+    ((count_ctx *)ctx)->calls++;
+}
+
+/* Without a reducer (or after removing it) the passes are bit-identical to a
+ * model that never had one; a reducer over one rank (its own sums) gives the
+ * same model up to float rounding, calling the reducer once per BN op in each
+ * training pass and making no MPI call itself. */
+static void test_world_of_one(void)
+{
+    ms_model a, b, c;
     build(&a, SPEC_PLAIN, 0);
     build(&b, SPEC_PLAIN, 0);
-    model_set_sync_bn(&b, MPI_COMM_SELF);
+    build(&c, SPEC_PLAIN, 0);
+    model_set_bn_reducer(&b, dist_sum_doubles_inplace, &D);
+    model_set_bn_reducer(&b, NULL, NULL);
+    count_ctx cc = { 0 };
+    model_set_bn_reducer(&c, count_only, &cc);
     train(&a, 0, B, 1.0f, NULL);
     train(&b, 0, B, 1.0f, NULL);
+    long c0 = n_allreduce;
+    train(&c, 0, B, 1.0f, NULL);
+    TU_CHECKF(n_allreduce == c0, "the model made %ld MPI all-reduces of its own", n_allreduce - c0);
+    TU_CHECKF(cc.calls == 2L * count_bn(&c) * STEPS, "%ld reducer calls for %d BN ops x 2 passes x %d steps",
+              cc.calls, count_bn(&c), STEPS);
     TU_CHECK(memcmp(a.slab.val, b.slab.val, a.slab.n * sizeof(float)) == 0);
+    double rel, d = max_diff(&c, &a, &rel);
+    if (D.rank == 0) fprintf(stderr, "  one-rank reducer vs local BN: max |diff| %.3g (%.3g of tolerance)\n", d, rel);
+    TU_CHECKF(rel <= 1.0, "one-rank reducer: max |diff| %g (%g x tolerance)", d, rel);
     model_free(&a);
     model_free(&b);
+    model_free(&c);
 }
 
 int main(int argc, char **argv)
@@ -333,7 +359,7 @@ int main(int argc, char **argv)
     TU_RUN(test_empty_rank);
     TU_RUN(test_eval_bn);
     TU_RUN(test_collective_count);
-    TU_RUN(test_world_of_one_identical);
+    TU_RUN(test_world_of_one);
     int failed = tu_cases_failed, any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     int rc = 0;

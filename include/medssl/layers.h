@@ -165,6 +165,25 @@ void upsample2x_nearest_backward(float *dinp, const float *dout, int N, int C, i
 void upsample2x_bilinear_forward(float *out, const float *inp, int N, int C, int H, int W);
 void upsample2x_bilinear_backward(float *dinp, const float *dout, int N, int C, int H, int W);
 
+/* ---- zero padding and cropping (fitting any input size) ----------------------------
+ * A small plane (H,W) sits in a large plane (PH,PW) at rows [top, top+H) and
+ * columns [left, left+W) (PH >= top + H, PW >= left + W). */
+
+/* out (N,C,PH,PW) = inp (N,C,H,W) at (top, left), zeros around it. */
+void pad2d_forward(float *out, const float *inp, int N, int C, int H, int W, int PH, int PW, int top,
+                   int left);
+/* Inverts the placement: dinp (N,C,H,W) += dout (N,C,PH,PW)[top:top+H, left:left+W]
+ * (a crop of the gradient; the zeros have no input). */
+void pad2d_backward(float *dinp, const float *dout, int N, int C, int H, int W, int PH, int PW,
+                    int top, int left);
+/* out (N,C,H,W) = inp (N,C,PH,PW)[top:top+H, left:left+W]. */
+void crop2d_forward(float *out, const float *inp, int N, int C, int H, int W, int PH, int PW,
+                    int top, int left);
+/* Inverts the window: dinp (N,C,PH,PW)[top:top+H, left:left+W] += dout (N,C,H,W)
+ * (the zero-padded gradient: nothing is added outside the window). */
+void crop2d_backward(float *dinp, const float *dout, int N, int C, int H, int W, int PH, int PW,
+                     int top, int left);
+
 /* ---- joins ------------------------------------------------------------------------- */
 
 /* Channel concat: out (N, Ca+Cb, HW) = [a (N,Ca,HW), b (N,Cb,HW)]. */

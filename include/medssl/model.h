@@ -22,7 +22,19 @@
  *       before the head; N must be a multiple of 9 and the output has N/9 rows
  *   decoder:out=2,up=bilinear                  U-Net decoder mirroring the encoder,
  *       skip connections from every stage, dense output (N, out, H, W);
- *       up=nearest|bilinear. H and W must be divisible by 2^(stages-1).
+ *       up=nearest|bilinear.
+ *
+ * Any input size (model_plan): with P = stages-1 2x2 pools, a decoder model
+ * runs at H and W rounded up to multiples of 2^P (the skips must meet the
+ * upsampled maps), an encoder-only model at max(H, 2^P) x max(W, 2^P) (every
+ * pool gets 2 rows; odd sizes are floored by the pools as before). When the
+ * input is smaller, an OP_PAD op first places it in a zero image of that
+ * size, centred (top = pad/2, bottom = the rest, likewise left/right), and an
+ * OP_CROP op cuts the decoder's map back to H x W, so the output always has
+ * the input's size. The zeros take part in the BN statistics and the global
+ * average pool like any pixel. Sizes that fit get neither op, so their passes
+ * are unchanged. The ops have no parameters: checkpoints, parameter names and
+ * the spec text do not depend on the size.
  *
  * A model has an encoder and at most one head and at most one decoder; its
  * output is the head's logits (N, classes) if there is a head, else the
@@ -35,8 +47,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <mpi.h>
 
 #include "medssl/slab.h"
 
@@ -78,7 +88,7 @@ void model_spec_format(const ms_model_spec *spec, char *buf, size_t cap);
 
 typedef enum {
     OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_DROPOUT, OP_UPSAMPLE,
-    OP_CONCAT, OP_ADD, OP_TILECAT, OP__COUNT
+    OP_CONCAT, OP_ADD, OP_TILECAT, OP_PAD, OP_CROP, OP__COUNT
 } ms_op_kind;
 
 /* An activation: (rows, C, H, W) with its gradient. H = W = 1 for vectors.
@@ -107,11 +117,18 @@ typedef struct {
         struct { int O; } linear;
         struct { float p; } dropout;
         struct { ms_up_kind mode; } up;
+        struct { int top, bottom, left, right; } fit; /* OP_PAD: zero rows/columns added on each side;
+                                                         OP_CROP: removed */
     } cfg;
     /* planned per-op buffers */
     float *mean, *rstd;     /* BN (C) */
     int32_t *argmax;        /* maxpool (N,C,H/2,W/2) */
 } ms_op;
+
+/* Sums buf[0..count) element-wise over the ranks that train together, in
+ * place, on every rank (an all-reduce). The model reaches other ranks only
+ * through this (dist_sum_doubles_inplace in medssl/dist.h is the MPI one). */
+typedef void (*ms_sum_fn)(double *buf, int count, void *ctx);
 
 typedef struct {
     ms_model_spec spec;
@@ -124,8 +141,12 @@ typedef struct {
     int features;     /* pooled encoder features (N, widths[-1]) */
     int output;       /* head logits or decoder map */
     int skips[MODEL_MAX_STAGES]; /* encoder stage outputs (before pooling) */
+    int padded;       /* the input zero-padded by OP_PAD (produced only while the plan pads) */
+    int dec_map;      /* the decoder's map at the padded size (decoder.out), or -1 */
+    int cropped;      /* dec_map cut back to the input's size by OP_CROP (only while the plan pads), or -1 */
     /* plan */
-    int N, H, W;            /* N: rows the passes run on (<= N_max, see model_set_rows) */
+    int N, H, W;            /* N: rows the passes run on (<= N_max, see model_set_rows); H x W the input */
+    int fit_H, fit_W;       /* the size the encoder runs at: H x W, or more when OP_PAD pads */
     int N_max;              /* rows the plan holds */
     int last_training; /* the mode of the last forward, for backward */
     int last_skipped;  /* the last forward was model_forward_skip */
@@ -134,9 +155,9 @@ typedef struct {
     void *arena;      /* every planned buffer lives here */
     double *prof;     /* optional (2*n_ops): seconds in each op's forward [i] and backward
                          [n_ops+i] are added here when non-NULL (the benchmark sets it) */
-    int sync_bn;      /* BN batch statistics are summed over bn_comm (model_set_sync_bn) */
-    MPI_Comm bn_comm; /* meaningful only when sync_bn */
-    double *bn_sums;  /* planned (2 * widest BN + 1): partial sums for the BN all-reduces */
+    ms_sum_fn bn_sum; /* sync-BN: sums BN statistics over the ranks (model_set_bn_reducer); NULL: local */
+    void *bn_sum_ctx;
+    double *bn_sums;  /* planned (2 * widest BN + 1): partial sums for the BN reductions */
 } ms_model;
 
 /* Builds the graph and the parameter slab (allocated, zeroed) for `spec`.
@@ -150,8 +171,11 @@ void model_init_weights(ms_model *m, uint64_t seed);
 /* Plans every activation for input (N, in_channels, H, W) once (N counts input
  * images: with tiles > 1, N must be a multiple of tiles); no allocation
  * happens in forward/backward afterwards. Re-planning with another shape frees
- * the previous plan. Returns MS_ERR_INPUT if the shape cannot pass through the
- * model (too small for the pooling, or not divisible for the decoder). */
+ * the previous plan. Any H, W in 1..16384 fits (see "Any input size" above):
+ * the plan adds or removes OP_PAD (ops[0]) and OP_CROP (the last op), so
+ * n_ops, op indices and m->output may change with the shape; value ids
+ * input, features and skips do not. Returns MS_ERR_INPUT for a shape out of
+ * range or a batch that is not a multiple of the tiles. */
 int model_plan(ms_model *m, int N, int H, int W);
 
 /* Recomputes which activations need gradients from the slab's FROZEN flags;
@@ -187,34 +211,35 @@ int model_set_rows(ms_model *m, int n);
 /* The on_ready callbacks of model_backward, in the same order, without
  * computing anything: a rank with an empty batch still takes part in every
  * bucketed all-reduce, and, with sync-BN on after model_forward_skip, in
- * every backward BN all-reduce (zero sums), in the same interleaving. */
+ * every backward BN reduction (zero sums), in the same interleaving. */
 void model_backward_skip(ms_model *m, ms_grads_ready_fn on_ready, void *ctx);
-/* Synchronized BatchNorm (--sync-bn). With a communicator of more than one
- * rank, every training-mode BN (training forward, op not in eval) normalises
- * with the statistics of the union of the ranks' batches: the forward sums
- * per-channel (count, sum x, sum x^2) over `comm` with one blocking
- * MPI_Allreduce per BN op, and uses the global mean/var for the output and
- * the running-stat update (so running stats stay identical on every rank);
- * backward sums (sum dy, sum dy*xhat) the same way (one MPI_Allreduce per BN
- * op whose input needs a gradient), so the input gradient is exactly that of
- * BN over the global batch. Gamma/beta gradients stay this rank's sums: with
- * the loss of each rank weighted so that the MEAN of the ranks' gradients is
- * the global-batch gradient (what grad_sync_finish computes), the result is
- * the gradient of one model trained on the global batch. Every rank's dout
- * must carry the same per-row scale (pretrain's size/valid_all does).
- * Eval-mode BN never communicates.
- * Collectives run in op order, interleaved with the caller's (e.g. the
- * bucketed gradient Iallreduces on the same communicator): every rank must
- * make the same sequence of model_forward(training=1)/model_forward_skip and
- * model_backward/model_backward_skip calls. `comm` is used as given (not
- * duplicated) and must outlive its use. MPI_COMM_NULL, or a communicator of
- * one rank, turns synchronization off: the passes are then bit-identical to
- * a model that never had it. Call on every rank (not a collective itself). */
-void model_set_sync_bn(ms_model *m, MPI_Comm comm);
+/* Synchronized BatchNorm (--sync-bn). With a reducer `sum` (ms_sum_fn over
+ * the ranks that train together), every training-mode BN (training forward,
+ * op not in eval) normalises with the statistics of the union of the ranks'
+ * batches: the forward sums per-channel (count, sum x, sum x^2) with one call
+ * of `sum` per BN op, and uses the global mean/var for the output and the
+ * running-stat update (so running stats stay identical on every rank);
+ * backward sums (sum dy, sum dy*xhat) the same way (one call per BN op whose
+ * input needs a gradient), so the input gradient is exactly that of BN over
+ * the global batch. Gamma/beta gradients stay this rank's sums: with the loss
+ * of each rank weighted so that the MEAN of the ranks' gradients is the
+ * global-batch gradient (what grad_sync_finish computes), the result is the
+ * gradient of one model trained on the global batch. Every rank's dout must
+ * carry the same per-row scale (pretrain's size/valid_all does).
+ * Eval-mode BN never reduces.
+ * Reductions run in op order, interleaved with the caller's collectives (e.g.
+ * the bucketed gradient Iallreduces on the same communicator): every rank
+ * must make the same sequence of model_forward(training=1)/model_forward_skip
+ * and model_backward/model_backward_skip calls. `ctx` is passed to `sum` as
+ * given and must outlive its use. sum = NULL turns synchronization off (local
+ * statistics): the passes are then bit-identical to a model that never had a
+ * reducer; pass NULL for a world of one rank (its local statistics are the
+ * global ones). Call on every rank (not a collective itself). */
+void model_set_bn_reducer(ms_model *m, ms_sum_fn sum, void *ctx);
 
 /* The training forward of a rank with no rows this step (e.g. its share of
  * the last batch is empty): computes nothing and writes no activation, but
- * with sync-BN on it takes part in every BN all-reduce with zero counts and
+ * with sync-BN on it takes part in every BN reduction with zero counts and
  * sums, and updates the running stats with the global statistics like the
  * other ranks. Without sync-BN it only records that the step is a training
  * step. Pair it with model_backward_skip (with sync-BN on, model_backward_skip

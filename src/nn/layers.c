@@ -1,4 +1,5 @@
-/* layers — activations, pooling, linear, dropout, upsampling and joins
+/* layers — activations, pooling, linear, dropout, upsampling, zero padding
+ * and cropping, and joins
  * (see include/medssl/layers.h; convolution lives in conv.c, batchnorm in
  * batchnorm.c, the shared vector kernels in vec.c).
  *
@@ -335,6 +336,66 @@ void upsample2x_bilinear_backward(float *dinp, const float *dout, int N, int C, 
             }
         }
     }
+}
+
+/* ---- zero padding and cropping ------------------------------------------------------ */
+
+/* A planar window (rows, cols), per (n, c): dst (N,C,DH,DW)[dt:dt+rows, dl:dl+cols]
+ * = (or += when add) src (N,C,SH,SW)[st:st+rows, sl:sl+cols]. zero_first: the
+ * rest of each dst plane becomes 0 (it is zeroed whole first). */
+typedef struct { int H, W, top, left; } plane_window;
+
+static void copy_window(float *dst, plane_window d, const float *src, plane_window s, int N, int C, int rows,
+                        int cols, int add, int zero_first)
+{
+    const size_t DHW = (size_t)d.H * d.W, SHW = (size_t)s.H * s.W;
+    PARALLEL_FOR((size_t)N * C * (DHW > SHW ? DHW : SHW))
+    for (size_t p = 0; p < (size_t)N * C; p++) {
+        float *dp = dst + p * DHW;
+        const float *sp = src + p * SHW;
+        if (zero_first) memset(dp, 0, DHW * sizeof(float));
+        for (int h = 0; h < rows; h++) {
+            float *dr = dp + (size_t)(d.top + h) * d.W + d.left;       /* (cols) */
+            const float *sr = sp + (size_t)(s.top + h) * s.W + s.left; /* (cols) */
+            if (add) vec_add_into(dr, sr, (size_t)cols);
+            else memcpy(dr, sr, (size_t)cols * sizeof(float));
+        }
+    }
+}
+
+static void check_window(int N, int C, int H, int W, int PH, int PW, int top, int left)
+{
+    CHECK(N > 0 && C > 0 && H > 0 && W > 0 && top >= 0 && left >= 0 && top + H <= PH && left + W <= PW);
+}
+
+/* out (N,C,PH,PW) = zeros with inp (N,C,H,W) at (top, left). */
+void pad2d_forward(float *out, const float *inp, int N, int C, int H, int W, int PH, int PW, int top, int left)
+{
+    check_window(N, C, H, W, PH, PW, top, left);
+    copy_window(out, (plane_window){ PH, PW, top, left }, inp, (plane_window){ H, W, 0, 0 }, N, C, H, W, 0, 1);
+}
+
+/* Inverts the placement: dinp (N,C,H,W) += dout (N,C,PH,PW)[top:top+H, left:left+W]. */
+void pad2d_backward(float *dinp, const float *dout, int N, int C, int H, int W, int PH, int PW, int top, int left)
+{
+    check_window(N, C, H, W, PH, PW, top, left);
+    if (dinp)
+        copy_window(dinp, (plane_window){ H, W, 0, 0 }, dout, (plane_window){ PH, PW, top, left }, N, C, H, W, 1, 0);
+}
+
+/* out (N,C,H,W) = inp (N,C,PH,PW)[top:top+H, left:left+W]. */
+void crop2d_forward(float *out, const float *inp, int N, int C, int H, int W, int PH, int PW, int top, int left)
+{
+    check_window(N, C, H, W, PH, PW, top, left);
+    copy_window(out, (plane_window){ H, W, 0, 0 }, inp, (plane_window){ PH, PW, top, left }, N, C, H, W, 0, 0);
+}
+
+/* Inverts the window: dinp (N,C,PH,PW)[top:top+H, left:left+W] += dout (N,C,H,W). */
+void crop2d_backward(float *dinp, const float *dout, int N, int C, int H, int W, int PH, int PW, int top, int left)
+{
+    check_window(N, C, H, W, PH, PW, top, left);
+    if (dinp)
+        copy_window(dinp, (plane_window){ PH, PW, top, left }, dout, (plane_window){ H, W, 0, 0 }, N, C, H, W, 1, 0);
 }
 
 /* ---- joins ------------------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /* model — activation planning, forward and backward passes (see model.h; the
  * graph and its parameters are built in model_build.c).
  *
- * Dimension legend: N batch; C, K channels in/out; H, W spatial; HW = H*W.
+ * Dimension legend: N batch; C, K channels in/out; H, W spatial; HW = H*W;
+ * P the number of 2x2 pools (stages - 1).
  * Ops are dispatched through a table indexed by ms_op_kind. Every op's
  * parameters are one contiguous slab range, added in build order.
  */
@@ -10,6 +11,7 @@
 #include "medssl/layers.h"
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
+#include "model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,10 +34,20 @@ void model_update_grad_flags(ms_model *m)
     }
 }
 
-/* Spatial size of every value for an input of H x W; returns an error naming
- * the op where the shape stops fitting. */
+/* The side the graph runs at for an input side L (see model.h, "Any input
+ * size"): a multiple of 2^P with a decoder, at least 2^P without. */
+static int fitted_side(const ms_model_spec *s, int L)
+{
+    const int unit = 1 << (s->n_stages - 1);
+    if (s->has_decoder) return (L + unit - 1) / unit * unit;
+    return L < unit ? unit : L;
+}
+
+/* Spatial size of every value for an input of H x W (0 x 0 for values no op
+ * produces); returns an error naming the op where the shape stops fitting. */
 static int plan_shapes(ms_model *m, int H, int W)
 {
+    for (int v = 0; v < m->n_values; v++) m->values[v].H = m->values[v].W = 0;
     m->values[m->input].H = H;
     m->values[m->input].W = W;
     for (int i = 0; i < m->n_ops; i++) {
@@ -55,9 +67,7 @@ static int plan_shapes(ms_model *m, int H, int W)
             break;
         }
         case OP_MAXPOOL:
-            if (in->H < 2 || in->W < 2)
-                return MS_FAIL(MS_ERR_INPUT, "input %dx%d is too small: %s gets %dx%d (needs at least 2x2)",
-                               H, W, op->name, in->H, in->W);
+            CHECKM(in->H >= 2 && in->W >= 2, op->name); /* OP_PAD made the input at least 2^P */
             out->H = in->H / 2;
             out->W = in->W / 2;
             break;
@@ -65,14 +75,20 @@ static int plan_shapes(ms_model *m, int H, int W)
         case OP_TILECAT: CHECK(in->H == 1 && in->W == 1); break;
         case OP_LINEAR: CHECK(in->H == 1 && in->W == 1); break;
         case OP_UPSAMPLE: out->H = 2 * in->H; out->W = 2 * in->W; break;
+        case OP_PAD:
+            out->H = in->H + op->cfg.fit.top + op->cfg.fit.bottom;
+            out->W = in->W + op->cfg.fit.left + op->cfg.fit.right;
+            break;
+        case OP_CROP:
+            out->H = in->H - op->cfg.fit.top - op->cfg.fit.bottom;
+            out->W = in->W - op->cfg.fit.left - op->cfg.fit.right;
+            CHECK(out->H == H && out->W == W);
+            break;
         case OP_CONCAT:
         case OP_ADD: {
             const ms_value *b = &m->values[op->in1];
-            if (b->H != in->H || b->W != in->W)
-                return MS_FAIL(MS_ERR_INPUT,
-                               "input %dx%d does not fit the decoder: %s joins %dx%d with %dx%d "
-                               "(H and W must be divisible by %d)", H, W, op->name, in->H, in->W,
-                               b->H, b->W, 1 << (m->spec.n_stages - 1));
+            /* OP_PAD made the encoder's input a multiple of 2^P */
+            CHECKM(b->H == in->H && b->W == in->W, op->name);
             break;
         }
         default: break;
@@ -110,6 +126,9 @@ int model_plan(ms_model *m, int N, int H, int W)
                        m->values[m->output].div);
     if (H < 1 || W < 1 || H > 16384 || W > 16384)
         return MS_FAIL(MS_ERR_INPUT, "input size %dx%d is out of range", H, W);
+    /* zero padding to the size the graph runs at, split evenly (the extra row/column bottom/right) */
+    const int pad_h = fitted_side(&m->spec, H) - H, pad_w = fitted_side(&m->spec, W) - W;
+    model_fit_ops(m, pad_h / 2, pad_h - pad_h / 2, pad_w / 2, pad_w - pad_w / 2);
     int rc = plan_shapes(m, H, W);
     if (rc) return rc;
     free(m->arena);
@@ -117,6 +136,8 @@ int model_plan(ms_model *m, int N, int H, int W)
     m->N = m->N_max = N;
     m->H = H;
     m->W = W;
+    m->fit_H = H + pad_h;
+    m->fit_W = W + pad_w;
 
     /* Two passes over the same carving: the first only measures. */
     size_t col_floats = 0;
@@ -141,7 +162,8 @@ int model_plan(ms_model *m, int N, int H, int W)
              (ptr) = base ? (type *)(void *)(base + used) : NULL; used += bytes_; } while (0)
         for (int v = 0; v < m->n_values; v++) {
             ms_value *val = &m->values[v];
-            if (v == m->input) { val->x = val->dx = NULL; continue; }
+            /* the input is the caller's; a value no op produces (H = 0) gets nothing */
+            if (v == m->input || val->H == 0) { val->x = val->dx = NULL; continue; }
             size_t n = nflat(m, v);
             CARVE(val->x, float, n);
             CARVE(val->dx, float, n);
@@ -208,13 +230,9 @@ static void bwd_conv(ms_model *m, ms_op *op, uint64_t key)
                     tval(m, op->w_tensor));
 }
 
-/* ---- synchronized BN: partial sums, one MPI_Allreduce, the global result --------------- */
+/* ---- synchronized BN: partial sums, one reduction over the ranks, the global result ----- */
 
-static void bn_allreduce(ms_model *m, int count)
-{
-    int rc = MPI_Allreduce(MPI_IN_PLACE, m->bn_sums, count, MPI_DOUBLE, MPI_SUM, m->bn_comm);
-    CHECKM(rc == MPI_SUCCESS, "sync-BN: MPI_Allreduce of the BN statistics failed");
-}
+static void bn_reduce(ms_model *m, int count) { m->bn_sum(m->bn_sums, count, m->bn_sum_ctx); }
 
 /* Training forward of a BN op over the global batch; rows = 0 on a skipping rank. */
 static void fwd_bn_sync(ms_model *m, ms_op *op, int rows_here)
@@ -224,7 +242,7 @@ static void fwd_bn_sync(ms_model *m, ms_op *op, int rows_here)
     float *rm = tval(m, op->stat_tensor);
     if (rows_here > 0) bn2d_sync_stats_partial(m->bn_sums, in->x, rows_here, C, HW);
     else memset(m->bn_sums, 0, (2 * (size_t)C + 1) * sizeof(double));
-    bn_allreduce(m, 2 * C + 1);
+    bn_reduce(m, 2 * C + 1);
     op->cfg.bn.sync_count = m->bn_sums[0];
     bn2d_sync_forward_train(rows_here > 0 ? m->values[op->out].x : NULL, op->mean, op->rstd, in->x,
                             tval(m, op->w_tensor), tval(m, op->b_tensor), rm, rm + C, m->bn_sums, rows_here, C,
@@ -235,7 +253,7 @@ static void fwd_bn_sync(ms_model *m, ms_op *op, int rows_here)
  * used and its input needs a gradient (the same on every rank). */
 static int bn_sync_backward_needed(const ms_model *m, const ms_op *op)
 {
-    return m->sync_bn && op->kind == OP_BN && op->cfg.bn.used_batch_stats && m->values[op->out].needs_grad &&
+    return m->bn_sum && op->kind == OP_BN && op->cfg.bn.used_batch_stats && m->values[op->out].needs_grad &&
            m->values[op->in0].needs_grad;
 }
 
@@ -254,7 +272,7 @@ static void bwd_bn_sync(ms_model *m, ms_op *op, int rows_here, float *dinp, floa
         bn2d_sync_backward_partial(m->bn_sums, dg, dbeta, dout, in->x, op->mean, op->rstd, rows_here, C, HW);
     else
         memset(m->bn_sums, 0, 2 * (size_t)C * sizeof(double));
-    bn_allreduce(m, 2 * C);
+    bn_reduce(m, 2 * C);
     if (rows_here > 0)
         bn2d_sync_backward_input(dinp, m->bn_sums, op->cfg.bn.sync_count, dout, in->x, op->mean, op->rstd,
                                  tval(m, op->w_tensor), rows_here, C, HW);
@@ -266,7 +284,7 @@ static void fwd_bn(ms_model *m, ms_op *op, int training, uint64_t key)
     int HW = in->H * in->W;
     float *rm = tval(m, op->stat_tensor), *rv = rm + in->C;
     op->cfg.bn.used_batch_stats = training && !op->cfg.bn.eval;
-    if (op->cfg.bn.used_batch_stats && m->sync_bn)
+    if (op->cfg.bn.used_batch_stats && m->bn_sum)
         fwd_bn_sync(m, op, rows(m, op->in0));
     else if (op->cfg.bn.used_batch_stats)
         (op->cfg.bn.relu ? bn2d_relu_forward_train : bn2d_forward_train)(
@@ -286,7 +304,7 @@ static void bwd_bn(ms_model *m, ms_op *op, uint64_t key)
     float *dout = m->values[op->out].dx;
     /* fused ReLU: mask the (complete) output gradient in place */
     if (op->cfg.bn.relu) relu_mask_grad(dout, m->values[op->out].x, nflat(m, op->out));
-    if (op->cfg.bn.used_batch_stats && m->sync_bn)
+    if (op->cfg.bn.used_batch_stats && m->bn_sum)
         bwd_bn_sync(m, op, rows(m, op->in0), dinp, dg, dbeta);
     else if (op->cfg.bn.used_batch_stats)
         bn2d_backward(dinp, dg, dbeta, dout, in->x, op->mean, op->rstd, tval(m, op->w_tensor), rows(m, op->in0),
@@ -412,6 +430,38 @@ static void bwd_tilecat(ms_model *m, ms_op *op, uint64_t key)
     if (dinp) add_backward(dinp, NULL, m->values[op->out].dx, nflat(m, op->out));
 }
 
+/* in (rows, C, H, W) -> out (rows, C, H + top + bottom, W + left + right), zeros around. */
+static void fwd_pad(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0], *out = &m->values[op->out];
+    pad2d_forward(out->x, in->x, rows(m, op->in0), in->C, in->H, in->W, out->H, out->W, op->cfg.fit.top,
+                  op->cfg.fit.left);
+}
+
+/* Inverts the placement: din += the window of dout (a crop of the gradient). */
+static void bwd_pad(ms_model *m, ms_op *op, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0], *out = &m->values[op->out];
+    pad2d_backward(din(m, op->in0), out->dx, rows(m, op->in0), in->C, in->H, in->W, out->H, out->W,
+                   op->cfg.fit.top, op->cfg.fit.left);
+}
+
+/* in (rows, C, PH, PW) -> out (rows, C, H, W): the window at (top, left). */
+static void fwd_crop(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0], *out = &m->values[op->out];
+    crop2d_forward(out->x, in->x, rows(m, op->in0), in->C, out->H, out->W, in->H, in->W, op->cfg.fit.top,
+                   op->cfg.fit.left);
+}
+
+/* Inverts the window: din[window] += dout (a zero-padded gradient). */
+static void bwd_crop(ms_model *m, ms_op *op, uint64_t key)
+{
+    const ms_value *in = &m->values[op->in0], *out = &m->values[op->out];
+    crop2d_backward(din(m, op->in0), out->dx, rows(m, op->in0), in->C, out->H, out->W, in->H, in->W,
+                    op->cfg.fit.top, op->cfg.fit.left);
+}
+
 typedef void (*op_forward_fn)(ms_model *m, ms_op *op, int training, uint64_t key);
 typedef void (*op_backward_fn)(ms_model *m, ms_op *op, uint64_t key);
 
@@ -431,6 +481,8 @@ static const struct {
     [OP_CONCAT] = { "concat", fwd_concat, bwd_concat },
     [OP_ADD] = { "add", fwd_add, bwd_add },
     [OP_TILECAT] = { "tilecat", fwd_tilecat, bwd_tilecat },
+    [OP_PAD] = { "pad", fwd_pad, bwd_pad },
+    [OP_CROP] = { "crop", fwd_crop, bwd_crop },
 };
 _Static_assert(sizeof op_table / sizeof *op_table == OP__COUNT, "one entry per op kind");
 
@@ -487,12 +539,10 @@ void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_read
     }
 }
 
-void model_set_sync_bn(ms_model *m, MPI_Comm comm)
+void model_set_bn_reducer(ms_model *m, ms_sum_fn sum, void *ctx)
 {
-    int size = 1;
-    if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
-    m->sync_bn = size > 1;
-    m->bn_comm = comm;
+    m->bn_sum = sum;
+    m->bn_sum_ctx = sum ? ctx : NULL;
 }
 
 void model_forward_skip(ms_model *m)
@@ -504,14 +554,14 @@ void model_forward_skip(ms_model *m)
         ms_op *op = &m->ops[i];
         if (op->kind != OP_BN) continue;
         op->cfg.bn.used_batch_stats = !op->cfg.bn.eval;
-        if (m->sync_bn && op->cfg.bn.used_batch_stats) fwd_bn_sync(m, op, 0);
+        if (m->bn_sum && op->cfg.bn.used_batch_stats) fwd_bn_sync(m, op, 0);
     }
 }
 
 void model_backward_skip(ms_model *m, ms_grads_ready_fn on_ready, void *ctx)
 {
-    CHECKM(!m->sync_bn || m->last_skipped,
-           "model_backward_skip with sync-BN needs model_forward_skip before it (the BN all-reduces)");
+    CHECKM(!m->bn_sum || m->last_skipped,
+           "model_backward_skip with sync-BN needs model_forward_skip before it (the BN reductions)");
     for (int i = m->n_ops - 1; i >= 0; i--) {
         ms_op *op = &m->ops[i];
         if (bn_sync_backward_needed(m, op)) /* same condition and place as in model_backward */

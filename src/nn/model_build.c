@@ -7,6 +7,7 @@
 #include "medssl/model.h"
 #include "medssl/common.h"
 #include "medssl/rng.h"
+#include "model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@ static int add_value(ms_model *m, int C)
     return m->n_values++;
 }
 
-static ms_op *add_op(ms_model *m, ms_op_kind kind, const char *name, int in0, int in1, int out_C)
+/* Appends an op from value in0 (and in1) to the existing value out. */
+static ms_op *append_op(ms_model *m, ms_op_kind kind, const char *name, int in0, int in1, int out)
 {
     if (m->n_ops == m->cap_ops) {
         m->cap_ops = m->cap_ops ? 2 * m->cap_ops : 64;
@@ -48,16 +50,22 @@ static ms_op *add_op(ms_model *m, ms_op_kind kind, const char *name, int in0, in
     }
     ms_op *op = &m->ops[m->n_ops++];
     memset(op, 0, sizeof *op);
-    const int in_div = m->values[in0].div;
     op->kind = kind;
     name_join(op->name, sizeof op->name, name, "");
     op->in0 = in0;
     op->in1 = in1;
     op->w_tensor = op->b_tensor = op->stat_tensor = -1;
     op->first_tensor = m->slab.n_tensors;
-    op->out = add_value(m, out_C);
-    m->values[op->out].div = in_div;
+    op->out = out;
     return op;
+}
+
+/* Appends an op with a new output value of out_C channels. */
+static ms_op *add_op(ms_model *m, ms_op_kind kind, const char *name, int in0, int in1, int out_C)
+{
+    const int in_div = m->values[in0].div, out = add_value(m, out_C);
+    m->values[out].div = in_div;
+    return append_op(m, kind, name, in0, in1, out);
 }
 
 static int add_tensor(ms_model *m, const char *op_name, const char *what, int ndim, const int *shape,
@@ -234,14 +242,59 @@ void model_build(ms_model *m, const ms_model_spec *spec)
     m->spec = *spec;
     slab_init(&m->slab);
     m->input = add_value(m, spec->in_channels);
+    m->dec_map = m->cropped = -1;
     m->features = build_encoder(m, m->input);
     m->output = m->features;
     if (spec->head != HEAD_NONE) m->output = build_head(m, m->features);
     if (spec->has_decoder) {
-        int dec = build_decoder(m);
-        if (spec->head == HEAD_NONE) m->output = dec;
+        m->dec_map = build_decoder(m);
+        if (spec->head == HEAD_NONE) m->output = m->dec_map;
+        m->cropped = add_value(m, spec->dec_out);
     }
+    /* produced only while a plan pads (model_fit_ops) */
+    m->padded = add_value(m, spec->in_channels);
     slab_alloc(&m->slab);
+}
+
+/* ---- fitting the input size: OP_PAD at ops[0], OP_CROP last ---------------------------- */
+
+static void rewire(ms_model *m, int from, int to)
+{
+    for (int i = 0; i < m->n_ops; i++) {
+        if (m->ops[i].in0 == from) m->ops[i].in0 = to;
+        if (m->ops[i].in1 == from) m->ops[i].in1 = to;
+    }
+}
+
+void model_fit_ops(ms_model *m, int top, int bottom, int left, int right)
+{
+    CHECK(top >= 0 && bottom >= 0 && left >= 0 && right >= 0);
+    /* back to the built graph */
+    if (m->n_ops > 0 && m->ops[m->n_ops - 1].kind == OP_CROP) {
+        m->n_ops--;
+        if (m->output == m->cropped) m->output = m->dec_map;
+    }
+    if (m->n_ops > 0 && m->ops[0].kind == OP_PAD) {
+        memmove(m->ops, m->ops + 1, (size_t)(m->n_ops - 1) * sizeof *m->ops);
+        m->n_ops--;
+        rewire(m, m->padded, m->input);
+    }
+    if (!(top || bottom || left || right)) return;
+    /* the encoder reads the padded input: a PAD op appended, then rotated to the front */
+    rewire(m, m->input, m->padded);
+    ms_op *op = append_op(m, OP_PAD, "encoder.pad", m->input, -1, m->padded);
+    op->first_tensor = 0; /* no tensors; keeps the ops' tensor ranges in order */
+    op->cfg.fit.top = top;
+    op->cfg.fit.bottom = bottom;
+    op->cfg.fit.left = left;
+    op->cfg.fit.right = right;
+    const ms_op pad = *op;
+    memmove(m->ops + 1, m->ops, (size_t)(m->n_ops - 1) * sizeof *m->ops);
+    m->ops[0] = pad;
+    if (m->dec_map < 0) return;
+    op = append_op(m, OP_CROP, "decoder.crop", m->dec_map, -1, m->cropped);
+    op->cfg.fit = pad.cfg.fit;
+    if (m->output == m->dec_map) m->output = m->cropped;
 }
 
 void model_free(ms_model *m)

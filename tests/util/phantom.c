@@ -5,6 +5,10 @@
  *   phantom --kind seg|cls --n N [--target-n M --target-shift X] --size S --seed K
  *           [--unlabeled-from U] --out FILE
  *
+ * Images are S x S, or H x W with --height H --width W (each defaults to S;
+ * shapes scale with the shorter side). A square image is the same for --size S
+ * and --height S --width S.
+ *
  * seg: 1-3 shapes per image, disks (mask class 1) and squares (class 2); the
  *      rest is background (class 0).
  * cls: one shape per image; label 0 disk, 1 square, 2 cross.
@@ -29,25 +33,26 @@ static double uni(uint64_t key, uint64_t *ctr)
 }
 
 /* Paints one shape of class `cls` (1 disk, 2 square, 3 cross) centred at
- * (cy, cx) with radius r into img (S,S) and mask (S,S). */
-static void paint(float *img, uint8_t *mask, int S, int cls, double cy, double cx, double r, float value, uint8_t mval)
+ * (cy, cx) with radius r into img (H,W) and mask (H,W). */
+static void paint(float *img, uint8_t *mask, int H, int W, int cls, double cy, double cx, double r, float value,
+                  uint8_t mval)
 {
-    for (int y = 0; y < S; y++)
-        for (int x = 0; x < S; x++) {
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
             double dy = y + 0.5 - cy, dx = x + 0.5 - cx;
             int in = cls == 1   ? dy * dy + dx * dx <= r * r
                      : cls == 2 ? fabs(dy) <= r * 0.85 && fabs(dx) <= r * 0.85
                                 : (fabs(dy) <= r * 0.3 && fabs(dx) <= r) || (fabs(dx) <= r * 0.3 && fabs(dy) <= r);
             if (!in) continue;
-            img[y * S + x] = value;
-            if (mask) mask[y * S + x] = mval;
+            img[y * W + x] = value;
+            if (mask) mask[y * W + x] = mval;
         }
 }
 
 int main(int argc, char **argv)
 {
     const char *kind = "seg", *out = NULL;
-    int n0 = 100, n1 = 0, S = 32, seed = 1;
+    int n0 = 100, n1 = 0, S = 32, H = 0, W = 0, seed = 1;
     long unlabeled_from = -1;
     double minority = 1; /* cls: fraction of class-2 samples that keep their label */
     double target_shift = 0;
@@ -56,6 +61,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--kind")) kind = v;
         else if (!strcmp(a, "--n")) n0 = atoi(v);
         else if (!strcmp(a, "--size")) S = atoi(v);
+        else if (!strcmp(a, "--height")) H = atoi(v);
+        else if (!strcmp(a, "--width")) W = atoi(v);
         else if (!strcmp(a, "--target-n")) n1 = atoi(v);
         else if (!strcmp(a, "--target-shift")) target_shift = atof(v);
         else if (!strcmp(a, "--seed")) seed = atoi(v);
@@ -66,8 +73,14 @@ int main(int argc, char **argv)
         i++;
     }
     const int seg = strcmp(kind, "seg") == 0, n = n0 + n1;
-    if (!out || n0 <= 0 || n1 < 0 || S < 8) { fprintf(stderr, "phantom: --out, --n > 0 and --size >= 8 are required\n"); return 2; }
-    const size_t HW = (size_t)S * S;
+    if (H == 0) H = S;
+    if (W == 0) W = S;
+    if (!out || n0 <= 0 || n1 < 0 || H < 8 || W < 8) {
+        fprintf(stderr, "phantom: --out, --n > 0 and --size (or --height and --width) >= 8 are required\n");
+        return 2;
+    }
+    S = H < W ? H : W; /* shapes scale with the shorter side */
+    const size_t HW = (size_t)H * W;
     float *img = ms_malloc((size_t)n * HW * sizeof(float));
     uint8_t *mask = seg ? ms_malloc((size_t)n * HW) : NULL;
     int32_t *labels = seg ? NULL : ms_malloc((size_t)n * sizeof(int32_t));
@@ -79,21 +92,21 @@ int main(int argc, char **argv)
         float *im = img + (size_t)i * HW;
         uint8_t *mk = seg ? mask + (size_t)i * HW : NULL;
         double gy = uni(key, &ctr) - 0.5, gx = uni(key, &ctr) - 0.5;
-        for (size_t p = 0; p < HW; p++) im[p] = (float)(0.2 + 0.15 * (gy * (double)(p / S) + gx * (double)(p % S)) / S);
+        for (size_t p = 0; p < HW; p++) im[p] = (float)(0.2 + 0.15 * (gy * (double)(p / W) + gx * (double)(p % W)) / S);
         if (mk) memset(mk, 0, HW);
         if (seg) {
             int shapes = 1 + (int)(uni(key, &ctr) * 3);
             for (int s = 0; s < shapes; s++) {
                 int cls = 1 + (int)(uni(key, &ctr) * 2);
                 double r = S * (0.1 + 0.08 * uni(key, &ctr));
-                double cy = r + uni(key, &ctr) * (S - 2 * r), cx = r + uni(key, &ctr) * (S - 2 * r);
-                paint(im, mk, S, cls, cy, cx, r, (float)(0.7 + 0.1 * uni(key, &ctr)), (uint8_t)cls);
+                double cy = r + uni(key, &ctr) * (H - 2 * r), cx = r + uni(key, &ctr) * (W - 2 * r);
+                paint(im, mk, H, W, cls, cy, cx, r, (float)(0.7 + 0.1 * uni(key, &ctr)), (uint8_t)cls);
             }
         } else {
             int cls = (int)(uni(key, &ctr) * 3);
             double r = S * (0.2 + 0.12 * uni(key, &ctr));
-            double cy = r + uni(key, &ctr) * (S - 2 * r), cx = r + uni(key, &ctr) * (S - 2 * r);
-            paint(im, NULL, S, cls + 1, cy, cx, r, (float)(0.7 + 0.1 * uni(key, &ctr)), 0);
+            double cy = r + uni(key, &ctr) * (H - 2 * r), cx = r + uni(key, &ctr) * (W - 2 * r);
+            paint(im, NULL, H, W, cls + 1, cy, cx, r, (float)(0.7 + 0.1 * uni(key, &ctr)), 0);
             labels[i] = (unlabeled_from >= 0 && i >= unlabeled_from) || (cls == 2 && minority < 1 && uni(key, &ctr) >= minority) ? -1 : cls;
         }
         for (size_t p = 0; p < HW; p++) {
@@ -106,7 +119,7 @@ int main(int argc, char **argv)
     }
     ms_corpus_writer w;
     unsigned flags = (seg ? CORPUS_WITH_MASKS : CORPUS_WITH_LABELS) | CORPUS_WITH_DOMAINS;
-    int rc = corpus_writer_create(&w, out, 1, S, S, DTYPE_F32, flags, 0, seg ? NULL : "disk,square,cross");
+    int rc = corpus_writer_create(&w, out, 1, H, W, DTYPE_F32, flags, 0, seg ? NULL : "disk,square,cross");
     if (!rc) rc = corpus_writer_append(&w, n, img, labels, mask, domains);
     if (!rc) rc = corpus_writer_finish(&w);
     else corpus_writer_abort(&w);
