@@ -55,6 +55,7 @@
 #include "medssl/augment.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
+#include "medssl/list.h"
 #include "medssl/loader.h"
 #include "medssl/rng.h"
 
@@ -90,8 +91,7 @@ typedef struct {
     const char *dir;
     double rss_gib[MAX_RSS_SIZES];
     int n_rss;
-    const char *drivers[MAX_DRIVERS]; /* MEDSSL_HDF5_DRIVER per pass of (a), in drivers_buf */
-    char drivers_buf[64];
+    const char *drivers[MAX_DRIVERS]; /* MEDSSL_HDF5_DRIVER per pass of (a) */
     int n_drivers;
     long allreduce_floats;            /* per batch during (a)'s epochs, 0 = none */
     int thread_level, provided;       /* asked of MPI_Init_thread, given */
@@ -732,24 +732,29 @@ static void print_json(const bench_opts *o, const driver_result *dr, const rss_r
 
 static int parse_sizes(bench_opts *o, const char *s)
 {
-    o->n_rss = 0;
-    char *end;
-    for (const char *p = s; *p;) {
-        double g = strtod(p, &end);
-        if (end == p || g <= 0 || g > 64 || o->n_rss >= MAX_RSS_SIZES || (*end && *end != ',')) return -1;
-        o->rss_gib[o->n_rss++] = g;
-        p = *end ? end + 1 : end;
+    double g[MAX_RSS_SIZES];
+    const int n = ms_list_numbers(s, ',', g, MAX_RSS_SIZES);
+    if (n < 1 || n > MAX_RSS_SIZES) return -1;
+    for (int k = 0; k < n; k++) {
+        if (!(g[k] > 0 && g[k] <= 64)) return -1;
+        o->rss_gib[k] = g[k];
     }
-    return o->n_rss > 0 ? 0 : -1;
+    o->n_rss = n;
+    return 0;
 }
 
 static int parse_drivers(bench_opts *o, const char *s)
 {
-    snprintf(o->drivers_buf, sizeof o->drivers_buf, "%s", s);
+    static const char *const names[] = { "auto", "sec2", "mpio" };
+    const int n_names = (int)(sizeof names / sizeof names[0]);
+    const char *cur = s;
+    char item[8];
     o->n_drivers = 0;
-    for (char *save = NULL, *t = strtok_r(o->drivers_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (o->n_drivers >= MAX_DRIVERS || (strcmp(t, "auto") && strcmp(t, "sec2") && strcmp(t, "mpio"))) return -1;
-        o->drivers[o->n_drivers++] = t;
+    for (int r; (r = ms_list_next(&cur, ',', item, sizeof item)) != MS_LIST_END;) {
+        int k = 0;
+        while (k < n_names && strcmp(item, names[k]) != 0) k++;
+        if (r != MS_LIST_ITEM || k == n_names || o->n_drivers >= MAX_DRIVERS) return -1;
+        o->drivers[o->n_drivers++] = names[k];
     }
     return o->n_drivers > 0 ? 0 : -1;
 }

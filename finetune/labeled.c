@@ -3,6 +3,7 @@
 #include "medssl/labeled.h"
 
 #include "medssl/common.h"
+#include "medssl/list.h"
 #include "medssl/loader.h"
 #include "medssl/rng.h"
 
@@ -59,28 +60,33 @@ int labeled_check(ms_corpus *c, int segment, int classes, int *K)
     return MS_OK;
 }
 
+/* The next domain id of a comma-separated list into *id: 1, 0 at the end, -1
+ * when the item is not a domain id (a non-negative integer). */
+static int next_domain(const char **cursor, long *id)
+{
+    char item[32], *end;
+    const int r = ms_list_next(cursor, ',', item, sizeof item);
+    if (r == MS_LIST_END) return 0;
+    *id = strtol(item, &end, 10);
+    return r == MS_LIST_ITEM && end != item && !*end && *id >= 0 ? 1 : -1;
+}
+
 /* Whether domain d is in the comma-separated list. */
 static int domain_listed(const char *list, int d)
 {
-    for (const char *p = list; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p) return 0;
-        if (v == d) return 1;
-        p = *end == ',' ? end + 1 : end;
-    }
+    long id;
+    for (const char *cur = list; next_domain(&cur, &id) == 1;)
+        if (id == d) return 1;
     return 0;
 }
 
 static int check_domain_list(const char *list)
 {
-    for (const char *p = list; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || (*end && *end != ',') || (*end == ',' && !end[1]))
-            return MS_FAIL(MS_ERR_INPUT, "--domains %s: expected comma-separated domain ids (0,1,...)", list);
-        p = *end == ',' ? end + 1 : end;
-    }
+    long id;
+    int r;
+    const char *cur = *list ? list : NULL; /* "" lists no domains */
+    while ((r = next_domain(&cur, &id)) == 1) continue;
+    if (r < 0) return MS_FAIL(MS_ERR_INPUT, "--domains %s: expected comma-separated domain ids (0,1,...)", list);
     return MS_OK;
 }
 
@@ -160,16 +166,13 @@ static void mask_count(void *ctx, long long first, int n, const uint8_t *masks, 
 int labeled_class_weights(ms_corpus *c, const uint16_t *repeat, int segment, int K, const char *spec, float *w)
 {
     if (strcmp(spec, "auto") != 0) {
-        const char *p = spec;
-        for (int k = 0; k < K; k++) {
-            char *end;
-            double v = strtod(p, &end);
-            if (end == p || !isfinite(v) || v < 0 || (k < K - 1 && *end != ','))
+        double v[LABELED_MAX_CLASSES];
+        const int n = ms_list_numbers(spec, ',', v, K);
+        for (int k = 0; k < K; k++)
+            if (k >= n || !isfinite(v[k]) || v[k] < 0)
                 return MS_FAIL(MS_ERR_INPUT, "--class-weights %s: expected auto or %d non-negative numbers w0,w1,...", spec, K);
-            w[k] = (float)v;
-            p = end + 1;
-        }
-        if (p[-1] != '\0') return MS_FAIL(MS_ERR_INPUT, "--class-weights %s: more than %d numbers", spec, K);
+        if (n > K) return MS_FAIL(MS_ERR_INPUT, "--class-weights %s: more than %d numbers", spec, K);
+        for (int k = 0; k < K; k++) w[k] = (float)v[k];
         return MS_OK;
     }
     double count[LABELED_MAX_CLASSES] = { 0 }, total = 0;

@@ -3,6 +3,7 @@
 
 #include "medssl/ckpt.h"
 #include "medssl/common.h"
+#include "medssl/list.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,12 +31,16 @@ typedef int (*layer_fn)(ms_model *m, const char *prefix, void *arg);
 static int for_each_layer(const char *list, ms_model *m, layer_fn fn, void *arg)
 {
     if (!list || !*list) return MS_OK;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    const char *cur = list;
+    char name[200]; /* fits prefix[256] with "encoder." before it */
+    for (int r; (r = ms_list_next(&cur, ',', name, sizeof name)) != MS_LIST_END;) {
+        if (r == MS_LIST_EMPTY)
+            return MS_FAIL(MS_ERR_INPUT, "'%s' has an empty layer name; expected names separated by single commas", list);
+        if (r == MS_LIST_TOO_LONG)
+            return MS_FAIL(MS_ERR_INPUT, "'%s...': a layer name longer than %zu characters", name, sizeof name - 1);
         char prefix[256];
-        layer_prefix(tok, prefix, sizeof prefix);
-        int rc = fn(m, prefix, tok);
+        layer_prefix(name, prefix, sizeof prefix);
+        int rc = fn(m, prefix, name);
         if (rc) return rc;
     }
     return MS_OK;

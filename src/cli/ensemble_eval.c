@@ -14,6 +14,7 @@
 #include "medssl/dist.h"
 #include "medssl/ensemble.h"
 #include "medssl/labeled.h"
+#include "medssl/list.h"
 #include "medssl/metrics.h"
 #include "medssl/predict.h"
 #include "medssl/runctl.h"
@@ -78,11 +79,16 @@ static char *seg_json(int K, const uint8_t *pred, const uint8_t *truth, const in
 static int members_parse(const char *list, member_list *ml)
 {
     ml->M = 0;
-    char buf[ENS_MAX_MEMBERS * 256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (!*list) return MS_OK;
+    const char *cur = list;
+    char path[ENS_PATH];
+    for (int r; (r = ms_list_next(&cur, ',', path, sizeof path)) != MS_LIST_END;) {
+        if (r == MS_LIST_EMPTY)
+            return MS_FAIL(MS_ERR_INPUT, "--members %s: an empty member; expected checkpoints separated by single commas", list);
+        if (r == MS_LIST_TOO_LONG)
+            return MS_FAIL(MS_ERR_INPUT, "--members: %s...: a path longer than %d characters", path, ENS_PATH - 1);
         if (ml->M >= ENS_MAX_MEMBERS) return MS_FAIL(MS_ERR_INPUT, "--members: more than %d", ENS_MAX_MEMBERS);
-        snprintf(ml->path[ml->M], ENS_PATH, "%s", t);
+        memcpy(ml->path[ml->M], path, sizeof path);
         ml->weight[ml->M++] = 1;
     }
     return MS_OK;
@@ -183,12 +189,11 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
     int rc = o->ensemble ? ens_members_read(o->ensemble, &ml) : members_parse(o->members, &ml);
     if (!rc && ml.M == 0) rc = no_members(o);
     if (!rc && o->weights) {
-        const char *p = o->weights;
+        double w[ENS_MAX_MEMBERS];
+        const int n = ms_list_numbers(o->weights, ',', w, ENS_MAX_MEMBERS);
         for (int m = 0; m < ml.M && !rc; m++) {
-            char *end;
-            ml.weight[m] = strtof(p, &end);
-            if (end == p || ml.weight[m] < 0) rc = MS_FAIL(MS_ERR_INPUT, "--weights %s: expected %d numbers", o->weights, ml.M);
-            p = *end == ',' ? end + 1 : end;
+            ml.weight[m] = m < n ? (float)w[m] : -1;
+            if (!(ml.weight[m] >= 0)) rc = MS_FAIL(MS_ERR_INPUT, "--weights %s: expected %d numbers", o->weights, ml.M);
         }
     }
     if ((rc = dist_agree(d, "ensemble", rc))) return rc;
@@ -196,11 +201,13 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
     if (!o->combiners || strcmp(o->combiners, "all") == 0) {
         for (int k = 0; k < ENS__COUNT; k++) run[k] = 1;
     } else {
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", o->combiners);
-        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
-            int k = ens_combiner_parse(t);
-            if (k < 0) rc = MS_FAIL(MS_ERR_INPUT, "--combiner %s: expected all or %s", t, ens_combiner_list());
+        const char *cur = o->combiners;
+        char name[64];
+        for (int r; !rc && (r = ms_list_next(&cur, ',', name, sizeof name)) != MS_LIST_END;) {
+            int k = r == MS_LIST_EMPTY ? -1 : ens_combiner_parse(name);
+            if (k < 0)
+                rc = MS_FAIL(MS_ERR_INPUT, "--combiner %s: expected all or %s", r == MS_LIST_EMPTY ? o->combiners : name,
+                             ens_combiner_list());
             else run[k] = 1;
         }
         for (int k = 0; k < ENS__COUNT && !rc; k++)

@@ -12,6 +12,7 @@
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
+#include "medssl/list.h"
 #include "medssl/metrics.h"
 #include "medssl/parallel.h"
 #include "medssl/png_io.h"
@@ -156,10 +157,20 @@ static int check_data_fits(const char *model, const ms_corpus *c, const ms_predi
     /* older checkpoints: the --train corpus of the command line, if still there */
     rc = ckpt_read_string(model, "command_line", cmd, sizeof cmd, &present);
     if (rc || !present) return rc;
-    for (char *save = NULL, *tok = strtok_r(cmd, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-        if (strcmp(tok, "--") == 0) break; /* ensemble train: finetune's flags follow, its --train came first */
-        if (strncmp(tok, "--train=", 8) == 0) snprintf(train, sizeof train, "%s", tok + 8);
-        else if (strcmp(tok, "--train") == 0 && (tok = strtok_r(NULL, " ", &save))) snprintf(train, sizeof train, "%s", tok);
+    const char *cur = cmd;
+    char tok[sizeof train];
+    for (int r, value = 0; (r = ms_list_next(&cur, ' ', tok, sizeof tok)) != MS_LIST_END;) {
+        if (r == MS_LIST_EMPTY) continue; /* a run of spaces */
+        if (value) { /* the word after --train */
+            memcpy(train, tok, sizeof train);
+            value = 0;
+        } else if (strcmp(tok, "--") == 0) {
+            break; /* ensemble train: finetune's flags follow, its --train came first */
+        } else if (strncmp(tok, "--train=", 8) == 0) {
+            snprintf(train, sizeof train, "%s", tok + 8);
+        } else {
+            value = strcmp(tok, "--train") == 0;
+        }
     }
     if (!train[0] || access(train, R_OK) != 0) return MS_OK;
     ms_corpus t;

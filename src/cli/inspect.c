@@ -6,6 +6,7 @@
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/json.h"
+#include "medssl/list.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -75,18 +76,9 @@ static int scan(ms_corpus *c, corpus_stats *st)
 /* The i-th comma-separated class name, or "" */
 static void class_name(const char *names, int i, char *out, size_t cap)
 {
-    const char *p = names;
-    for (int k = 0; k < i && p; k++) {
-        p = strchr(p, ',');
-        if (p) p++;
-    }
-    size_t n = 0;
-    if (p && *names)
-        while (p[n] && p[n] != ',' && n + 1 < cap) {
-            out[n] = p[n];
-            n++;
-        }
-    out[n] = 0;
+    const char *cur = *names ? names : NULL;
+    out[0] = 0;
+    for (int k = 0; k <= i && ms_list_next(&cur, ',', out, cap) != MS_LIST_END; k++) continue;
 }
 
 static void print_json(const ms_corpus *c, const corpus_stats *st)

@@ -10,6 +10,7 @@
  */
 #include "medssl/augment.h"
 #include "medssl/common.h"
+#include "medssl/list.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -234,26 +235,19 @@ int augment_parse(ms_augment *aug, const char *text)
         *aug = out;
         return MS_OK;
     }
-    for (int pos = 1;; pos++) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        while (len && (*s == ' ' || *s == '\t')) { s++; len--; }
-        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
-        if (len == 0)
+    const char *cur = s;
+    char item[160];
+    for (int pos = 1, r; (r = ms_list_next(&cur, ',', item, sizeof item)) != MS_LIST_END; pos++) {
+        if (r == MS_LIST_EMPTY)
             return MS_FAIL(MS_ERR_INPUT, "augment: empty op at position %d of '%s'; "
                            "expected ops separated by single commas", pos, text);
-        char item[160];
-        if (len >= sizeof item)
+        if (r == MS_LIST_TOO_LONG)
             return MS_FAIL(MS_ERR_INPUT, "augment: op %d of '%s' is too long", pos, text);
-        memcpy(item, s, len);
-        item[len] = 0;
         if (out.n_ops == AUG_MAX_OPS)
             return MS_FAIL(MS_ERR_INPUT, "augment: %s: more than %d ops", item, AUG_MAX_OPS);
         int rc = parse_op(&out.ops[out.n_ops], item);
         if (rc) return rc;
         out.n_ops++;
-        if (!comma) break;
-        s = comma + 1;
     }
     *aug = out;
     return MS_OK;
