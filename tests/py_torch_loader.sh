@@ -26,6 +26,7 @@ cd "$out"
 
 "$PHANTOM" --kind cls --n 96 --seed 1 --out cls.h5
 "$PHANTOM" --kind seg --n 48 --seed 3 --out seg.h5
+"$PHANTOM" --kind seg --n 24 --seed 4 --height 30 --width 21 --out segodd.h5 # not a multiple of 4: padded, cropped
 FT=(--threads 1 --log-every 1000 --epochs 2 --batch 16 --strategy scratch)
 
 # --- fine-tuned models: medssl's probabilities vs the torch module's --------------------
@@ -35,11 +36,13 @@ FT=(--threads 1 --log-every 1000 --epochs 2 --batch 16 --strategy scratch)
     2> cp.log || { cat cp.log; fail "finetune cp"; }
 "$MEDSSL" finetune --task segment --train seg.h5 --out sg --encoder "encoder:widths=4-8-16,convs=1" "${FT[@]}" \
     2> sg.log || { cat sg.log; fail "finetune sg"; }
+"$MEDSSL" finetune --task segment --train segodd.h5 --out so --encoder "encoder:widths=4-8-16,convs=1" "${FT[@]}" \
+    2> so.log || { cat so.log; fail "finetune so (30x21)"; }
 h5dump -a model_spec cr/last.h5 | grep -q 'block=residual,convs=2;head:type=mlp,classes=3,hidden=16,dropout=0.2,norm=bn' ||
     fail "cr: not the model spec this test means to cover: $(h5dump -a model_spec cr/last.h5)"
 h5dump -a model_spec cr/last.h5 | grep -q 'widths=4-8,' || fail "cr: --features stage1 did not cut the encoder"
 
-for run in cr:cls cp:cls sg:seg; do
+for run in cr:cls cp:cls sg:seg so:segodd; do
     m=${run%%:*} d=${run##*:}.h5
     "$MEDSSL" evaluate --model $m/last.h5 --data $d --probabilities $m/p.h5 --threads 1 > /dev/null 2> $m.eval ||
         { cat $m.eval; fail "evaluate --probabilities $m"; }

@@ -323,22 +323,34 @@ class MedsslModel(nn.Module):
         s = self.spec
         if x.dim() != 4 or x.shape[1] != s["in_channels"]:
             raise MedsslError(f"input {tuple(x.shape)}: the model takes (N, {s['in_channels']}, H, W)")
-        if s["decoder"] and s["head"] is None:
-            d = 1 << (len(s["widths"]) - 1)
-            if x.shape[2] % d or x.shape[3] % d:
-                raise MedsslError(f"input {x.shape[2]}x{x.shape[3]}: H and W must be divisible by {d} for the decoder")
+
+    def padding(self, H, W):
+        """medssl's model_plan: zeros around the input so that the 2x2 pools fit, split evenly (the extra
+        row/column at the bottom/right): a decoder model runs at H, W rounded up to multiples of
+        2^(stages-1), an encoder-only model at max(H, 2^(stages-1)) x max(W, 2^(stages-1)).
+        Returns (left, right, top, bottom)."""
+        d = 1 << (len(self.spec["widths"]) - 1)
+        if self.spec["decoder"]:
+            Hp, Wp = -(-H // d) * d, -(-W // d) * d
+        else:
+            Hp, Wp = max(H, d), max(W, d)
+        return ((Wp - W) // 2, Wp - W - (Wp - W) // 2, (Hp - H) // 2, Hp - H - (Hp - H) // 2)
 
     def features(self, x):
         """The pooled features (N, widths[-1]) the head sees."""
-        return self.encoder(x)[-1].mean(dim=(2, 3))
+        pad = self.padding(x.shape[2], x.shape[3])
+        return self.encoder(F.pad(x, pad) if any(pad) else x)[-1].mean(dim=(2, 3))
 
     def forward(self, x):
         self.check_input(x)
-        skips = self.encoder(x)
+        H, W = x.shape[2], x.shape[3]
+        pad = self.padding(H, W)
+        skips = self.encoder(F.pad(x, pad) if any(pad) else x)
         if hasattr(self, "head"):
             return self.head(skips[-1].mean(dim=(2, 3)))
         if hasattr(self, "decoder"):
-            return self.decoder(skips)
+            y = self.decoder(skips)
+            return y[:, :, pad[2]:pad[2] + H, pad[0]:pad[0] + W]  # cropped back to the input's size
         return skips[-1].mean(dim=(2, 3))
 
 
