@@ -30,15 +30,6 @@ static inline float row_at(const ens_row *r, int m, int k)
     return r->p[m * r->member_stride + k * r->class_stride];
 }
 
-/* Index of the largest of v (K) read with stride; lowest index on ties. */
-static int argmax_strided(const float *v, int64_t stride, int K)
-{
-    int best = 0;
-    for (int k = 1; k < K; k++)
-        if (v[k * stride] > v[best * stride]) best = k;
-    return best;
-}
-
 /* Weighted mean probability t (K) = sum_m w_m p_m,k / sum_m w_m (w NULL = 1). */
 static void row_mean(float *t, const ens_row *r, const float *w)
 {
@@ -87,7 +78,7 @@ static void row_votes(float *s, const ens_row *r, const float *w)
     for (int k = 0; k < r->K; k++) v[k] = 0;
     for (int m = 0; m < r->M; m++) {
         double wm = w ? w[m] : 1.0;
-        v[argmax_strided(r->p + m * r->member_stride, r->class_stride, r->K)] += wm;
+        v[ms_argmax(r->p + m * r->member_stride, r->K, r->class_stride)] += wm;
         tot += wm;
     }
     for (int k = 0; k < r->K; k++) s[k] = (float)(v[k] / tot);
@@ -176,7 +167,7 @@ static int finish_row(float *s, const ens_row *r, int flags)
     double sum = 0;
     for (int k = 0; k < K; k++) sum += s[k];
     for (int k = 0; k < K; k++) s[k] = sum > 0 ? (float)(s[k] / sum) : 1.0f / (float)K;
-    int best = argmax_strided(s, 1, K), tied = 0;
+    int best = ms_argmax(s, K, 1), tied = 0; /* the lowest index on ties */
     for (int k = best + 1; k < K; k++) tied |= s[k] == s[best];
     if (!(flags & VOTE_TIES) || !tied) return best;
     float t[ENS_MAX_CLASSES]; /* tie-break: (weighted) mean probability */

@@ -219,13 +219,9 @@ int metrics_cls_add(metrics_cls *acc, const float *probs, const int32_t *labels,
     }
     memcpy(acc->probs + acc->n * K, probs, (size_t)(n * K) * sizeof *probs);
     for (int64_t i = 0; i < n; i++) {
-        const float *p = probs + i * K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            if (p[k] > p[best]) best = k;
         int64_t j = acc->n + i;
         acc->labels[j] = labels[i];
-        acc->pred[j] = best;
+        acc->pred[j] = ms_argmax(probs + i * K, K, 1);
         acc->domain[j] = (int8_t)(domains ? domains[i] : -1);
         if (domains && domains[i] >= 0) acc->dom_count[domains[i]]++;
     }

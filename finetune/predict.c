@@ -87,12 +87,7 @@ void predict_argmax_pixels(const float *probs, long long n, int K, int HW, uint8
 {
     for (long long i = 0; i < n; i++) {
         const float *pr = probs + (size_t)i * K * HW; /* (K, HW) */
-        for (int q = 0; q < HW; q++) {
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (pr[(size_t)k * HW + q] > pr[(size_t)best * HW + q]) best = k;
-            pred[(size_t)i * HW + q] = (uint8_t)best;
-        }
+        for (int q = 0; q < HW; q++) pred[(size_t)i * HW + q] = (uint8_t)ms_argmax(pr + q, K, HW);
     }
 }
 

@@ -143,13 +143,7 @@ static void vote_weights(const member_list *ml, const float *val_probs, const in
         w[m] = from_file ? ml->weight[m] : 1.0f;
         if (from_file || !val_probs) continue;
         long long right = 0;
-        for (long long i = 0; i < nv; i++) {
-            const float *p = val_probs + ((size_t)m * nv + i) * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best]) best = k;
-            right += best == val_labels[i];
-        }
+        for (long long i = 0; i < nv; i++) right += ms_argmax(val_probs + ((size_t)m * nv + i) * K, K, 1) == val_labels[i];
         w[m] = nv ? (float)right / (float)nv : 1.0f;
     }
 }
