@@ -1,5 +1,5 @@
 /* ensemble_math — combiners, the mixture-of-experts gate, AdaBoost SAMME and
- * resampling (see include/medssl/ensemble.h for the definitions).
+ * resampling (see include/medssl/ensemble_math.h for the definitions).
  *
  * Every combiner is one row function in a table indexed by ens_combiner: it
  * reads the M members' K probabilities of one sample (classification) or one
@@ -8,7 +8,7 @@
  * Dimension legend: M members, n samples (images), K classes, HW pixels per
  * image, P = M*K gate inputs.
  */
-#include "medssl/ensemble.h"
+#include "medssl/ensemble_math.h"
 #include "medssl/common.h"
 #include "medssl/rng.h"
 

@@ -9,7 +9,7 @@
  * Dimension legend: M members, n samples, K classes, H, W image size.
  */
 #include "medssl/common.h"
-#include "medssl/ensemble.h"
+#include "medssl/ensemble_math.h"
 #include "medssl/rng.h"
 #include "testutil.h"
 

@@ -25,7 +25,7 @@
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
-#include "medssl/ensemble.h"
+#include "medssl/ensemble_math.h"
 #include "medssl/labeled.h"
 #include "medssl/metrics.h"
 #include "medssl/predict.h"

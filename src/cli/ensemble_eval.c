@@ -1,7 +1,7 @@
 /* ensemble_eval — `medssl ensemble evaluate`: combines saved members
  * (--ensemble DIR with members.txt, or --members a.h5,b.h5,..: e.g. models
  * from different pretext inits or strategies) on a labeled corpus with every
- * combiner (medssl/ensemble.h), and reports each member and each combiner
+ * combiner (medssl/ensemble_math.h), and reports each member and each combiner
  * side by side (metrics.json, table).
  *
  * Dimension legend: M members, n samples, K classes, HW pixels.
@@ -12,7 +12,7 @@
 #include "medssl/json.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
-#include "medssl/ensemble.h"
+#include "medssl/ensemble_math.h"
 #include "medssl/labeled.h"
 #include "medssl/list.h"
 #include "medssl/metrics.h"

@@ -3,7 +3,7 @@
 #ifndef MEDSSL_CLI_ENSEMBLE_INTERNAL_H
 #define MEDSSL_CLI_ENSEMBLE_INTERNAL_H
 
-#include "medssl/ensemble.h"
+#include "medssl/ensemble_math.h"
 
 #define ENS_PATH 4096
 

@@ -1,4 +1,4 @@
-/* ensemble — the math of ensembles of classifiers and segmenters: combining
+/* ensemble_math — the math of ensembles of classifiers and segmenters: combining
  * M members' class probabilities, a mixture-of-experts gate trained on
  * validation data, AdaBoost SAMME weight updates, and the resampling used by
  * boosting and bagging. Pure library code (no model, no I/O): members'
@@ -41,8 +41,8 @@
  * Dimension legend: M members, n samples (images), K classes, H, W image size,
  * P = M*K gate inputs.
  */
-#ifndef MEDSSL_ENSEMBLE_H
-#define MEDSSL_ENSEMBLE_H
+#ifndef MEDSSL_ENSEMBLE_MATH_H
+#define MEDSSL_ENSEMBLE_MATH_H
 
 #include <stdint.h>
 
