@@ -12,6 +12,16 @@
  * scl_slope * stored + scl_inter (computed in double), as the NIfTI standard
  * says; otherwise the stored value.
  *
+ * Header checks (before nifticlib builds its image, because it would hide
+ * these): dim[1..dim[0]] >= 1 (nifticlib turns 0 and negative dims into 1);
+ * a supported datatype; vox_offset finite and a whole number of bytes, not
+ * negative (a negative one is kept only for Analyze 7.5 .hdr/.img, where it
+ * means "the last bytes of the .img"), and at least 352 (NIfTI-1) or 544
+ * (NIfTI-2) when the voxels are in the header's own file (.nii, .nii.gz);
+ * scl_slope and scl_inter finite in a NIfTI file, even when scl_slope is 0
+ * (nifticlib would read NaN/Inf as 0, i.e. as "no scaling"). Each failure is
+ * an input error naming the file and the field.
+ *
  * Orientation: NONE is applied. qform/sform and pixdim are ignored; slices are
  * cut in the file's voxel index order (i, j, k) = (x, y, z), x fastest in
  * memory. Slice s along an axis is the 2-D image (rows r, columns c):
@@ -61,7 +71,9 @@
  * simply creates it.
  *
  * nifticlib's own messages are switched off (nifti_set_debug_level(0), a
- * process-wide setting of that library).
+ * process-wide setting of that library), and the header checks above refuse
+ * what nifticlib would report with "** ERROR" lines whatever that level (dim[1]
+ * <= 0, datatype 0 or 1), so a bad file gives one message, ours.
  *
  * Dimension legend: nx, ny, nz volume dims in voxel index order; N slices;
  * H, W slice size; S resized side.
@@ -106,7 +118,8 @@ int nifti_parse_window(const char *s, double *lo, double *hi);
  * described above. Returns MS_OK; MS_ERR_INPUT for bad options (the message
  * names the flag: --axis, --window, --size, --domain, --gzip, --skip-empty)
  * and for any bad input file — missing or unreadable, not NIfTI, truncated,
- * not 3-D, dims out of range, unsupported datatype, NaN/Inf voxel, label dims
+ * not 3-D, dims out of range, unsupported datatype, bad vox_offset, NaN/Inf
+ * scl_slope or scl_inter, NaN/Inf voxel, label dims
  * differing from the volume's (both files named), bad label values,
  * incompatible or invalid corpus to append to, no slice left after
  * skip_empty — with one message naming the file; the corpus writer's codes

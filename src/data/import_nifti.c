@@ -99,10 +99,20 @@ static const struct { int datatype, nbyper; to_double_fn to_double; } dtypes[] =
 };
 #define SUPPORTED_DTYPES "uint8, int8, int16, uint16, int32, uint32, float32, float64"
 
+/* What volume_precheck reads from the header bytes itself, before nifticlib:
+ * the library hides these (vox_offset through an int cast and a clamp,
+ * NaN/Inf scl_* replaced by 0, dims <= 0 replaced by 1). */
+typedef struct {
+    int version;        /* 0 Analyze 7.5 (no NIfTI magic), 1 NIfTI-1, 2 NIfTI-2 */
+    int hdr_size;       /* 348 or 540 */
+    int64_t vox_offset; /* a whole number of bytes; negative only for Analyze */
+} raw_header;
+
 /* A loaded volume: nifticlib's image plus what we need to read its values. */
 typedef struct {
     const char *path;
     nifti_image *nim;
+    raw_header raw;
     size_t nx, ny, nz, nvox;
     to_double_fn to_double;
     double slope, inter; /* slope 0: stored values as they are */
@@ -123,8 +133,15 @@ static int volume_read_data(volume *v)
     const size_t bytes = v->nvox * (size_t)nim->nbyper;
     if (!nim->iname) return MS_FAIL(MS_ERR_INPUT, "%s: no voxel data file named by the header", v->path);
     const int gz = nifti_is_gzfile(nim->iname);
-    int64_t offset = nim->iname_offset;
-    if (offset < 0) { /* Analyze 7.5: a negative offset means "the last bytes of the file" */
+    /* The offset as the header says, not nim->iname_offset (nifticlib raises a
+     * single file's offset below the header size to the header size). */
+    int64_t offset = v->raw.vox_offset;
+    const int single = nim->fname && strcmp(nim->fname, nim->iname) == 0;
+    if (single && offset < v->raw.hdr_size + 4)
+        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: vox_offset = %lld points into the header; the voxels of "
+                       "a single-file NIfTI-%d start at byte %d or later", v->path, (long long)offset,
+                       v->raw.version == 2 ? 2 : 1, v->raw.hdr_size + 4);
+    if (offset < 0) { /* Analyze 7.5 only (volume_precheck): a negative offset means "the last bytes of the file" */
         int64_t size = gz ? -1 : nifti_get_filesize(nim->iname);
         if (size < 0)
             return MS_FAIL(MS_ERR_INPUT, "%s: negative vox_offset in a compressed or unreadable file %s", v->path,
@@ -134,11 +151,11 @@ static int volume_read_data(volume *v)
     /* The declared voxels must fit in the file before anything is allocated: a
      * header is a few bytes and may declare up to 2^31 voxels of 8 bytes. Raw
      * data needs offset + bytes <= the file size; gzip data inflates at most
-     * 1032:1 (deflate's limit), so its file must hold at least bytes / 1032. */
+     * 1032:1 (deflate's limit), so its file must hold at least (offset + bytes) / 1032. */
     struct stat st;
     if (stat(nim->iname, &st) != 0)
         return MS_FAIL(MS_ERR_INPUT, "%s: cannot open the voxel data in %s: %s", v->path, nim->iname, strerror(errno));
-    const double file_bytes = (double)st.st_size, need = gz ? (double)bytes / 1032.0 : (double)offset + (double)bytes;
+    const double file_bytes = (double)st.st_size, need = ((double)offset + (double)bytes) / (gz ? 1032.0 : 1.0);
     if (need > file_bytes)
         return MS_FAIL(MS_ERR_INPUT, "%s: the header declares %zux%zux%zu %s voxels (%zu bytes%s) but %s holds %lld bytes "
                        "(truncated file or corrupt header)", v->path, v->nx, v->ny, v->nz,
@@ -198,40 +215,116 @@ static int volume_check_header(volume *v)
     return MS_OK;
 }
 
-/* What nifticlib must not see: libnifti2 2.1's nifti_image_read trusts dim[0]
- * and smashes its own stack when it is above 7 (a header found by fuzzing,
- * tests/fuzz). The first bytes are read here (through znz, so .nii.gz too) and
- * sizeof_hdr (348: NIfTI-1 or Analyze, 540: NIfTI-2; either byte order) and
- * dim[0] in 1..7 are checked before the library is called. */
+/* What nifticlib must not see, or would hide. libnifti2 2.1's nifti_image_read
+ * trusts dim[0] and smashes its own stack when it is above 7 (a header found by
+ * fuzzing, tests/fuzz); it prints "** ERROR" lines whatever the debug level for
+ * dim[1] <= 0 and datatype 0 or 1; it turns dims <= 0 into 1, NaN/Inf scl_slope
+ * and scl_inter into 0 (no scaling) and a NaN, negative or too small vox_offset
+ * of a .nii into the header size (voxels shifted). So the header bytes of `hdr`
+ * (the file the library will read, through znz so .nii.gz too) are checked
+ * here first: sizeof_hdr (348: NIfTI-1 or Analyze 7.5, 540: NIfTI-2; either
+ * byte order), the magic, dim[0] in 1..7, dim[1..dim[0]] >= 1, a supported
+ * datatype, vox_offset (finite, whole, >= 0 except in Analyze 7.5, where a
+ * negative one means "the last bytes of the .img") and, for NIfTI, finite
+ * scl_slope and scl_inter. Messages name `path`, the file the user gave. */
 static uint32_t bswap32(uint32_t x) { return x >> 24 | (x >> 8 & 0xff00) | (x << 8 & 0xff0000) | x << 24; }
-static int volume_precheck(const char *path)
+static uint64_t bswap64(uint64_t x) { return (uint64_t)bswap32((uint32_t)x) << 32 | bswap32((uint32_t)(x >> 32)); }
+static int16_t hdr_i16(const unsigned char *p, int swap)
+{
+    uint16_t x;
+    memcpy(&x, p, 2);
+    return (int16_t)(swap ? (uint16_t)(x >> 8 | x << 8) : x);
+}
+static int64_t hdr_i64(const unsigned char *p, int swap)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return (int64_t)(swap ? bswap64(x) : x);
+}
+static double hdr_f32(const unsigned char *p, int swap)
+{
+    uint32_t x;
+    float f;
+    memcpy(&x, p, 4);
+    if (swap) x = bswap32(x);
+    memcpy(&f, &x, 4);
+    return f;
+}
+static double hdr_f64(const unsigned char *p, int swap)
+{
+    uint64_t x;
+    double f;
+    memcpy(&x, p, 8);
+    if (swap) x = bswap64(x);
+    memcpy(&f, &x, 8);
+    return f;
+}
+
+static int volume_precheck(const char *path, const char *hdr, raw_header *raw)
 {
     unsigned char h[540];
-    znzFile fp = znzopen(path, "rb", nifti_is_gzfile(path));
-    if (znz_isnull(fp)) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    znzFile fp = znzopen(hdr, "rb", nifti_is_gzfile(hdr));
+    if (znz_isnull(fp)) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open: %s", hdr, strerror(errno ? errno : ENOENT));
     const size_t got = znzread(h, 1, sizeof h, fp);
     znzclose(fp);
-    uint32_t size;
-    memcpy(&size, h, 4);
-    const int swap = got >= 4 && (bswap32(size) == 348 || bswap32(size) == 540);
+    uint32_t size = 0;
+    if (got >= 4) memcpy(&size, h, 4);
+    const int swap = bswap32(size) == 348 || bswap32(size) == 540;
     if (swap) size = bswap32(size);
-    long long dim0 = -1;
+    /* NIfTI-1 offsets: dim 40, datatype 70, vox_offset 108, scl_slope 112, scl_inter 116, magic 344.
+     * NIfTI-2 offsets: magic 4, datatype 12, dim 16, vox_offset 168, scl_slope 176, scl_inter 184. */
+    long long dim[8];
+    int datatype;
+    double vox_offset, slope, inter;
     if (got >= 348 && size == 348) {
-        uint16_t d;
-        memcpy(&d, h + 40, 2);
-        if (swap) d = (uint16_t)(d >> 8 | d << 8);
-        dim0 = (int16_t)d;
+        const char *m = (const char *)h + 344;
+        raw->version = m[0] == 'n' && (m[1] == 'i' || m[1] == '+') && m[2] >= '1' && m[2] <= '9' && m[3] == '\0'
+                           ? m[2] - '0' : 0;
+        if (raw->version > 1)
+            return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: magic \"%.3s\" in a 348-byte (NIfTI-1) header",
+                           path, m);
+        for (int i = 0; i < 8; i++) dim[i] = hdr_i16(h + 40 + 2 * i, swap);
+        datatype = hdr_i16(h + 70, swap);
+        vox_offset = hdr_f32(h + 108, swap);
+        slope = hdr_f32(h + 112, swap);
+        inter = hdr_f32(h + 116, swap);
     } else if (got >= 540 && size == 540) {
-        uint64_t d;
-        memcpy(&d, h + 16, 8);
-        if (swap) d = (uint64_t)bswap32((uint32_t)d) << 32 | bswap32((uint32_t)(d >> 32));
-        dim0 = (long long)d;
+        if (memcmp(h + 4, "n+2\0", 4) != 0 && memcmp(h + 4, "ni2\0", 4) != 0)
+            return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: a 540-byte (NIfTI-2) header without the magic "
+                           "\"n+2\" or \"ni2\"", path);
+        raw->version = 2;
+        for (int i = 0; i < 8; i++) dim[i] = hdr_i64(h + 16 + 8 * i, swap);
+        datatype = hdr_i16(h + 12, swap);
+        const int64_t off = hdr_i64(h + 168, swap);
+        vox_offset = (double)off;
+        slope = hdr_f64(h + 176, swap);
+        inter = hdr_f64(h + 184, swap);
     } else {
         return MS_FAIL(MS_ERR_INPUT, "%s: not a readable NIfTI file (header missing, truncated or corrupt; "
                        "expected .nii, .nii.gz or .hdr/.img)", path);
     }
-    if (dim0 < 1 || dim0 > 7)
-        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: dim[0] = %lld (must be 1..7)", path, dim0);
+    raw->hdr_size = (int)size;
+    if (dim[0] < 1 || dim[0] > 7)
+        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: dim[0] = %lld (must be 1..7)", path, dim[0]);
+    for (int i = 1; i <= dim[0]; i++)
+        if (dim[i] < 1)
+            return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: dim[%d] = %lld (dim[1..dim[0]] must be >= 1)", path,
+                           i, dim[i]);
+    int known = 0;
+    for (size_t i = 0; i < sizeof dtypes / sizeof *dtypes; i++) known |= dtypes[i].datatype == datatype;
+    if (!known)
+        return MS_FAIL(MS_ERR_INPUT, "%s: unsupported voxel datatype %s (code %d); expected one of " SUPPORTED_DTYPES,
+                       path, nifti_datatype_string(datatype), datatype);
+    if (!isfinite(vox_offset) || vox_offset != floor(vox_offset) || fabs(vox_offset) > 9.0e15)
+        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: vox_offset = %g (must be a whole number of bytes)", path,
+                       vox_offset);
+    if (vox_offset < 0 && raw->version != 0)
+        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: vox_offset = %g is negative (allowed in Analyze 7.5 "
+                       "only, not in a NIfTI-%d file)", path, vox_offset, raw->version);
+    raw->vox_offset = (int64_t)vox_offset;
+    if (raw->version != 0 && !(isfinite(slope) && isfinite(inter)))
+        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: scl_slope = %g, scl_inter = %g (both must be finite; "
+                       "scl_slope = 0 means no scaling)", path, slope, inter);
     return MS_OK;
 }
 
@@ -243,9 +336,16 @@ static int volume_load(volume *v, const char *path)
     struct stat st;
     if (stat(path, &st) != 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return MS_FAIL(MS_ERR_INPUT, "%s: not a regular file", path);
-    int rc = volume_precheck(path);
-    if (rc) return rc;
     nifti_set_debug_level(0);
+    /* The header file nifticlib will read: `path` itself, or the .hdr of an .img. */
+    char *hdr = nifti_findhdrname(path);
+    if (!hdr)
+        return MS_FAIL(MS_ERR_INPUT,
+                       "%s: not a readable NIfTI file (header missing, truncated or corrupt; "
+                       "expected .nii, .nii.gz or .hdr/.img)", path);
+    int rc = volume_precheck(path, hdr, &v->raw);
+    free(hdr);
+    if (rc) return rc;
     v->nim = nifti_image_read(path, 0); /* the header only */
     if (!v->nim)
         return MS_FAIL(MS_ERR_INPUT,
@@ -257,9 +357,9 @@ static int volume_load(volume *v, const char *path)
         volume_free(v);
         return rc;
     }
-    if (v->nim->scl_slope != 0 && isfinite(v->nim->scl_slope)) {
+    if (v->nim->scl_slope != 0) { /* finite: volume_precheck */
         v->slope = v->nim->scl_slope;
-        v->inter = isfinite(v->nim->scl_inter) ? v->nim->scl_inter : 0;
+        v->inter = v->nim->scl_inter;
     }
     return MS_OK;
 }
