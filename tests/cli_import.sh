@@ -111,7 +111,25 @@ corpus("a_one.h5", np.array([b"medssl-corpus"]), names=np.array(["benign,maligna
 corpus("a_fmtarray.h5", np.array([b"medssl-corpus", b"x"]))
 corpus("a_verarray.h5", np.bytes_(b"medssl-corpus"), ver=np.array([1, 1]))
 corpus("a_namesarray.h5", "medssl-corpus", names=np.array([b"benign", b"malignant"]))
-corpus("a_longnames.h5", "medssl-corpus", names=np.bytes_(b"a," * 3000 + b"b"))
+# class_names of any length up to 1 MiB and 4096 names (a 4095-byte buffer cut them before)
+names3000 = ",".join(f"c{i}" for i in range(3000))
+corpus("a_names3000.h5", "medssl-corpus", names=np.bytes_(names3000.encode()))   # 16,889 bytes, fixed-length
+corpus("a_names3000v.h5", "medssl-corpus", names=names3000)                      # variable-length
+corpus("a_names5001.h5", "medssl-corpus", names="a," * 5000 + "b")
+corpus("a_longnames.h5", "medssl-corpus", names="a" * 600000 + "," + "b" * 600000)
+# a float32 corpus with 4096 names (45,055 bytes: written back as a variable-length
+# string) that `import nifti --append` copies, and a 4x4x2 NIfTI-1 volume to append
+with h5py.File(f"{d}/a_names4096.h5", "w") as f:
+    f.create_dataset("images", data=np.zeros((2, 1, 4, 4), np.float32))
+    f.create_dataset("labels", data=np.array([0, 4095], np.int32))
+    f.attrs["format"] = "medssl-corpus"; f.attrs["version"] = np.int32(1)
+    f.attrs["class_names"] = ",".join(f"class_{i:04d}" for i in range(4096))
+import struct
+hdr = bytearray(348)
+struct.pack_into("<i", hdr, 0, 348); struct.pack_into("<8h", hdr, 40, 3, 4, 4, 2, 1, 1, 1, 1)
+struct.pack_into("<hh", hdr, 70, 16, 32); struct.pack_into("<8f", hdr, 76, *[1.0] * 8)
+struct.pack_into("<f", hdr, 108, 352.0); hdr[344:348] = b"n+1\0"
+open(f"{d}/a_vol.nii", "wb").write(bytes(hdr) + bytes(4) + struct.pack("<32f", *range(32)))
 with h5py.File(f"{d}/a_nhwc.h5", "w") as f:  # channels last, as numpy image stacks often are
     f.create_dataset("images", data=np.zeros((6, 28, 28, 1), np.uint8))
     f.attrs["format"] = "medssl-corpus"; f.attrs["version"] = np.int32(1)
@@ -136,7 +154,18 @@ expect_line "medssl inspect: $out/a_verarray.h5: root attribute version must be 
   inspect "$out/a_verarray.h5"
 expect_line "medssl inspect: $out/a_namesarray.h5: root attribute class_names must be one string (names separated by \
 ','), not an array of 2" inspect "$out/a_namesarray.h5"
-expect_line "medssl inspect: $out/a_longnames.h5: root attribute class_names is 6001 bytes long (at most 4095)" \
+for k in names3000 names3000v; do
+  "$MEDSSL" inspect --json "$out/a_$k.h5" 2>&1 | /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin)
+assert [c["name"] for c in d["classes"]] == ["c%d" % i for i in range(3000)], len(d["classes"])' || fail "$k class names"
+done
+"$MEDSSL" import nifti "$out/a_vol.nii" --append --out "$out/a_names4096.h5" 2>/dev/null || fail "append to 4096 names"
+"$MEDSSL" inspect --json "$out/a_names4096.h5" | /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin)
+assert d["images"] == 4 and d["labeled"] == 2, d
+assert [c["name"] for c in d["classes"]] == ["class_%04d" % i for i in range(4096)], len(d["classes"])' ||
+  fail "4096 class names through import nifti --append"
+expect_line "medssl inspect: $out/a_names5001.h5: root attribute class_names lists 5001 names, more than 4096 classes" \
+  inspect "$out/a_names5001.h5"
+expect_line "medssl inspect: $out/a_longnames.h5: root attribute class_names is 1200001 bytes long (at most 1048575)" \
   inspect "$out/a_longnames.h5"
 expect_line "medssl inspect: $out/a_nhwc.h5: /images has shape (6, 28, 28, 1), which looks like [N, H, W, C] (channels \
 last); medssl needs [N, C, H, W] (in numpy/h5py: images.transpose(0, 3, 1, 2))" inspect "$out/a_nhwc.h5"

@@ -3,7 +3,8 @@
 # library: zlib + struct) in class subfolders with masks; the import checked with
 # `medssl inspect --json` (counts, class names, mask pixel counts) and h5dump
 # (exact pixel, mask and label values of one image); CSV labels (names and
-# integers); gray/RGB channel rules; mixed sizes (exit 2 without --size, --fit pad centred, resized
+# integers; integers that overflow are errors, not names; 3000 class names kept,
+# the class-name limits); gray/RGB channel rules; mixed sizes (exit 2 without --size, --fit pad centred, resized
 # with it); 16-bit input -> float32; bad inputs (exit 2, one message naming the
 # file, no corpus and no temporary file left behind).
 set -euo pipefail
@@ -76,6 +77,16 @@ with open(f"{d}/badhead.csv", "w") as f:
     f.write("file;label\nbenign/a.png;0\n")
 with open(f"{d}/missing.csv", "w") as f:
     f.write("filename,label\nbenign/a.png,0\nbenign/zzz.png,1\n")
+# integers that do not fit: out of range, never class names
+with open(f"{d}/overflow.csv", "w") as f:
+    f.write("filename,label\nbenign/a.png,99999999999999999999\nbenign/b.png,1\n")
+with open(f"{d}/overflow_neg.csv", "w") as f:
+    f.write("filename,label\nbenign/a.png,tumor\nbenign/b.png,-99999999999999999999\n")
+# class-name limits (checked before any PNG is read, so the files need not exist)
+with open(f"{d}/classes4097.csv", "w") as f:
+    f.write("filename,label\n" + "".join(f"x{i}.png,n{i}\n" for i in range(4097)))
+with open(f"{d}/longnames.csv", "w") as f:
+    f.write("filename,label\n" + "".join(f"x{i}.png,{chr(97 + i) * 600000}\n" for i in range(2)))
 
 # gray + RGB (default 3 channels; --channels 1 -> luma)
 png(f"{d}/mix/g.png", 4, 3, [i * 20 for i in range(12)])
@@ -104,6 +115,13 @@ open(f"{d}/bad/b.png", "wb").write(data[:len(data) - 20])
 # a PNG at the top level of a --labels folders tree
 png(f"{d}/loose/top.png", 2, 2, [0] * 4)
 png(f"{d}/loose/cls/x.png", 2, 2, [0] * 4)
+
+# 3000 images with 3000 distinct class names (17,999 bytes of class_names)
+with open(f"{d}/many.csv", "w") as f:
+    f.write("filename,label\n")
+    for i in range(3000):
+        png(f"{d}/many/i{i}.png", 2, 2, [i % 256] * 4)
+        f.write(f"i{i}.png,name{2999 - i:04d}\n")
 PY
 
 # --- folders + masks: inspect and exact values ------------------------------------------
@@ -156,6 +174,19 @@ assert [(c["name"], c["count"]) for c in j["classes"]] == [("normal", 1), ("tumo
 "$MEDSSL" inspect --json "$out/ints.h5" | /usr/bin/python3 -c '
 import json, sys; j = json.load(sys.stdin)
 assert j["unlabeled"] == 1 and [c["count"] for c in j["classes"]] == [1, 0, 1], j' || fail "CSV integer classes"
+
+# 3000 class names: all kept (class_names had a 4095-byte buffer), in sorted order
+"$MEDSSL" import png "$out/many" --labels "$out/many.csv" --out "$out/many.h5" 2>/dev/null || fail "3000 class names refused"
+"$MEDSSL" inspect --json "$out/many.h5" | /usr/bin/python3 -c '
+import json, sys; j = json.load(sys.stdin)
+assert [c["name"] for c in j["classes"]] == ["name%04d" % k for k in range(3000)], len(j["classes"])
+assert all(c["count"] == 1 for c in j["classes"]), j["classes"][:3]' || fail "3000 class names"
+/usr/bin/python3 - "$out/many.h5" <<'PY' || fail "3000 class names: labels"
+import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+rel = sorted(f"i{i}.png" for i in range(3000))            # samples in path order
+assert list(f["labels"][...]) == [2999 - int(r[1:-4]) for r in rel]
+PY
 
 # --- channels -----------------------------------------------------------------------------
 "$MEDSSL" import png "$out/mix" --out "$out/mix3.h5" 2>/dev/null
@@ -254,6 +285,14 @@ expect_input_error "benign/zzz.png: cannot open" "$out/x.h5" import png "$out/im
 expect_input_error "nothing.csv: cannot open the label file" "$out/x.h5" \
   import png "$out/img" --labels "$out/nothing.csv" --out "$out/x.h5"
 expect_input_error "nope: cannot open the folder" "$out/x.h5" import png "$out/nope" --out "$out/x.h5"
+expect_input_error "overflow.csv:2: label 99999999999999999999 is out of range \[-1, 4095\]" "$out/x.h5" \
+  import png "$out/img" --labels "$out/overflow.csv" --out "$out/x.h5"
+expect_input_error "overflow_neg.csv:3: label -99999999999999999999 is out of range \[-1, 4095\]" "$out/x.h5" \
+  import png "$out/img" --labels "$out/overflow_neg.csv" --out "$out/x.h5"
+expect_input_error "classes4097.csv: 4097 classes, more than 4096" "$out/x.h5" \
+  import png "$out/img" --labels "$out/classes4097.csv" --out "$out/x.h5"
+expect_input_error "longnames.csv: the class names need more than 1048575 bytes" "$out/x.h5" \
+  import png "$out/img" --labels "$out/longnames.csv" --out "$out/x.h5"
 mkdir -p "$out/empty"
 expect_input_error "empty: no \*.png files found" "$out/x.h5" import png "$out/empty" --out "$out/x.h5"
 expect_input_error "--channels 2" "$out/x.h5" import png "$out/img" --channels 2 --out "$out/x.h5"

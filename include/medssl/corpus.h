@@ -7,7 +7,8 @@
  *   /masks    uint8 (N, H, W), optional; 255 = ignore
  *   /domains  int32 (N), optional
  *   root attributes: format = "medssl-corpus", version = 1, optional
- *   class_names (one string, names separated by ',')
+ *   class_names (one string, names separated by ','; fixed-length, or
+ *   variable-length when too long for HDF5's 64 KiB attribute header)
  *
  * corpus_open validates everything that can be checked without reading the
  * pixels (attributes, ranks, dtypes, shapes, lengths, label and domain
@@ -45,6 +46,7 @@
 #define CORPUS_MAX_SIDE 16384
 #define CORPUS_MAX_CHANNELS 64
 #define CORPUS_MAX_CLASSES 4096
+#define CORPUS_MAX_NAMES_BYTES (1 << 20) /* class_names with its NUL: 1 MiB */
 #define CORPUS_PATH_MAX 1024
 
 typedef enum { DTYPE_U8, DTYPE_F32, DTYPE__COUNT } ms_dtype;
@@ -60,7 +62,8 @@ typedef struct {
     long long chunk_n;        /* images per HDF5 chunk along N (a ~1 MiB block when contiguous) */
     int chunked;              /* /images is chunked (else contiguous) */
     int n_classes;            /* from class_names, else max label + 1 (0 if no labels) */
-    char class_names[4096];   /* comma-separated, "" if absent */
+    char *class_names;        /* comma-separated, "" if absent; at most CORPUS_MAX_CLASSES names and
+                               * CORPUS_MAX_NAMES_BYTES bytes; owned (corpus_close frees it) */
 } ms_corpus;
 
 /* Opens and validates `path`; MS_ERR_INPUT with a message naming the file and

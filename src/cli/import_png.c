@@ -180,14 +180,19 @@ static int png_read_csv(const char *csv, png_list *out, int *all_int)
                          *name ? "label" : "filename");
             break;
         }
-        char *end;
-        errno = 0;
-        long v = strtol(label, &end, 10);
-        int is_int = *end == 0 && errno == 0;
-        if (is_int && (v < -1 || v >= CORPUS_MAX_CLASSES)) {
-            rc = MS_FAIL(MS_ERR_INPUT, "%s:%d: label %ld is out of range [-1, %d]", csv, lineno, v,
-                         CORPUS_MAX_CLASSES - 1);
-            break;
+        /* An integer is an optional sign and digits; one that does not fit a
+         * long (strtol's ERANGE) is out of range, not a class name. */
+        const char *digits = label + (*label == '-' || *label == '+');
+        const int is_int = *digits && strspn(digits, "0123456789") == strlen(digits);
+        long v = -1;
+        if (is_int) {
+            errno = 0;
+            v = strtol(label, NULL, 10);
+            if (errno == ERANGE || v < -1 || v >= CORPUS_MAX_CLASSES) {
+                rc = MS_FAIL(MS_ERR_INPUT, "%s:%d: label %s is out of range [-1, %d]", csv, lineno, label,
+                             CORPUS_MAX_CLASSES - 1);
+                break;
+            }
         }
         *all_int &= is_int;
         png_list_push(out, name, label, is_int ? (int32_t)v : -1, lineno);
@@ -199,9 +204,10 @@ static int png_read_csv(const char *csv, png_list *out, int *all_int)
 }
 
 /* Class index = rank of the item's name among the sorted distinct names;
- * class_names (cap bytes) = those names joined by ','. `what` names their
- * source in messages. */
-static int png_index_names(png_list *l, const char *what, char *class_names, size_t cap, int *n_classes)
+ * *class_names = those names joined by ',' (allocated; at most
+ * CORPUS_MAX_CLASSES names and CORPUS_MAX_NAMES_BYTES bytes, what corpus_open
+ * accepts). `what` names their source in messages. */
+static int png_index_names(png_list *l, const char *what, char **class_names, int *n_classes)
 {
     char **names = ms_malloc((size_t)l->n * sizeof *names);
     for (int i = 0; i < l->n; i++) names[i] = l->v[i].name;
@@ -209,17 +215,26 @@ static int png_index_names(png_list *l, const char *what, char *class_names, siz
     int k = 0, rc = MS_OK;
     for (int i = 0; i < l->n; i++)
         if (k == 0 || strcmp(names[k - 1], names[i]) != 0) names[k++] = names[i];
-    size_t used = 0;
-    class_names[0] = 0;
+    size_t bytes = 0; /* of the joined names, without the NUL */
     if (k > CORPUS_MAX_CLASSES) rc = MS_FAIL(MS_ERR_INPUT, "%s: %d classes, more than %d", what, k, CORPUS_MAX_CLASSES);
     for (int c = 0; c < k && !rc; c++) {
-        size_t n = strlen(names[c]);
+        bytes += strlen(names[c]) + (c > 0);
         if (strchr(names[c], ',') || strchr(names[c], '"'))
             rc = MS_FAIL(MS_ERR_INPUT, "%s: class name '%s' contains ',' or '\"'", what, names[c]);
-        else if (used + n + 2 > cap)
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: the class names need more than %zu bytes", what, cap - 1);
-        else
-            used += (size_t)snprintf(class_names + used, cap - used, "%s%s", c ? "," : "", names[c]);
+        else if (bytes >= CORPUS_MAX_NAMES_BYTES)
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: the class names need more than %d bytes", what, CORPUS_MAX_NAMES_BYTES - 1);
+    }
+    if (!rc) {
+        char *joined = ms_malloc(bytes + 1);
+        size_t used = 0;
+        for (int c = 0; c < k; c++) {
+            const size_t n = strlen(names[c]);
+            if (c) joined[used++] = ',';
+            memcpy(joined + used, names[c], n);
+            used += n;
+        }
+        joined[used] = 0;
+        *class_names = joined;
     }
     for (int i = 0; i < l->n && !rc; i++) {
         char **hit = bsearch(&l->v[i].name, names, (size_t)k, sizeof *names, cmp_str);
@@ -323,7 +338,7 @@ static int png_load_one(const png_target *t, const char *rel, const png_shape *s
 
 /* Lists the images of `dir` with their labels (per --labels), sorted by path. */
 static int png_list_images(const import_opts *o, const char *dir, png_list *l, int32_t **labels, int *n_classes,
-                           char *class_names, size_t cap)
+                           char **class_names)
 {
     const int folders = o->labels && strcmp(o->labels, "folders") == 0, csv = o->labels && !folders;
     int all_int = 0, rc = csv ? png_read_csv(o->labels, l, &all_int) : png_walk(dir, "", 0, l);
@@ -345,7 +360,7 @@ static int png_list_images(const import_opts *o, const char *dir, png_list *l, i
         l->v[i].name[slash - l->v[i].rel] = 0;
     }
     if (folders || (csv && !all_int)) {
-        rc = png_index_names(l, folders ? dir : o->labels, class_names, cap, n_classes);
+        rc = png_index_names(l, folders ? dir : o->labels, class_names, n_classes);
         if (rc) return rc;
     } else if (csv) {
         for (int i = 0; i < l->n; i++)
@@ -373,9 +388,8 @@ int import_png(const import_opts *o, const char *dir_arg)
     png_list l = { 0 };
     int32_t *labels = NULL;
     int n_classes = 0;
-    char class_names[sizeof ((ms_corpus *)0)->class_names];
-    class_names[0] = 0;
-    int rc = png_list_images(o, dir, &l, &labels, &n_classes, class_names, sizeof class_names);
+    char *class_names = NULL; /* names of CSV or folder classes, NULL for integer labels or none */
+    int rc = png_list_images(o, dir, &l, &labels, &n_classes, &class_names);
     if (!rc && !labels && (o->labeled_per_class >= 0 || o->labeled_fraction >= 0))
         rc = MS_FAIL(MS_ERR_INPUT, "--labeled-per-class and --labeled-fraction need labels (--labels folders|CSV)");
 
@@ -411,7 +425,7 @@ int import_png(const import_opts *o, const char *dir_arg)
     if (!rc) {
         rc = corpus_writer_create(&w, o->out, t.C, t.S_h, t.S_w, t.dtype,
                                   (labels ? CORPUS_WITH_LABELS : 0) | (o->masks ? CORPUS_WITH_MASKS : 0), o->gzip,
-                                  class_names[0] ? class_names : NULL);
+                                  class_names);
         writing = rc == MS_OK;
     }
     void *img = NULL;
@@ -451,6 +465,7 @@ int import_png(const import_opts *o, const char *dir_arg)
     free(t.mask);
     free(shape);
     free(labels);
+    free(class_names);
     png_list_free(&l);
     return rc;
 }

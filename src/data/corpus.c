@@ -57,16 +57,17 @@ static int attr_is_one_value(const char *path, hid_t a, const char *name, const 
     return MS_OK;
 }
 
-/* Reads a string attribute into buf (cap bytes with the NUL); *present = 0
- * and "" if absent. Fixed-length strings are read as their raw bytes and end
- * at the first NUL or, space-padded, at the padding, so a string written
- * without a terminator (h5py's np.bytes_, NULLPAD) keeps its last character;
- * variable-length strings as well. The dataspace must hold one string and the
- * string must fit buf: anything else is a message naming the file and attribute. */
-static int read_string_attr(const char *path, hid_t obj, const char *name, char *buf, size_t cap, int *present)
+/* Reads a string attribute into *out (allocated; NULL and *present = 0 when
+ * absent). Fixed-length strings are read as their raw bytes and end at the
+ * first NUL or, space-padded, at the padding, so a string written without a
+ * terminator (h5py's np.bytes_, NULLPAD) keeps its last character;
+ * variable-length strings as well. The dataspace must hold one string of at
+ * most max_len bytes: anything else is a message naming the file and attribute. */
+static int read_string_attr_alloc(const char *path, hid_t obj, const char *name, size_t max_len, char **out,
+                                  int *present)
 {
     *present = 0;
-    buf[0] = 0;
+    *out = NULL;
     if (H5Aexists(obj, name) <= 0) return MS_OK;
     *present = 1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
@@ -75,16 +76,15 @@ static int read_string_attr(const char *path, hid_t obj, const char *name, char 
     else if (H5Tget_class(t) != H5T_STRING) rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is not a string", path, name);
     else rc = attr_is_one_value(path, a, name, strcmp(name, "class_names") == 0 ? "one string (names separated by ',')"
                                                                                  : "one string");
+    const char *text = NULL; /* what was read, NUL-terminated */
+    size_t len = 0;
+    char *vlen = NULL, *fixed = NULL;
     if (!rc && H5Tis_variable_str(t) > 0) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
         H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
-        char *v = NULL;
-        if (H5Aread(a, mt, &v) < 0 || !v) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
-        else if (strlen(v) >= cap)
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is %zu bytes long (at most %zu)", path, name, strlen(v), cap - 1);
-        else memcpy(buf, v, strlen(v) + 1);
-        if (v) H5free_memory(v);
+        if (H5Aread(a, mt, &vlen) < 0 || !vlen) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
+        else len = strlen(text = vlen);
         H5Tclose(mt);
     } else if (!rc) {
         const size_t sz = H5Tget_size(t);
@@ -92,24 +92,36 @@ static int read_string_attr(const char *path, hid_t obj, const char *name, char 
         if (sz == 0 || sz > 1 << 20) {
             rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is a %zu-byte string", path, name, sz);
         } else {
-            char *v = ms_calloc(sz + 1, 1); /* + 1: a terminator even when the string fills all sz bytes */
-            hid_t mt = H5Tcopy(t);          /* the file's own string type: raw bytes, no conversion */
-            if (mt < 0 || H5Aread(a, mt, v) < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
-            size_t len = strlen(v);
+            fixed = ms_calloc(sz + 1, 1); /* + 1: a terminator even when the string fills all sz bytes */
+            hid_t mt = H5Tcopy(t);        /* the file's own string type: raw bytes, no conversion */
+            if (mt < 0 || H5Aread(a, mt, fixed) < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
+            len = strlen(text = fixed);
             if (pad == H5T_STR_SPACEPAD)
-                while (len > 0 && v[len - 1] == ' ') len--;
-            if (!rc && len >= cap)
-                rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is %zu bytes long (at most %zu)", path, name, len, cap - 1);
-            if (!rc) {
-                memcpy(buf, v, len);
-                buf[len] = 0;
-            }
+                while (len > 0 && fixed[len - 1] == ' ') len--;
             if (mt >= 0) H5Tclose(mt);
-            free(v);
         }
     }
+    if (!rc && len > max_len)
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is %zu bytes long (at most %zu)", path, name, len, max_len);
+    if (!rc) {
+        *out = ms_malloc(len + 1);
+        memcpy(*out, text, len);
+        (*out)[len] = 0;
+    }
+    if (vlen) H5free_memory(vlen);
+    free(fixed);
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+/* read_string_attr_alloc into buf (cap bytes with the NUL); "" when absent. */
+static int read_string_attr(const char *path, hid_t obj, const char *name, char *buf, size_t cap, int *present)
+{
+    char *v;
+    int rc = read_string_attr_alloc(path, obj, name, cap - 1, &v, present);
+    snprintf(buf, cap, "%s", v ? v : "");
+    free(v);
     return rc;
 }
 
@@ -331,9 +343,14 @@ static int open_checked(ms_corpus *c)
         return MS_FAIL(MS_ERR_INPUT, "%s: corpus version %lld is not supported (expected %d)", c->path,
                        has_version ? version : -1LL, CORPUS_VERSION);
     int has_names;
-    if ((rc = read_string_attr(c->path, c->file, "class_names", c->class_names, sizeof c->class_names, &has_names)))
+    if ((rc = read_string_attr_alloc(c->path, c->file, "class_names", CORPUS_MAX_NAMES_BYTES - 1, &c->class_names,
+                                     &has_names)))
         return rc;
+    if (!c->class_names) c->class_names = ms_calloc(1, 1); /* "" */
     c->n_classes = corpus_count_names(c->class_names);
+    if (c->n_classes > CORPUS_MAX_CLASSES)
+        return MS_FAIL(MS_ERR_INPUT, "%s: root attribute class_names lists %d names, more than %d classes", c->path,
+                       c->n_classes, CORPUS_MAX_CLASSES);
 
     /* /images: uint8 or float32 (N, C, H, W) */
     hsize_t dims[4] = { 0 };
@@ -485,6 +502,8 @@ void corpus_close(ms_corpus *c)
     if (c->xfer > 0) H5Pclose(c->xfer);
     c->file = c->xfer = H5I_INVALID_HID;
     h5_unlock();
+    free(c->class_names);
+    c->class_names = NULL;
 }
 
 int corpus_has_labels(const ms_corpus *c) { return c->labels >= 0; }

@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* class_names up to this many bytes are written as a fixed-length string,
+ * longer ones as a variable-length string (see corpus_writer_create). */
+#define CORPUS_NAMES_FIXED_MAX 32768
+
 /* ---- writing ---------------------------------------------------------------------- */
 
 static hid_t create_extendible(hid_t file, const char *name, hid_t type, int rank, const hsize_t *row_dims,
@@ -57,6 +61,10 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
     if (lstat(path, &st) == 0 && (!S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0))
         return MS_FAIL(MS_ERR_INPUT, "%s exists and is not an HDF5 file (an input?): medssl replaces only an earlier "
                        "corpus; choose another --out", path);
+    const size_t names_len = class_names ? strlen(class_names) : 0;
+    if (names_len >= CORPUS_MAX_NAMES_BYTES || (class_names && corpus_count_names(class_names) > CORPUS_MAX_CLASSES))
+        return MS_FAIL(MS_ERR_INPUT, "%s: %d class names in %zu bytes: at most %d names and %d bytes", path,
+                       corpus_count_names(class_names), names_len, CORPUS_MAX_CLASSES, CORPUS_MAX_NAMES_BYTES - 1);
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", path, (long)getpid());
     w->C = C;
@@ -87,10 +95,13 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
         return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create the corpus datasets", w->tmp_path);
     }
     if (class_names && *class_names) {
+        /* A fixed-length string, or a variable-length one (kept on the heap) when
+         * it is too long for the object header, where attributes get 64 KiB. */
+        const int vlen = names_len >= CORPUS_NAMES_FIXED_MAX;
         hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
-        H5Tset_size(t, strlen(class_names) + 1);
+        H5Tset_size(t, vlen ? H5T_VARIABLE : names_len + 1);
         hid_t a = H5Acreate2(w->file, "class_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
-        int ok = a >= 0 && H5Awrite(a, t, class_names) >= 0;
+        int ok = a >= 0 && (vlen ? H5Awrite(a, t, &class_names) : H5Awrite(a, t, class_names)) >= 0;
         if (a >= 0) H5Aclose(a);
         H5Sclose(sp);
         H5Tclose(t);
