@@ -43,7 +43,7 @@ bad("dim4_zero.nii", (40, "<h", 4), (48, "<h", 0))
 bad("dt_binary.nii", (70, "<h", 1))            # nifticlib prints "** ERROR ... bad datatype" itself
 for tag, v in (("nan", float("nan")), ("inf", float("inf")), ("neg", -352.0), ("small", 348.0)):
     bad(f"off_{tag}.nii", (108, "<f", v))
-bad("slope_nan.nii", (112, "<f", float("nan")))
+bad("slope_nan.nii", (112, "<f", float("nan")), (116, "<f", 7.0))  # NaN slope: no scaling (as nibabel), accepted
 bad("slope_inf.nii", (112, "<f", float("-inf")))
 bad("inter_nan.nii", (112, "<f", 1.0), (116, "<f", float("nan")))
 bad("slope0.nii", (112, "<f", 0.0), (116, "<f", 7.0))  # scl_slope 0: no scaling (scl_inter unused), accepted
@@ -122,18 +122,20 @@ bad_nifti off_neg.nii "corrupt NIfTI header: vox_offset = -352 is negative"
 bad_nifti off_small.nii "corrupt NIfTI header: vox_offset = 348 points into the header"
 bad_nifti n2_small.nii "corrupt NIfTI header: vox_offset = 540 points into the header"
 bad_nifti ni1neg.hdr "corrupt NIfTI header: vox_offset = -1 is negative"
-bad_nifti slope_nan.nii "corrupt NIfTI header: scl_slope = nan, scl_inter = 0 "
 bad_nifti slope_inf.nii "corrupt NIfTI header: scl_slope = -inf, scl_inter = 0 "
 bad_nifti inter_nan.nii "corrupt NIfTI header: scl_slope = 1, scl_inter = nan "
-expect_input_error "slope_nan.nii: corrupt NIfTI header" "$out/t.h5" import nifti "$out/vol.nii" --labels "$out/slope_nan.nii" --out "$out/t.h5"
+expect_input_error "slope_inf.nii: corrupt NIfTI header" "$out/t.h5" import nifti "$out/vol.nii" --labels "$out/slope_inf.nii" --out "$out/t.h5"
 # ... while scl_slope 0 (no scaling) and an Analyze 7.5 pair with a negative vox_offset import, voxel for voxel
 "$MEDSSL" import nifti "$out/slope0.nii" --window 0:1000 --out "$out/s0.h5" 2>/dev/null || fail "scl_slope 0 refused"
+"$MEDSSL" import nifti "$out/slope_nan.nii" --window 0:1000 --out "$out/snan.h5" 2>/dev/null || fail "scl_slope NaN refused"
 "$MEDSSL" import nifti "$out/ana.hdr" --window 0:1000 --out "$out/ana.h5" 2>/dev/null || fail "Analyze pair refused"
 /usr/bin/python3 - "$out" <<'PY' || fail "scl_slope 0 / Analyze pair values"
 import h5py, sys
 d = sys.argv[1]
 s0 = h5py.File(f"{d}/s0.h5", "r")["images"][...]
 assert abs(s0[2, 0, 3, 4] - (4 + 10 * 3 + 100 * 2) / 1000) < 1e-6, s0[2, 0, 3, 4]   # voxel (4,3,2) unscaled
+snan = h5py.File(f"{d}/snan.h5", "r")["images"][...]
+assert (snan == s0).all(), "scl_slope NaN is not 'no scaling'"
 ana = h5py.File(f"{d}/ana.h5", "r")["images"][...]
 assert (ana == s0).all(), "the Analyze pair differs from the .nii"
 PY

@@ -151,17 +151,13 @@ static int predict_classes(const char *ckpt, ms_corpus *c, const long long *idx,
 {
     ms_predictor p;
     int rc = predictor_open(&p, ckpt, c, 64);
-    float *probs = ms_malloc((size_t)64 * (p.K > 0 ? p.K : 1) * sizeof(float));
+    if (rc) return rc;
+    float *probs = ms_malloc((size_t)64 * p.K * sizeof(float));
     for (long long i = 0; !rc && i < n;) {
         long long run = 1; /* consecutive indices read together */
         while (i + run < n && run < 64 && idx[i + run] == idx[i] + run) run++;
         rc = predictor_run(&p, c, idx[i], run, probs, labels + i, NULL, NULL);
-        for (long long k = 0; !rc && k < run; k++) {
-            int best = 0;
-            for (int q = 1; q < p.K; q++)
-                if (probs[k * p.K + q] > probs[k * p.K + best]) best = q;
-            pred[i + k] = best;
-        }
+        for (long long k = 0; !rc && k < run; k++) pred[i + k] = ms_argmax(probs + k * p.K, p.K, 1);
         i += run;
     }
     free(probs);

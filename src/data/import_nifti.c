@@ -322,9 +322,14 @@ static int volume_precheck(const char *path, const char *hdr, raw_header *raw)
         return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: vox_offset = %g is negative (allowed in Analyze 7.5 "
                        "only, not in a NIfTI-%d file)", path, vox_offset, raw->version);
     raw->vox_offset = (int64_t)vox_offset;
-    if (raw->version != 0 && !(isfinite(slope) && isfinite(inter)))
-        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: scl_slope = %g, scl_inter = %g (both must be finite; "
-                       "scl_slope = 0 means no scaling)", path, slope, inter);
+    /* scl_slope 0 or NaN means no scaling (the NIfTI-1 standard says 0;
+     * nibabel and nifticlib read NaN the same way, and real files carry it:
+     * fMRIPrep 20.2 masks); an infinite slope, or a scaling slope with a
+     * NaN/Inf intercept, is a corrupt header */
+    const int scaled = isfinite(slope) && slope != 0;
+    if (raw->version != 0 && (isinf(slope) || (scaled && !isfinite(inter))))
+        return MS_FAIL(MS_ERR_INPUT, "%s: corrupt NIfTI header: scl_slope = %g, scl_inter = %g (a scaling needs both "
+                       "finite; scl_slope 0 or NaN means no scaling)", path, slope, inter);
     return MS_OK;
 }
 
