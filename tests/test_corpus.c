@@ -1,10 +1,11 @@
 /* test_corpus — corpus write/read round trips, atomic writing, and every kind of
  * broken corpus (crafted with the HDF5 API) rejected with MS_ERR_INPUT and a
- * message naming the file and dataset; IDX reading; stratified label subsets;
- * bilinear resize. */
+ * message naming the file and dataset; IDX reading; stratified label subsets
+ * (resizing: test_resample.c). */
 #include "medssl/common.h"
 #include "medssl/corpus.h"
-#include "medssl/importers.h"
+#include "medssl/idx.h"
+#include "medssl/label_subset.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -274,7 +275,7 @@ static void test_h5py_style_file(void)
     corpus_close(&c);
 }
 
-/* ---- IDX, stratified labels, resize ------------------------------------------------ */
+/* ---- IDX, stratified labels ------------------------------------------------------ */
 
 static void write_idx(const char *path, int gz, const uint8_t *head, size_t nhead, const uint8_t *body, size_t nbody)
 {
@@ -341,17 +342,6 @@ static void test_stratified_labels(void)
     TU_CHECK(count[0] == 10 && count[1] == 30 && count[2] == 30 && count[3] == 30);
 }
 
-static void test_resize(void)
-{
-    uint8_t src[4] = { 0, 100, 200, 255 }, dst[16], same[4];
-    resize_u8_bilinear(same, 2, 2, src, 2, 2);
-    TU_CHECK(memcmp(same, src, 4) == 0);
-    resize_u8_bilinear(dst, 4, 4, src, 2, 2);
-    /* PyTorch bilinear, align_corners=False: row 0 = [0, 25, 75, 100], last row = [200, 213.75, 241.25, 255] */
-    TU_CHECK(dst[0] == 0 && dst[1] == 25 && dst[2] == 75 && dst[3] == 100);
-    TU_CHECK(dst[12] == 200 && dst[13] == 214 && dst[14] == 241 && dst[15] == 255);
-}
-
 int main(void)
 {
     snprintf(DIR_, sizeof DIR_, "/tmp/medssl_test_corpus.%ld", (long)getpid());
@@ -364,7 +354,6 @@ int main(void)
     TU_RUN(test_h5py_style_file);
     TU_RUN(test_idx);
     TU_RUN(test_stratified_labels);
-    TU_RUN(test_resize);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", DIR_);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", DIR_);

@@ -52,7 +52,7 @@
  * by nearest neighbour; both with align_corners=False pixel centres (output
  * pixel y samples source coordinate (y + 0.5) * H / S - 0.5; bilinear clamps at
  * the edges; nearest takes row floor((y + 0.5) * H / S), i.e. PyTorch's
- * "nearest-exact"), the same sampling as resize_u8_bilinear (importers.h).
+ * "nearest-exact"), the same sampling as resize_u8_bilinear (resample.h).
  *
  * Writing: always through corpus_writer (a temporary file renamed into place
  * only when complete), so an error never leaves an output file that looks
@@ -81,7 +81,7 @@
 #ifndef MEDSSL_NIFTI_IMPORT_H
 #define MEDSSL_NIFTI_IMPORT_H
 
-#include "medssl/importers.h"
+#include "medssl/resample.h"
 
 #define NIFTI_MAX_SIDE 16384                 /* = CORPUS_MAX_SIDE */
 #define NIFTI_MAX_VOXELS (1LL << 31)         /* 8 GiB as float32 */

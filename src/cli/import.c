@@ -14,7 +14,8 @@
 #include "import_internal.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
-#include "medssl/importers.h"
+#include "medssl/idx.h"
+#include "medssl/label_subset.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,6 +27,16 @@
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define FASHION_MNIST_CLASSES \
     "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+
+int fit_parse(const char *name, int size, ms_fit *fit)
+{
+    *fit = FIT_RESIZE;
+    if (!name) return MS_OK;
+    if (strcmp(name, "pad") == 0) *fit = FIT_PAD;
+    else if (strcmp(name, "resize") != 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s: expected resize or pad", name);
+    if (size <= 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s needs --size S (the side to fit to)", name);
+    return MS_OK;
+}
 
 /* Writes images (N,H,W) uint8 with optional labels (N) as a 1-channel corpus. */
 static int write_corpus(const import_opts *o, const uint8_t *img, int N, int H, int W, int32_t *labels,

@@ -8,7 +8,8 @@
 #include "import_internal.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
-#include "medssl/importers.h"
+#include "medssl/label_subset.h"
+#include "medssl/resample.h"
 #include "medssl/png_io.h"
 
 #include <dirent.h>

@@ -14,7 +14,7 @@
  */
 #include "medssl/nifti_import.h"
 #include "medssl/common.h"
-#include "medssl/importers.h"
+#include "medssl/resample.h"
 #include "medssl/corpus.h"
 
 #include <nifti2_io.h>

@@ -1,9 +1,9 @@
-/* fuzz_idx — the IDX readers (src/data/import_idx.c) on the input bytes as a
+/* fuzz_idx — the IDX readers (src/data/idx.c) on the input bytes as a
  * file (raw or gzip: zlib reads both): idx_read_images and idx_read_labels.
  * Either reads a well-formed file or fails with MS_ERR_INPUT. */
 #include "fuzz_common.h"
 #include "medssl/common.h"
-#include "medssl/importers.h"
+#include "medssl/idx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
