@@ -15,6 +15,8 @@
 void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 /* The same sampling for one float plane, without rounding (PNG and NIfTI import). */
 void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
+/* Nearest-neighbour resize of one uint8 plane (a class mask), in integer arithmetic. */
+void resize_u8_nearest(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 
 /* How an image of another size becomes S x S (`--fit`): FIT_RESIZE resamples
  * (images bilinear, masks nearest); FIT_PAD places it centred without
@@ -23,5 +25,12 @@ void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int
 typedef enum { FIT_RESIZE, FIT_PAD } ms_fit;
 void pad_u8(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 void pad_f32(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
+
+/* dst (dst_h, dst_w) from src (H, W) as `fit` says: an image bilinearly
+ * (fit_u8, fit_f32) or a class mask by nearest neighbour (fit_mask_u8), or
+ * either padded / cropped (pad_u8, pad_f32). */
+void fit_u8(ms_fit fit, uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
+void fit_f32(ms_fit fit, float *dst, int dst_h, int dst_w, const float *src, int H, int W);
+void fit_mask_u8(ms_fit fit, uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 
 #endif

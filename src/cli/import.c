@@ -56,8 +56,7 @@ static int write_corpus(const import_opts *o, const uint8_t *img, int N, int H, 
         const uint8_t *src = img + (size_t)n0 * H * W;
         if (S_h != H || S_w != W) {
             for (int i = 0; i < cnt; i++)
-                (o->fit == FIT_PAD ? pad_u8 : resize_u8_bilinear)(buf + (size_t)i * S_h * S_w, S_h, S_w,
-                                                                  src + (size_t)i * H * W, H, W);
+                fit_u8(o->fit, buf + (size_t)i * S_h * S_w, S_h, S_w, src + (size_t)i * H * W, H, W);
             src = buf;
         }
         rc = corpus_writer_append(&w, cnt, src, labels ? labels + n0 : NULL, NULL, NULL);

@@ -247,20 +247,6 @@ static int png_index_names(png_list *l, const char *what, char **class_names, in
     return rc;
 }
 
-/* Nearest-neighbour resize of a mask (H,W) -> (S_h,S_w): pixel centres map
- * like the bilinear image resize, so image and mask stay aligned. */
-static void resize_mask_nearest(uint8_t *dst, int S_h, int S_w, const uint8_t *src, int H, int W)
-{
-    for (int y = 0; y < S_h; y++) {
-        int sy = (int)((y + 0.5) * H / S_h);
-        if (sy > H - 1) sy = H - 1;
-        for (int x = 0; x < S_w; x++) {
-            int sx = (int)((x + 0.5) * W / S_w);
-            dst[y * S_w + x] = src[sy * W + (sx > W - 1 ? W - 1 : sx)];
-        }
-    }
-}
-
 /* What every image of one import turns into, and scratch buffers for it. */
 typedef struct {
     const char *dir, *mask_dir;
@@ -301,7 +287,7 @@ static int png_load_one(const png_target *t, const char *rel, const png_shape *s
     const float *src = t->conv;
     if (H != t->S_h || W != t->S_w) {
         for (int c = 0; c < t->C; c++)
-            (t->fit == FIT_PAD ? pad_f32 : resize_f32_bilinear)(t->sized + c * SS, t->S_h, t->S_w, t->conv + c * HW, H, W);
+            fit_f32(t->fit, t->sized + c * SS, t->S_h, t->S_w, t->conv + c * HW, H, W);
         src = t->sized;
     }
     if (t->dtype == DTYPE_F32) {
@@ -331,7 +317,7 @@ static int png_load_one(const png_target *t, const char *rel, const png_shape *s
     if (!rc) {
         uint8_t *m = (H != t->S_h || W != t->S_w) ? t->mask : mask;
         for (size_t i = 0; i < HW; i++) m[i] = (uint8_t)lroundf(px[i] * 255.0f);
-        if (m != mask) (t->fit == FIT_PAD ? pad_u8 : resize_mask_nearest)(mask, t->S_h, t->S_w, m, H, W);
+        if (m != mask) fit_mask_u8(t->fit, mask, t->S_h, t->S_w, m, H, W);
     }
     free(px);
     return rc;

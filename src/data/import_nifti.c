@@ -476,19 +476,6 @@ static void slice_u8(uint8_t *dst, const uint8_t *lab, const slicing *sl, int s)
         for (int c = 0; c < sl->W0; c++) dst[(size_t)r * sl->W0 + c] = base[r * sl->row_stride + c * sl->col_stride];
 }
 
-/* Nearest neighbour at pixel centres ("nearest-exact"): source row floor((y + 0.5) * H / S_h),
- * in integers. dst (S_h, S_w) from src (H, W). */
-static void resize_u8_nearest(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
-{
-    for (int y = 0; y < dst_h; y++) {
-        long long sy = ((2LL * y + 1) * H) / (2LL * dst_h);
-        for (int x = 0; x < dst_w; x++) {
-            long long sx = ((2LL * x + 1) * W) / (2LL * dst_w);
-            dst[(size_t)y * dst_w + x] = src[sy * W + sx];
-        }
-    }
-}
-
 /* ---- writing ----------------------------------------------------------------------- */
 
 static int check_opts(const ms_nifti_import_opts *o)
@@ -578,7 +565,7 @@ static int write_slices(ms_corpus_writer *w, const ms_nifti_import_opts *o, cons
         uint8_t *mdst = masks ? masks + (size_t)n * HW : NULL;
         if (lab) {
             slice_u8(resize ? tmp_mask : mdst, lab, sl, s);
-            if (resize) (o->fit == FIT_PAD ? pad_u8 : resize_u8_nearest)(mdst, H, W, tmp_mask, sl->H0, sl->W0);
+            if (resize) fit_mask_u8(o->fit, mdst, H, W, tmp_mask, sl->H0, sl->W0);
             if (o->skip_empty) {
                 size_t nz = 0;
                 for (size_t i = 0; i < HW && !nz; i++) nz = mdst[i] != 0;
@@ -586,7 +573,7 @@ static int write_slices(ms_corpus_writer *w, const ms_nifti_import_opts *o, cons
             }
         }
         slice_f32(resize ? tmp : dst, vol, sl, s);
-        if (resize) (o->fit == FIT_PAD ? pad_f32 : resize_f32_bilinear)(dst, H, W, tmp, sl->H0, sl->W0);
+        if (resize) fit_f32(o->fit, dst, H, W, tmp, sl->H0, sl->W0);
         if (++n == batch) {
             rc = corpus_writer_append(w, n, img, with_labels ? labels : NULL, masks, o->domain >= 0 ? domains : NULL);
             *written += n;

@@ -55,6 +55,19 @@ void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, 
     }
 }
 
+/* Source row floor((y + 0.5) * H / dst_h) = floor((2y + 1) H / (2 dst_h)), in
+ * integers (always <= H - 1); likewise for columns. */
+void resize_u8_nearest(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
+{
+    for (int y = 0; y < dst_h; y++) {
+        long long sy = ((2LL * y + 1) * H) / (2LL * dst_h);
+        for (int x = 0; x < dst_w; x++) {
+            long long sx = ((2LL * x + 1) * W) / (2LL * dst_w);
+            dst[(size_t)y * dst_w + x] = src[sy * W + sx];
+        }
+    }
+}
+
 /* dst (dst_h, dst_w) = src (H, W) centred, zeros around, cropped if larger. */
 #define PAD_CENTRED(dst, dst_h, dst_w, src, H, W)                                     \
     do {                                                                              \
@@ -76,4 +89,19 @@ void pad_u8(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W
 void pad_f32(float *dst, int dst_h, int dst_w, const float *src, int H, int W)
 {
     PAD_CENTRED(dst, dst_h, dst_w, src, H, W);
+}
+
+void fit_u8(ms_fit fit, uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
+{
+    (fit == FIT_PAD ? pad_u8 : resize_u8_bilinear)(dst, dst_h, dst_w, src, H, W);
+}
+
+void fit_f32(ms_fit fit, float *dst, int dst_h, int dst_w, const float *src, int H, int W)
+{
+    (fit == FIT_PAD ? pad_f32 : resize_f32_bilinear)(dst, dst_h, dst_w, src, H, W);
+}
+
+void fit_mask_u8(ms_fit fit, uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
+{
+    (fit == FIT_PAD ? pad_u8 : resize_u8_nearest)(dst, dst_h, dst_w, src, H, W);
 }
