@@ -8,7 +8,7 @@
  * cropped at offset (oy_k, ox_k) in [0, cell - tile]^2 inside the cell: the
  * gap of about 15% of the cell plus the jitter keep the network from matching
  * edges. Tiles smaller than min_tile are resized to tile_out = min_tile with
- * bilinear interpolation (half-pixel centres, clamped edges).
+ * bilinear interpolation (half-pixel centres, clamped edges: resample.h).
  *
  * Draws, from the sample's stream in this order: the permutation index t in
  * [0, P), then (oy_k, ox_k) for cells k = 0..8.
@@ -22,6 +22,7 @@
  */
 #include "medssl/common.h"
 #include "medssl/pretext.h"
+#include "medssl/resample.h"
 #include "medssl/rng.h"
 
 #include <math.h>
@@ -77,7 +78,8 @@ static void jigsaw_head_spec(const ms_pretext *p, char *buf, size_t cap)
 }
 
 /* src: first pixel of a T x T tile in a plane of row stride W; out (TO,TO).
- * A copy when TO == T, else bilinear with half-pixel centres and clamping. */
+ * A copy when TO == T, else bilinear with half-pixel centres and clamping
+ * (resample.h, PyTorch's align_corners=False). */
 static void tile_resample(float *out, int TO, const float *src, int T, int W)
 {
     if (TO == T) {
@@ -85,26 +87,7 @@ static void tile_resample(float *out, int TO, const float *src, int T, int W)
             for (int x = 0; x < T; x++) out[(size_t)y * T + x] = src[(size_t)y * W + x];
         return;
     }
-    float scale = (float)T / (float)TO;
-    for (int y = 0; y < TO; y++) {
-        float sy = ((float)y + 0.5f) * scale - 0.5f;
-        if (sy < 0) sy = 0;
-        int y0 = (int)sy;
-        if (y0 > T - 1) y0 = T - 1;
-        int y1 = y0 + 1 < T ? y0 + 1 : T - 1;
-        float fy = sy - (float)y0;
-        for (int x = 0; x < TO; x++) {
-            float sx = ((float)x + 0.5f) * scale - 0.5f;
-            if (sx < 0) sx = 0;
-            int x0 = (int)sx;
-            if (x0 > T - 1) x0 = T - 1;
-            int x1 = x0 + 1 < T ? x0 + 1 : T - 1;
-            float fx = sx - (float)x0;
-            float top = src[(size_t)y0 * W + x0] * (1 - fx) + src[(size_t)y0 * W + x1] * fx;
-            float bot = src[(size_t)y1 * W + x0] * (1 - fx) + src[(size_t)y1 * W + x1] * fx;
-            out[(size_t)y * TO + x] = top * (1 - fy) + bot * fy;
-        }
-    }
+    resize_f32_bilinear_strided(out, TO, TO, src, T, T, (size_t)W);
 }
 
 /* x (n): x = (x - mean) / max(std, floor) */

@@ -1,6 +1,7 @@
-/* test_resample — the importers' resampling (src/data/resample.c): bilinear
- * resize against PyTorch's align_corners=False values, nearest (masks) against
- * the two formulas it replaced, centred pad and crop, and the --fit dispatch. */
+/* test_resample — resampling (src/data/resample.c): bilinear resize against
+ * PyTorch's align_corners=False values, also on a window of a larger plane
+ * (jigsaw tiles); nearest (masks) against the two formulas it replaced;
+ * centred pad and crop; the --fit dispatch. */
 #include "medssl/resample.h"
 #include "testutil.h"
 
@@ -18,6 +19,20 @@ static void test_resize(void)
     float fsrc[4] = { 0, 100, 200, 255 }, fdst[16];
     resize_f32_bilinear(fdst, 4, 4, fsrc, 2, 2);
     TU_CHECK(fdst[1] == 25 && fdst[2] == 75 && fdst[13] == 213.75f && fdst[14] == 241.25f);
+}
+
+/* A window of a larger plane (jigsaw tiles) resizes as the same window copied out. */
+static void test_strided_window(void)
+{
+    enum { PH = 9, PW = 11, T = 3, TO = 8 };
+    float plane[PH * PW], win[T * T], a[TO * TO], b[TO * TO];
+    for (int i = 0; i < PH * PW; i++) plane[i] = (float)((i * 37) % 101) / 7.0f;
+    const float *w0 = plane + 4 * PW + 5; /* the window at row 4, column 5 */
+    for (int y = 0; y < T; y++)
+        for (int x = 0; x < T; x++) win[y * T + x] = w0[y * PW + x];
+    resize_f32_bilinear_strided(a, TO, TO, w0, T, T, PW);
+    resize_f32_bilinear(b, TO, TO, win, T, T);
+    TU_CHECK(memcmp(a, b, sizeof a) == 0);
 }
 
 static void test_pad_and_crop(void)
@@ -100,6 +115,7 @@ static void test_fit_dispatch(void)
 int main(void)
 {
     TU_RUN(test_resize);
+    TU_RUN(test_strided_window);
     TU_RUN(test_pad_and_crop);
     TU_RUN(test_nearest_matches_the_old_formulas);
     TU_RUN(test_fit_dispatch);

@@ -9,12 +9,16 @@
 #ifndef MEDSSL_RESAMPLE_H
 #define MEDSSL_RESAMPLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Bilinear resize of one uint8 plane (H,W) -> (dst_h,dst_w), rounded to nearest. */
 void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 /* The same sampling for one float plane, without rounding (PNG and NIfTI import). */
 void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
+/* The same for an (H, W) window of a larger float plane whose rows are
+ * `stride` floats apart (jigsaw tiles cut from an image). */
+void resize_f32_bilinear_strided(float *dst, int dst_h, int dst_w, const float *src, int H, int W, size_t stride);
 /* Nearest-neighbour resize of one uint8 plane (a class mask), in integer arithmetic. */
 void resize_u8_nearest(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 

@@ -25,21 +25,26 @@ static bilinear_tap tap_of(int o, float scale, int n)
     return t;
 }
 
-/* The bilinear value at output (ty, tx) of a plane src (H, W) of type T. */
-#define BILINEAR_AT(src, W, ty, tx)                                                                  \
-    ((1 - (ty).w) * ((1 - (tx).w) * (src)[(ty).i0 * (W) + (tx).i0] + (tx).w * (src)[(ty).i0 * (W) + (tx).i1]) + \
-     (ty).w * ((1 - (tx).w) * (src)[(ty).i1 * (W) + (tx).i0] + (tx).w * (src)[(ty).i1 * (W) + (tx).i1]))
+/* The bilinear value at output (ty, tx) of a plane src of row stride `stride`. */
+#define BILINEAR_AT(src, stride, ty, tx)                                                              \
+    ((1 - (ty).w) * ((1 - (tx).w) * (src)[(ty).i0 * (stride) + (tx).i0] + (tx).w * (src)[(ty).i0 * (stride) + (tx).i1]) + \
+     (ty).w * ((1 - (tx).w) * (src)[(ty).i1 * (stride) + (tx).i0] + (tx).w * (src)[(ty).i1 * (stride) + (tx).i1]))
 
-void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W)
+void resize_f32_bilinear_strided(float *dst, int dst_h, int dst_w, const float *src, int H, int W, size_t stride)
 {
     const float sy = (float)H / dst_h, sx = (float)W / dst_w;
     for (int y = 0; y < dst_h; y++) {
         const bilinear_tap ty = tap_of(y, sy, H);
         for (int x = 0; x < dst_w; x++) {
             const bilinear_tap tx = tap_of(x, sx, W);
-            dst[(size_t)y * dst_w + x] = BILINEAR_AT(src, W, ty, tx);
+            dst[(size_t)y * dst_w + x] = BILINEAR_AT(src, stride, ty, tx);
         }
     }
+}
+
+void resize_f32_bilinear(float *dst, int dst_h, int dst_w, const float *src, int H, int W)
+{
+    resize_f32_bilinear_strided(dst, dst_h, dst_w, src, H, W, (size_t)W);
 }
 
 void resize_u8_bilinear(uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
