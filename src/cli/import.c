@@ -3,7 +3,7 @@
  * Sources in this build: fashion-mnist (the IDX files of Debian's
  * dataset-fashion-mnist), idx (any IDX image file with an optional label
  * file), png (a folder of PNG images, with labels from class subfolders or
- * a CSV file, and optional per-pixel masks: import_png.c) and nifti
+ * a CSV file, and optional per-pixel masks: png_import.h) and nifti
  * (import_nifti_cmd.c). Options shared by all: --size with --fit (bilinear
  * resize or centred padding), stratified labeled subsets (--labeled-per-class /
  * --labeled-fraction, seeded), --gzip, --out.
@@ -16,6 +16,7 @@
 #include "medssl/corpus.h"
 #include "medssl/idx.h"
 #include "medssl/label_subset.h"
+#include "medssl/png_import.h"
 
 #include <errno.h>
 #include <math.h>
@@ -27,6 +28,14 @@
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define FASHION_MNIST_CLASSES \
     "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+
+/* The flags of `medssl import` (all sources but nifti). */
+typedef struct {
+    const char *split, *dir, *out, *images, *labels, *masks, *fit_name;
+    int size, labeled_per_class, seed, gzip, channels;
+    ms_fit fit;
+    float labeled_fraction;
+} import_opts;
 
 int fit_parse(const char *name, int size, ms_fit *fit)
 {
@@ -106,6 +115,31 @@ static int import_idx_files(const import_opts *o, const char *images_path, const
     free(img);
     free(lab);
     free(labels);
+    return rc;
+}
+
+/* `medssl import png DIR`: the flags into png_import, and its one-line report. */
+static int import_png_dir(const import_opts *o, const char *dir)
+{
+    ms_png_import_opts p;
+    png_import_opts_init(&p);
+    p.dir = dir;
+    p.labels = o->labels;
+    p.masks = o->masks;
+    p.out = o->out;
+    p.size = o->size;
+    p.fit = o->fit;
+    p.channels = o->channels;
+    p.labeled_per_class = o->labeled_per_class;
+    p.labeled_fraction = o->labeled_fraction;
+    p.seed = (uint64_t)o->seed;
+    p.gzip = o->gzip;
+    ms_png_import_summary s;
+    int rc = png_import(&p, &s);
+    if (!rc)
+        fprintf(stderr, "medssl import: wrote %s: %lld image%s of %dx%dx%d %s, %lld labeled (%d class%s)%s\n", o->out,
+                s.N, s.N == 1 ? "" : "s", s.C, s.H, s.W, corpus_dtype_name(s.dtype), s.labeled, s.n_classes,
+                s.n_classes == 1 ? "" : "es", s.masks ? ", with masks" : "");
     return rc;
 }
 
@@ -203,7 +237,7 @@ int cmd_import(int argc, char **argv)
             fprintf(stderr, "medssl import: --images and --split do not apply to the png source\n");
             return 2;
         }
-        rc = import_png(&o, pos[1]);
+        rc = import_png_dir(&o, pos[1]);
     }
     return rc ? cli_report("import", rc) : 0;
 }

@@ -1,16 +1,15 @@
-/* import_png — `medssl import png DIR`: a folder of PNG images, with labels
- * from class subfolders or a CSV file and optional per-pixel masks, into a
- * corpus (--size with --fit, --channels, labeled subsets, --gzip).
+/* import_png — a folder of PNG images, with labels from class subfolders or
+ * a CSV file and optional per-pixel masks, into a corpus (see
+ * include/medssl/png_import.h; the command is `medssl import png`).
  *
- * Dimension legend: N images, C channels, H, W image size, S the --size side.
+ * Dimension legend: N images, C channels, H, W image size, S the size side.
  */
-#include "cli.h"
-#include "import_internal.h"
+#include "medssl/png_import.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/label_subset.h"
-#include "medssl/resample.h"
 #include "medssl/png_io.h"
+#include "medssl/resample.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -324,7 +323,7 @@ static int png_load_one(const png_target *t, const char *rel, const png_shape *s
 }
 
 /* Lists the images of `dir` with their labels (per --labels), sorted by path. */
-static int png_list_images(const import_opts *o, const char *dir, png_list *l, int32_t **labels, int *n_classes,
+static int png_list_images(const ms_png_import_opts *o, const char *dir, png_list *l, int32_t **labels, int *n_classes,
                            char **class_names)
 {
     const int folders = o->labels && strcmp(o->labels, "folders") == 0, csv = o->labels && !folders;
@@ -367,10 +366,21 @@ static void folder_arg(char *buf, const char *arg)
     for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--) buf[n - 1] = 0;
 }
 
-int import_png(const import_opts *o, const char *dir_arg)
+void png_import_opts_init(ms_png_import_opts *o)
+{
+    *o = (ms_png_import_opts){ .fit = FIT_RESIZE, .labeled_per_class = -1, .labeled_fraction = -1 };
+}
+
+int png_import(const ms_png_import_opts *o, ms_png_import_summary *done)
 {
     char dir[IMPORT_PATH_MAX], mask_dir[IMPORT_PATH_MAX];
-    folder_arg(dir, dir_arg);
+    if (!o->dir || !*o->dir) return MS_FAIL(MS_ERR_INPUT, "import png: no image folder given");
+    if (!o->out || !*o->out) return MS_FAIL(MS_ERR_INPUT, "import png: --out FILE is required");
+    if (o->channels != 0 && o->channels != 1 && o->channels != 3)
+        return MS_FAIL(MS_ERR_INPUT, "--channels %d: expected 1 or 3", o->channels);
+    if (o->size < 0 || o->size > CORPUS_MAX_SIDE)
+        return MS_FAIL(MS_ERR_INPUT, "--size %d: expected 1..%d", o->size, CORPUS_MAX_SIDE);
+    folder_arg(dir, o->dir);
     if (o->masks) folder_arg(mask_dir, o->masks);
     png_list l = { 0 };
     int32_t *labels = NULL;
@@ -404,7 +414,7 @@ int import_png(const import_opts *o, const char *dir_arg)
         t.dtype = any16 ? DTYPE_F32 : DTYPE_U8;
     }
     if (!rc && labels && (o->labeled_per_class >= 0 || o->labeled_fraction >= 0))
-        labels_keep_stratified(labels, l.n, n_classes, o->labeled_per_class, o->labeled_fraction, (uint64_t)o->seed);
+        labels_keep_stratified(labels, l.n, n_classes, o->labeled_per_class, o->labeled_fraction, o->seed);
 
     /* pass 2: decode and append in batches */
     ms_corpus_writer w;
@@ -438,12 +448,10 @@ int import_png(const import_opts *o, const char *dir_arg)
         if (rc) corpus_writer_abort(&w);
         else rc = corpus_writer_finish(&w);
     }
-    if (!rc) {
-        long long labeled = 0;
-        for (int i = 0; labels && i < l.n; i++) labeled += labels[i] >= 0;
-        fprintf(stderr, "medssl import: wrote %s: %d image%s of %dx%dx%d %s, %lld labeled (%d class%s)%s\n", o->out,
-                l.n, l.n == 1 ? "" : "s", t.C, t.S_h, t.S_w, corpus_dtype_name(t.dtype), labeled, n_classes,
-                n_classes == 1 ? "" : "es", o->masks ? ", with masks" : "");
+    if (!rc && done) {
+        *done = (ms_png_import_summary){ .N = l.n, .C = t.C, .H = t.S_h, .W = t.S_w, .n_classes = n_classes,
+                                         .dtype = t.dtype, .masks = o->masks != NULL };
+        for (int i = 0; labels && i < l.n; i++) done->labeled += labels[i] >= 0;
     }
     free(img);
     free(mask);
