@@ -95,4 +95,8 @@ int dist_rank_in(MPI_Comm comm);
  *   if (sync_bn && d->size > 1) model_set_bn_reducer(m, dist_sum_doubles_inplace, (void *)d); */
 void dist_sum_doubles_inplace(double *buf, int count, void *dist);
 
+/* The thread level MPI provides (MPI_THREAD_SINGLE .. MPI_THREAD_MULTIPLE),
+ * or -1 when MPI is not running (before MPI_Init or after MPI_Finalize). */
+int dist_thread_level(void);
+
 #endif

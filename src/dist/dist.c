@@ -232,3 +232,13 @@ int dist_rank_in(MPI_Comm comm)
 }
 
 void dist_sum_doubles_inplace(double *buf, int count, void *dist) { dist_sum(dist, buf, count); }
+
+int dist_thread_level(void)
+{
+    int inited = 0, finalized = 0, level = MPI_THREAD_SINGLE;
+    MPI_Initialized(&inited);
+    if (inited) MPI_Finalized(&finalized);
+    if (!inited || finalized) return -1;
+    MPI_Query_thread(&level);
+    return level;
+}
