@@ -55,6 +55,7 @@
 #include "medssl/augment.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
+#include "medssl/dist.h"
 #include "medssl/list.h"
 #include "medssl/loader.h"
 #include "medssl/rng.h"
@@ -96,6 +97,7 @@ typedef struct {
     long allreduce_floats;            /* per batch during (a)'s epochs, 0 = none */
     int thread_level, provided;       /* asked of MPI_Init_thread, given */
     int rank, size;
+    ms_dist dist;                     /* the world: the ranks corpus_open opens over */
     long pid;                         /* rank 0's, names the corpora */
     double load_before, load_after; /* 1-minute load average around the run */
 } bench_opts;
@@ -402,7 +404,7 @@ static int part_a(const bench_opts *o, driver_result res[MAX_DRIVERS])
         if (strcmp(o->drivers[d], "auto") == 0) unsetenv("MEDSSL_HDF5_DRIVER");
         else setenv("MEDSSL_HDF5_DRIVER", o->drivers[d], 1);
         ms_corpus c;
-        if ((rc = agree(corpus_open(&c, path)))) break;
+        if ((rc = agree(corpus_open(&c, path, &o->dist)))) break;
         snprintf(res[d].driver, sizeof res[d].driver, "%s", c.driver);
         for (int a = 0; a < o->n_aug && !rc; a++) {
             ms_augment aug;
@@ -438,7 +440,7 @@ static int part_a(const bench_opts *o, driver_result res[MAX_DRIVERS])
 static int rss_child(const bench_opts *o, const char *path)
 {
     ms_corpus c;
-    int rc = corpus_open(&c, path);
+    int rc = corpus_open(&c, path, NULL); /* no MPI in the child */
     if (rc) return rc;
     long base = proc_status_kib("VmRSS");
     ms_loader_cfg cfg = loader_cfg(o, NULL);
@@ -552,7 +554,7 @@ static int part_c(const bench_opts *o, sparse_result res[N_SPARSE])
     if (o->rank == 0) fprintf(stderr, "bench_loader: writing %lld images of 1x64x64 to %s\n", N, path);
     int rc = write_shared(o, path, N, 64);
     ms_corpus c;
-    if (!rc) rc = agree(corpus_open(&c, path));
+    if (!rc) rc = agree(corpus_open(&c, path, &o->dist));
     if (rc) {
         if (o->rank == 0) unlink(path);
         return rc;
@@ -819,6 +821,7 @@ int main(int argc, char **argv)
     if (MPI_Init_thread(&argc, &argv, o.thread_level, &o.provided) != MPI_SUCCESS) return 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &o.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &o.size);
+    if (dist_init(&o.dist, &argc, &argv)) return 1; /* MPI is running: describes the world */
     o.pid = (long)getpid();
     MPI_Bcast(&o.pid, 1, MPI_LONG, 0, MPI_COMM_WORLD);
     if (o.size > 1) o.no_rss = 1; /* one process per corpus size: a one-rank measurement */

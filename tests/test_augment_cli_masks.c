@@ -138,7 +138,7 @@ static void test_u8_masks_labels_domains(void)
     if (rc) return;
 
     ms_corpus c;
-    rc = corpus_open(&c, tmp("u8_aug.h5"));
+    rc = corpus_open(&c, tmp("u8_aug.h5"), NULL);
     TU_CHECKF(rc == 0, "%s", ms_last_error());
     if (rc) return;
     TU_CHECK(c.N == (K + 1) * N && c.C == C && c.H == H && c.W == W && c.dtype == DTYPE_U8);
@@ -192,7 +192,7 @@ static void test_f32_exact(void)
     TU_CHECKF(rc == 0, "exit %d", rc);
     if (rc) return;
     ms_corpus c;
-    rc = corpus_open(&c, tmp("f32_aug.h5"));
+    rc = corpus_open(&c, tmp("f32_aug.h5"), NULL);
     TU_CHECKF(rc == 0, "%s", ms_last_error());
     if (rc) return;
     TU_CHECK(c.N == (K + 1) * N && c.dtype == DTYPE_F32 && c.class_names[0] == 0);

@@ -46,7 +46,7 @@ static void test_round_trip_u8_all_datasets(void)
     TU_CHECK(access(w.tmp_path, F_OK) != 0);
 
     ms_corpus c;
-    int rc = corpus_open(&c, path);
+    int rc = corpus_open(&c, path, NULL);
     TU_CHECKF(rc == 0, "%s", ms_last_error());
     if (rc) return;
     TU_CHECK(c.N == N && c.C == C && c.H == H && c.W == W && c.dtype == DTYPE_U8 && c.n_classes == 3);
@@ -81,7 +81,7 @@ static void test_round_trip_f32_and_nan(void)
     TU_CHECK(strstr(ms_last_error(), "non-finite") != NULL);
     TU_CHECK(corpus_writer_finish(&w) == 0);
     ms_corpus c;
-    TU_CHECK(corpus_open(&c, path) == 0);
+    TU_CHECK(corpus_open(&c, path, NULL) == 0);
     float out[48];
     TU_CHECK(c.N == N && c.dtype == DTYPE_F32 && !corpus_has_labels(&c) && c.n_classes == 0);
     TU_CHECK(corpus_read(&c, 0, N, out, NULL, NULL, NULL) == 0);
@@ -185,7 +185,7 @@ static void test_broken_corpora(void)
         write_broken(path, (breakage)b);
         ms_corpus c;
         ms_clear_error();
-        int rc = corpus_open(&c, path);
+        int rc = corpus_open(&c, path, NULL);
         if (rc == 0 && b == B_NAN) { /* structure is fine: the pixel check happens on read */
             float out[16];
             rc = corpus_read(&c, 0, 4, out, NULL, NULL, NULL);
@@ -206,8 +206,8 @@ static void test_not_hdf5_truncated_missing(void)
     FILE *f = fopen(text, "w");
     fputs("this is not HDF5\n", f);
     fclose(f);
-    TU_CHECK(corpus_open(&c, text) == MS_ERR_INPUT && strstr(ms_last_error(), "not an HDF5 file"));
-    TU_CHECK(corpus_open(&c, tmp("does-not-exist.h5")) == MS_ERR_INPUT && strstr(ms_last_error(), "cannot read"));
+    TU_CHECK(corpus_open(&c, text, NULL) == MS_ERR_INPUT && strstr(ms_last_error(), "not an HDF5 file"));
+    TU_CHECK(corpus_open(&c, tmp("does-not-exist.h5"), NULL) == MS_ERR_INPUT && strstr(ms_last_error(), "cannot read"));
     /* a valid corpus cut in half */
     const char *good = tmp("rt.h5"), *cut = tmp("cut.h5");
     FILE *in = fopen(good, "rb"), *out = fopen(cut, "wb");
@@ -221,7 +221,7 @@ static void test_not_hdf5_truncated_missing(void)
     fclose(in);
     fclose(out);
     free(buf);
-    int rc = corpus_open(&c, cut);
+    int rc = corpus_open(&c, cut, NULL);
     if (rc == 0) { /* the header may survive; then the data read must fail cleanly */
         float *img = ms_malloc((size_t)c.N * c.C * c.H * c.W * sizeof(float));
         rc = corpus_read(&c, 0, c.N, img, NULL, NULL, NULL);
@@ -263,7 +263,7 @@ static void test_h5py_style_file(void)
     H5Sclose(s1);
     H5Fclose(f);
     ms_corpus c;
-    int rc = corpus_open(&c, path);
+    int rc = corpus_open(&c, path, NULL);
     TU_CHECKF(rc == 0, "%s", ms_last_error());
     if (rc) return;
     TU_CHECK(!c.chunked && c.n_classes == 2 && strcmp(c.class_names, "lesion,healthy") == 0);

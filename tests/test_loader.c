@@ -112,7 +112,7 @@ static void test_stream_real_corpus(void)
     const int N = 203;
     write_corpus(path, N);
     ms_corpus c;
-    CHECK(corpus_open(&c, path) == 0);
+    CHECK(corpus_open(&c, path, NULL) == 0);
     TU_CHECK(c.chunk_n == 64);
     for (int size = 1; size <= 3; size++) {
         int *seen = ms_calloc(N, sizeof(int));
@@ -181,7 +181,7 @@ static void test_errors_and_early_close(void)
     H5Sclose(ms); H5Sclose(fs); H5Dclose(d); H5Fclose(f);
 
     ms_corpus c;
-    CHECK(corpus_open(&c, path) == 0);
+    CHECK(corpus_open(&c, path, NULL) == 0);
     ms_loader_cfg cfg = cfg_of(0, 1, SPLIT_ALL);
     cfg.batch = 10;
     ms_loader *L;

@@ -47,7 +47,7 @@ static void check_epoch(ms_corpus *c, ms_split split, long epoch)
 static void test_shards_cover_exactly_once(void)
 {
     ms_corpus c;
-    CHECK(corpus_open(&c, PATH) == 0);
+    CHECK(corpus_open(&c, PATH, &D) == 0);
     /* the driver: MPI-IO only with more than one rank and MPI_THREAD_MULTIPLE
      * (the loader reads from its prefetch thread), unless overridden */
     int level = MPI_THREAD_SINGLE;

@@ -288,7 +288,7 @@ static void test_stream_repeat(void)
     const int N = 4000; /* 3 chunks, the last short */
     write_corpus(path, N);
     ms_corpus c;
-    CHECK(corpus_open(&c, path) == 0);
+    CHECK(corpus_open(&c, path, NULL) == 0);
     TU_CHECK(c.chunk_n == (1 << 20) / (S * S));
     const int maxrep = 5;
     uint16_t *rep = random_repeat(N, maxrep - 1, 30, 7);
@@ -319,7 +319,7 @@ static void test_sparse_selection(void)
     const int N = 6000;
     write_corpus(path, N);
     ms_corpus c;
-    CHECK(corpus_open(&c, path) == 0);
+    CHECK(corpus_open(&c, path, NULL) == 0);
     int32_t *lab = ms_malloc(N * sizeof(int32_t));
     for (int i = 0; i < N; i++) lab[i] = i % 100 == 17 || (i > 1830 && i < 1836) ? i % 7 : -1;
     for (int i = 3640; i < 5460; i++) lab[i] = -1; /* the third chunk: nothing selected */
@@ -418,7 +418,7 @@ static void test_read_rows_and_whole_columns(void)
     const char *paths[2] = { path, big };
     for (int p = 0; p < 2; p++) {
         ms_corpus c;
-        CHECK(corpus_open(&c, paths[p]) == 0);
+        CHECK(corpus_open(&c, paths[p], NULL) == 0);
         const int P = c.C * c.H * c.W, HW = c.H * c.W, has_m = corpus_has_masks(&c), has_d = corpus_has_domains(&c);
         TU_CHECK(p == 0 || c.chunk_n == 2048);
         int64_t rows[300];
@@ -471,7 +471,7 @@ static void test_copies_augmented_and_spread(void)
     enum { N = 400, R = 4, P = S * S };
     write_corpus(path, N);
     ms_corpus c;
-    CHECK(corpus_open(&c, path) == 0);
+    CHECK(corpus_open(&c, path, NULL) == 0);
     ms_augment aug;
     CHECK(augment_parse(&aug, "flip:h,shift:0.1,noise:0.05") == 0);
     uint16_t *rep = ms_malloc(N * sizeof(uint16_t));
@@ -548,7 +548,7 @@ static void test_stream_unchanged_without_repeat(void)
     snprintf(path, sizeof path, "/tmp/medssl_test_loader_fp.%ld.h5", (long)getpid());
     write_corpus(path, 4000);
     ms_corpus c;
-    CHECK(corpus_open(&c, path) == 0);
+    CHECK(corpus_open(&c, path, NULL) == 0);
     uint64_t h = 1469598103934665603ull;
     for (int split = SPLIT_ALL; split <= SPLIT_VAL; split++)
         for (int r = 0; r < 2; r++) {

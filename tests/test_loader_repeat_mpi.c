@@ -13,6 +13,7 @@
  * counts, balanced class totals exact, labels/domains/pixels right. */
 #include "medssl/common.h"
 #include "medssl/corpus.h"
+#include "medssl/dist.h"
 #include "medssl/loader.h"
 #include "medssl/rng.h"
 #include "testutil.h"
@@ -26,6 +27,7 @@
 enum { N = 3001, S = 32, K = 3, MAXREP = 10 }; /* 1x32x32 uint8: 1024 per chunk, 3 chunks */
 
 static int RANK, SIZE, PROVIDED;
+static ms_dist D; /* the world, for corpus_open */
 static char PATH[256];
 
 static int32_t label_of(int i) { return i % 3 == 0 ? -1 : i % 10 < 7 ? 0 : i % 10 < 9 ? 1 : 2; }
@@ -101,7 +103,7 @@ static void run_with_driver(const char *env)
     else unsetenv("MEDSSL_HDF5_DRIVER");
     const char *expect = env ? env : SIZE > 1 && PROVIDED == MPI_THREAD_MULTIPLE ? "mpio" : "sec2";
     ms_corpus c;
-    CHECK(corpus_open(&c, PATH) == 0);
+    CHECK(corpus_open(&c, PATH, &D) == 0);
     TU_CHECKF(strcmp(c.driver, expect) == 0, "driver %s, expected %s", c.driver, expect);
 
     int32_t *labels = ms_malloc(N * sizeof(int32_t)), *domains = ms_malloc(N * sizeof(int32_t));
@@ -165,6 +167,7 @@ int main(int argc, char **argv)
     CHECK(MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &PROVIDED) == MPI_SUCCESS);
     MPI_Comm_rank(MPI_COMM_WORLD, &RANK);
     MPI_Comm_size(MPI_COMM_WORLD, &SIZE);
+    CHECK(dist_init(&D, &argc, &argv) == MS_OK); /* MPI is running: fills D with the world */
     if (RANK == 0 && PROVIDED != MPI_THREAD_MULTIPLE)
         fprintf(stderr, "test_loader_repeat_mpi: MPI provides thread level %d only\n", PROVIDED);
     long pid = (long)getpid();

@@ -183,7 +183,7 @@ typedef struct {
 static int load(loaded *l, const char *path)
 {
     memset(l, 0, sizeof *l);
-    int rc = corpus_open(&l->c, path);
+    int rc = corpus_open(&l->c, path, NULL);
     TU_CHECKF(rc == 0, "%s", ms_last_error());
     if (rc) return rc;
     l->open = 1;

@@ -16,16 +16,19 @@
  * read, and `medssl inspect` reads them all. uint8 images are returned as
  * float in [0, 1] (x / 255); float32 images as stored.
  *
- * Under MPI with more than one rank, corpus_open opens the file with
- * parallel HDF5's MPI-IO driver (DESIGN.md) when MPI provides
- * MPI_THREAD_MULTIPLE (the loader reads from a background thread while the
- * main thread runs collectives); otherwise, and without MPI, with the default
- * sec2 driver, saying why on rank 0 when MPI-IO was passed over. The
- * environment variable MEDSSL_HDF5_DRIVER=mpio|sec2 overrides the choice
- * (give every rank the same value: mpirun -x MEDSSL_HDF5_DRIVER across nodes).
- * With MPI-IO, corpus_open and corpus_close are collective: every rank must
- * open and close the same corpora in the same order. Reads are independent
- * (each rank reads its own rows, from any thread, under h5_lock).
+ * corpus_open takes the ranks that open the file together (an ms_dist:
+ * the world, or an ensemble group), or NULL for this process alone. Over
+ * more than one rank it opens the file with parallel HDF5's MPI-IO driver
+ * (DESIGN.md) on d->comm when MPI provides MPI_THREAD_MULTIPLE (the loader
+ * reads from a background thread while the main thread runs collectives);
+ * otherwise, with NULL and without MPI, with the default sec2 driver, saying
+ * why on rank 0 when MPI-IO was passed over. The environment variable
+ * MEDSSL_HDF5_DRIVER=mpio|sec2 overrides the choice when MPI is running and
+ * d is given (give every rank the same value: mpirun -x MEDSSL_HDF5_DRIVER
+ * across nodes). With MPI-IO, corpus_open and corpus_close are collective
+ * over d's ranks: each must open and close the same corpora in the same
+ * order. Reads are independent (each rank reads its own rows, from any
+ * thread, under h5_lock).
  *
  * A writer creates `<path>.tmp.<pid>` next to the final path and renames it
  * over `path` only in corpus_writer_finish, after a flush and fsync: a crash
@@ -40,6 +43,8 @@
 #include <stdint.h>
 
 #include <hdf5.h>
+
+#include "medssl/dist.h"
 
 #define CORPUS_FORMAT "medssl-corpus"
 #define CORPUS_VERSION 1
@@ -56,6 +61,7 @@ typedef struct {
     hid_t file, images, labels, masks, domains; /* H5I_INVALID_HID when absent */
     hid_t xfer;               /* dataset transfer list of every read (independent under MPI-IO) */
     char driver[8];           /* "sec2" or "mpio" */
+    const ms_dist *dist;      /* the ranks it was opened over (the caller's; NULL: this process alone) */
     long long N;
     int C, H, W;
     ms_dtype dtype;
@@ -66,14 +72,15 @@ typedef struct {
                                * CORPUS_MAX_NAMES_BYTES bytes; owned (corpus_close frees it) */
 } ms_corpus;
 
-/* Opens and validates `path`; MS_ERR_INPUT with a message naming the file and
- * dataset on anything invalid (or an unknown MEDSSL_HDF5_DRIVER value).
- * Collective under MPI-IO (see above), as is corpus_close. */
-int corpus_open(ms_corpus *c, const char *path);
+/* Opens and validates `path` over the ranks of d (NULL: this process alone;
+ * d must outlive c); MS_ERR_INPUT with a message naming the file and dataset
+ * on anything invalid (or an unknown MEDSSL_HDF5_DRIVER value). Collective
+ * under MPI-IO (see above), as is corpus_close. */
+int corpus_open(ms_corpus *c, const char *path, const ms_dist *d);
 void corpus_close(ms_corpus *c);
-/* corpus_open for a companion of `like` (a validation or test split): its
- * images must have like's channels and size, else MS_ERR_INPUT naming both
- * files, and c is left closed. */
+/* corpus_open for a companion of `like` (a validation or test split), over
+ * like's ranks (like->dist): its images must have like's channels and size,
+ * else MS_ERR_INPUT naming both files, and c is left closed. */
 int corpus_open_like(ms_corpus *c, const char *path, const ms_corpus *like);
 int corpus_has_labels(const ms_corpus *c);
 int corpus_has_masks(const ms_corpus *c);

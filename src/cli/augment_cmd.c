@@ -187,7 +187,7 @@ int cmd_augment(int argc, char **argv)
         return 2;
     }
     ms_corpus c;
-    if ((rc = corpus_open(&c, o.in))) return cli_report("augment", rc);
+    if ((rc = corpus_open(&c, o.in, NULL))) return cli_report("augment", rc);
     unsigned flags = (corpus_has_labels(&c) ? CORPUS_WITH_LABELS : 0) | (corpus_has_masks(&c) ? CORPUS_WITH_MASKS : 0) |
                      (corpus_has_domains(&c) ? CORPUS_WITH_DOMAINS : 0);
     ms_corpus_writer w;

@@ -187,7 +187,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     int rc = d->rank == 0 ? runctl_make_dir(o->out) : MS_OK;
     if ((rc = dist_agree(d, "ensemble", rc))) return rc;
     ms_corpus c;
-    if ((rc = corpus_open(&c, o->train))) return rc;
+    if ((rc = corpus_open(&c, o->train, d))) return rc;
     long long *idx = NULL, n = 0;
     if ((rc = selected_indices(&c, segment, o->ft.domains, &idx, &n))) goto done;
     if (n == 0) {

@@ -210,7 +210,7 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
     if ((rc = dist_agree(d, "ensemble", rc))) return rc;
     ms_corpus c, vc;
     int have_v = 0;
-    if ((rc = dist_agree(d, "ensemble", corpus_open(&c, o->data)))) return rc;
+    if ((rc = dist_agree(d, "ensemble", corpus_open(&c, o->data, d)))) return rc;
     float *probs = NULL, *vprobs = NULL;
     ms_predictions e = { 0 }, ve = { 0 };
     int K = 0, segment = 0, Kv, segv;
@@ -219,7 +219,7 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
     for (int k = 0; k < ENS__COUNT && !rc && named && segment; k++)
         if (run[k]) rc = combiner_unavailable(o, k, segment);
     if (!rc && o->val) {
-        if (!(rc = dist_agree(d, "ensemble", corpus_open(&vc, o->val)))) {
+        if (!(rc = dist_agree(d, "ensemble", corpus_open(&vc, o->val, d)))) {
             have_v = 1;
             rc = predict_members(d, &ml, &vc, o->batch, &vprobs, &ve, &Kv, &segv);
         }

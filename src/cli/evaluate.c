@@ -174,7 +174,7 @@ static int check_data_fits(const char *model, const ms_corpus *c, const ms_predi
     }
     if (!train[0] || access(train, R_OK) != 0) return MS_OK;
     ms_corpus t;
-    if (corpus_open(&t, train)) { /* the training corpus has changed since: nothing to compare with */
+    if (corpus_open(&t, train, c->dist)) { /* the training corpus has changed since: nothing to compare with */
         ms_clear_error();
         return MS_OK;
     }
@@ -227,7 +227,7 @@ int cmd_evaluate(int argc, char **argv)
     memset(&c, 0, sizeof c);
     memset(&p, 0, sizeof p);
     int opened = 0;
-    rc = corpus_open(&c, o.data);
+    rc = corpus_open(&c, o.data, &d);
     opened = rc == 0;
     if (!rc) rc = predictor_open(&p, o.model, &c, o.batch);
     if (!rc) rc = check_data_fits(o.model, &c, &p);

@@ -48,7 +48,7 @@ int import_nifti_main(int argc, char **argv)
     if (fit_parse(fit, o.size, &o.fit)) return cli_report("import", MS_ERR_INPUT);
     if ((rc = nifti_import(&o))) return cli_report("import", rc);
     ms_corpus c;
-    if (corpus_open(&c, o.out) == 0) {
+    if (corpus_open(&c, o.out, NULL) == 0) {
         fprintf(stderr, "medssl import: wrote %s: %lld slice%s of 1x%dx%d%s\n", o.out, c.N, c.N == 1 ? "" : "s", c.H, c.W,
                 corpus_has_masks(&c) ? " with masks" : "");
         corpus_close(&c);

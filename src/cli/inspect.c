@@ -201,7 +201,7 @@ int cmd_inspect(int argc, char **argv)
         return 2;
     }
     ms_corpus c;
-    if ((rc = corpus_open(&c, pos[0]))) return cli_report("inspect", rc);
+    if ((rc = corpus_open(&c, pos[0], NULL))) return cli_report("inspect", rc);
     corpus_stats st;
     memset(&st, 0, sizeof st);
     st.class_count = ms_calloc((size_t)(c.n_classes > 0 ? c.n_classes : 1), sizeof(long long));

@@ -91,7 +91,7 @@ int cmd_preview(int argc, char **argv)
     ms_augment aug;
     if ((rc = augment_parse(&aug, ops))) return cli_report("preview", rc);
     ms_corpus c;
-    if ((rc = corpus_open(&c, in))) return cli_report("preview", rc);
+    if ((rc = corpus_open(&c, in, NULL))) return cli_report("preview", rc);
     rc = preview_write(&c, &aug, c.N < count ? (int)c.N : count, copies, seed, out);
     corpus_close(&c);
     return rc ? cli_report("preview", rc) : 0;

@@ -4,8 +4,9 @@
  * Dimension legend: N samples, C channels, H, W image size.
  * Every HDF5 call is checked; HDF5's own error stack printing is switched off
  * and each failure becomes one message naming the file and dataset.
- * Under MPI (more than one rank, MPI_THREAD_MULTIPLE) files are opened with the
- * MPI-IO driver; every read uses c->xfer (independent transfers).
+ * Opened over more than one rank (corpus_open's ms_dist) with
+ * MPI_THREAD_MULTIPLE, files use the MPI-IO driver on those ranks' communicator;
+ * every read uses c->xfer (independent transfers).
  */
 #include "medssl/corpus.h"
 #include "medssl/common.h"
@@ -324,7 +325,7 @@ static int open_checked(ms_corpus *c)
     }
     int ok = 1;
     if (strcmp(c->driver, "mpio") == 0)
-        ok = H5Pset_fapl_mpio(fapl, dist_comm(), MPI_INFO_NULL) >= 0 &&
+        ok = H5Pset_fapl_mpio(fapl, c->dist->comm, MPI_INFO_NULL) >= 0 &&
              H5Pset_dxpl_mpio(c->xfer, H5FD_MPIO_INDEPENDENT) >= 0;
     c->file = ok ? H5Fopen(c->path, H5F_ACC_RDONLY, fapl) : H5I_INVALID_HID;
     H5Pclose(fapl);
@@ -422,33 +423,28 @@ static const char *thread_level_name(int level)
 }
 
 /* The file driver of corpus_open ("mpio" or "sec2" into c->driver): MPI-IO
- * when MPI is running with more than one rank and provides
- * MPI_THREAD_MULTIPLE, unless MEDSSL_HDF5_DRIVER says otherwise. The file is
- * opened collectively over dist_comm() (the world, or an ensemble group). The
- * choice depends only on things equal on its ranks (the environment, the group
- * size, the thread level), so all ranks make it alike. Rank 0 says why when
- * MPI-IO is passed over or forced against the thread level. */
-static int choose_driver(ms_corpus *c)
+ * when MPI is running, d has more than one rank and MPI provides
+ * MPI_THREAD_MULTIPLE, unless MEDSSL_HDF5_DRIVER says otherwise; never
+ * without d. The file is then opened collectively over d->comm (the world,
+ * or an ensemble group). The choice depends only on things equal on d's
+ * ranks (the environment, the rank count, the thread level), so all ranks
+ * make it alike. Rank 0 says why when MPI-IO is passed over or forced against
+ * the thread level. */
+static int choose_driver(ms_corpus *c, const ms_dist *d)
 {
     const char *env = getenv("MEDSSL_HDF5_DRIVER");
     if (env && *env && strcmp(env, "mpio") != 0 && strcmp(env, "sec2") != 0 && strcmp(env, "auto") != 0)
         return MS_FAIL(MS_ERR_INPUT, "MEDSSL_HDF5_DRIVER=%s: expected mpio, sec2 or auto", env);
-    int inited = 0, finalized = 0, size = 1, rank = 0, level = MPI_THREAD_SINGLE;
-    MPI_Initialized(&inited);
-    if (inited) MPI_Finalized(&finalized);
-    const int mpi = inited && !finalized;
-    if (mpi) {
-        MPI_Comm_size(dist_comm(), &size);
-        MPI_Comm_rank(dist_comm(), &rank);
-        MPI_Query_thread(&level);
-    }
+    const int level = d ? dist_thread_level() : -1, mpi = level >= 0;
+    const int size = mpi ? d->size : 1, rank = mpi ? d->rank : 0;
     int mpio;
     if (env && strcmp(env, "sec2") == 0) {
         mpio = 0;
     } else if (env && strcmp(env, "mpio") == 0) {
         mpio = mpi;
         if (!mpi)
-            fprintf(stderr, "medssl: %s: sec2 driver despite MEDSSL_HDF5_DRIVER=mpio: MPI is not running\n", c->path);
+            fprintf(stderr, "medssl: %s: sec2 driver despite MEDSSL_HDF5_DRIVER=mpio: %s\n", c->path,
+                    d ? "MPI is not running" : "opened by this process alone");
         else if (level != MPI_THREAD_MULTIPLE && rank == 0)
             fprintf(stderr, "medssl: %s: MPI-IO driver (MEDSSL_HDF5_DRIVER=mpio) although MPI provides only %s: "
                             "reading from the loader's prefetch thread during training collectives is unsafe\n",
@@ -464,13 +460,14 @@ static int choose_driver(ms_corpus *c)
     return MS_OK;
 }
 
-int corpus_open(ms_corpus *c, const char *path)
+int corpus_open(ms_corpus *c, const char *path, const ms_dist *d)
 {
     memset(c, 0, sizeof *c);
+    c->dist = d;
     c->file = c->images = c->labels = c->masks = c->domains = c->xfer = H5I_INVALID_HID;
     if (strlen(path) >= sizeof c->path) return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
     snprintf(c->path, sizeof c->path, "%s", path);
-    int rc = choose_driver(c);
+    int rc = choose_driver(c, d);
     if (rc) return rc;
     h5_lock();
     h5_quiet();
@@ -482,7 +479,7 @@ int corpus_open(ms_corpus *c, const char *path)
 
 int corpus_open_like(ms_corpus *c, const char *path, const ms_corpus *like)
 {
-    int rc = corpus_open(c, path);
+    int rc = corpus_open(c, path, like->dist);
     if (rc) return rc;
     if (c->C == like->C && c->H == like->H && c->W == like->W) return MS_OK;
     rc = MS_FAIL(MS_ERR_INPUT, "%s: images are %dx%dx%d but %s has %dx%dx%d", path, c->C, c->H, c->W, like->path,

@@ -640,7 +640,7 @@ int nifti_import(const ms_nifti_import_opts *o)
     ms_corpus old;
     int have_old = 0;
     if (o->append && access(o->out, F_OK) == 0) {
-        if ((rc = corpus_open(&old, o->out))) goto done;
+        if ((rc = corpus_open(&old, o->out, NULL))) goto done;
         have_old = 1;
         if ((rc = check_append_target(&old, o, H, W))) goto done;
     }

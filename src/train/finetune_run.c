@@ -233,7 +233,7 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
     if (st != STRATEGY_SCRATCH && !c->init && say)
         fprintf(stderr, "medssl finetune: no --init: the %s strategy starts from a randomly initialized encoder "
                         "(a baseline)\n", c->strategy);
-    if ((rc = corpus_open(&s->train_c, c->train))) return rc;
+    if ((rc = corpus_open(&s->train_c, c->train, d))) return rc;
     if (rcfg->val) {
         if ((rc = corpus_open_like(&s->val_c, rcfg->val, &s->train_c))) return rc;
         s->has_val_c = 1;

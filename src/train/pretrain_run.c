@@ -66,7 +66,7 @@ static int make_pretext(pretrain_state *s, const ms_pretrain_cfg *c, const ms_mo
 static int setup(pretrain_state *s, const ms_pretrain_cfg *c, const ms_dist *d)
 {
     const ms_run_cfg *rc_ = &c->run;
-    int rc = corpus_open(&s->corpus, c->corpus);
+    int rc = corpus_open(&s->corpus, c->corpus, d);
     if (rc) return rc;
     if (rc_->val) {
         if ((rc = corpus_open_like(&s->val_c, rc_->val, &s->corpus))) return rc;

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[512];
     fuzz_write_file(path, sizeof path, "corpus", ".h5", data, size);
     ms_corpus c;
-    int rc = corpus_open(&c, path);
+    int rc = corpus_open(&c, path, NULL);
     if (rc != MS_OK && rc != MS_ERR_INPUT) abort();
     if (rc == MS_OK) {
         if (c.N < 1 || c.C < 1 || c.C > CORPUS_MAX_CHANNELS || c.H < 1 || c.H > CORPUS_MAX_SIDE || c.W < 1 ||

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc == MS_OK) {
         ms_corpus c;
-        if (corpus_open(&c, out) != MS_OK) {
+        if (corpus_open(&c, out, NULL) != MS_OK) {
             fprintf(stderr, "imported corpus does not open: %s\n", ms_last_error());
             abort();
         }
