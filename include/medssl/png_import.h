@@ -7,8 +7,8 @@
  * gray, gray+alpha, RGB(A), palette; alpha dropped. Every header is read
  * before any pixel is decoded, so shape, channel and dtype mismatches are
  * reported first. Images must share one size unless size > 0. Any 16-bit
- * input gives a float32 corpus (value / 65535), else uint8 (value / 255 kept
- * as the byte).
+ * input gives a float32 corpus (value / 65535), else uint8 (the bytes, after
+ * channel conversion and resizing rounded to the nearest byte).
  *
  * Labels: labels == NULL: none; "folders": class = the first-level
  * subfolder; else a CSV file with the header line 'filename,label' whose
