@@ -7,6 +7,7 @@
  * Dimension legend: M members, n samples, K classes, HW pixels.
  */
 #include "cli.h"
+#include "medssl/atomic.h"
 #include "ensemble_internal.h"
 #include "medssl/common.h"
 #include "medssl/json.h"
@@ -326,10 +327,11 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
             char path[ENS_PATH + 32];
             if (!(rc = runctl_make_dir(o->out))) {
                 snprintf(path, sizeof path, "%s/metrics.json", o->out);
-                FILE *out = fopen(path, "w");
-                if (!out || fputs(doc, out) < 0 || fputs("\n", out) < 0)
-                    rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write", path);
-                if (out) fclose(out);
+                ms_atomic_file a;
+                if (!(rc = atomic_open(&a, path))) {
+                    fprintf(a.f, "%s\n", doc);
+                    rc = atomic_commit(&a);
+                }
                 if (!rc) fprintf(stderr, "medssl ensemble: wrote %s\n", path);
             }
         }

@@ -8,6 +8,7 @@
  * Dimension legend: n images, K classes, HW pixels per image.
  */
 #include "cli.h"
+#include "medssl/atomic.h"
 #include "medssl/ckpt.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
@@ -57,17 +58,17 @@ static int write_overlays(ms_corpus *c, const ms_predictions *e, const char *dir
 /* Writes path atomically from the metrics accumulator. */
 static int write_json_file(const char *dir, const metrics_cls *cls, const metrics_seg *seg, const metrics_report_opts *ro)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return MS_FAIL(MS_ERR_INPUT, "%s: cannot write: %s", tmp, strerror(errno));
-    int rc = cls ? metrics_cls_write_json(f, cls, ro) : metrics_seg_write_json(f, seg, ro);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: write failed", tmp);
-    fclose(f);
-    if (!rc && rename(tmp, path) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    return rc;
+    ms_atomic_file a;
+    int rc = atomic_open(&a, path);
+    if (rc) return rc;
+    rc = cls ? metrics_cls_write_json(a.f, cls, ro) : metrics_seg_write_json(a.f, seg, ro);
+    if (rc) {
+        atomic_abort(&a);
+        return rc;
+    }
+    return atomic_commit(&a);
 }
 
 static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, const ms_predictions *e)
@@ -114,7 +115,8 @@ static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, c
 static int write_probabilities(const char *path, const float *probs, long long n, int K, int H, int W, int segment)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int rc = atomic_tmp_name(path, tmp, sizeof tmp);
+    if (rc) return rc;
     hsize_t dims[4] = { (hsize_t)n, (hsize_t)K, (hsize_t)H, (hsize_t)W };
     h5_lock();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -126,10 +128,11 @@ static int write_probabilities(const char *path, const float *probs, long long n
     if (sp >= 0) H5Sclose(sp);
     if (f >= 0) ok &= H5Fclose(f) >= 0;
     h5_unlock();
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (!ok) {
+        atomic_discard(tmp);
         return MS_FAIL(MS_ERR_RUNTIME, "--probabilities %s: cannot write (is the folder writable?)", path);
     }
+    if ((rc = atomic_publish(tmp, path))) return rc;
     fprintf(stderr, "medssl evaluate: wrote %s (/probabilities, %lld samples)\n", path, n);
     return MS_OK;
 }

@@ -5,6 +5,7 @@
  * Dimension legend: N samples, C channels, H, W image size.
  */
 #include "medssl/corpus.h"
+#include "medssl/atomic.h"
 #include "medssl/common.h"
 #include "corpus_internal.h"
 
@@ -66,7 +67,8 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
         return MS_FAIL(MS_ERR_INPUT, "%s: %d class names in %zu bytes: at most %d names and %d bytes", path,
                        corpus_count_names(class_names), names_len, CORPUS_MAX_CLASSES, CORPUS_MAX_NAMES_BYTES - 1);
     snprintf(w->path, sizeof w->path, "%s", path);
-    snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    int rc = atomic_tmp_name(path, w->tmp_path, sizeof w->tmp_path); /* removed if we run out of memory */
+    if (rc) return rc;
     w->C = C;
     w->H = H;
     w->W = W;
@@ -76,8 +78,12 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
     w->chunk_n = image_bytes >= (1u << 20) ? 1 : (long long)((1u << 20) / image_bytes);
     h5_quiet();
     w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (w->file >= 0) ms_temp_register(w->tmp_path); /* removed if we run out of memory */
-    if (w->file < 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot create (is the folder writable?)", w->tmp_path);
+    if (w->file < 0) {
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot create (is the folder writable?)", w->tmp_path);
+        atomic_discard(w->tmp_path);
+        w->tmp_path[0] = '\0';
+        return rc;
+    }
     const hsize_t img[4] = { 0, (hsize_t)C, (hsize_t)H, (hsize_t)W }, mask[3] = { 0, (hsize_t)H, (hsize_t)W },
                   vec[1] = { 0 };
     w->images = create_extendible(w->file, "images", dtype == DTYPE_U8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, 4, img,
@@ -91,8 +97,9 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
     int bad = w->images < 0 || ((flags & CORPUS_WITH_LABELS) && w->labels < 0) ||
               ((flags & CORPUS_WITH_MASKS) && w->masks < 0) || ((flags & CORPUS_WITH_DOMAINS) && w->domains < 0);
     if (bad) {
-        corpus_writer_abort_locked(w);
-        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create the corpus datasets", w->tmp_path);
+        const int failed = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create the corpus datasets", w->tmp_path);
+        corpus_writer_abort_locked(w); /* after the message: it names the temporary file */
+        return failed;
     }
     if (class_names && *class_names) {
         /* A fixed-length string, or a variable-length one (kept on the heap) when
@@ -106,8 +113,9 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
         H5Sclose(sp);
         H5Tclose(t);
         if (!ok) {
-            corpus_writer_abort_locked(w);
-            return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write class_names", w->tmp_path);
+            const int failed = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write class_names", w->tmp_path);
+            corpus_writer_abort_locked(w); /* after the message: it names the temporary file */
+            return failed;
         }
     }
     return MS_OK;
@@ -158,15 +166,6 @@ static int corpus_writer_append_locked(ms_corpus_writer *w, long long count, con
     return MS_OK;
 }
 
-static int fsync_path(const char *path, int directory)
-{
-    int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static int corpus_writer_finish_locked(ms_corpus_writer *w)
 {
     if (w->N < 1) {
@@ -190,20 +189,14 @@ static int corpus_writer_finish_locked(ms_corpus_writer *w)
     h5_close_dset(&w->domains);
     ok = ok && H5Fclose(w->file) >= 0;
     w->file = H5I_INVALID_HID;
-    if (!ok || fsync_path(w->tmp_path, 0) != 0) {
-        corpus_writer_abort_locked(w);
-        return MS_FAIL(MS_ERR_RUNTIME, "%s: finishing the corpus failed (disk full?)", w->tmp_path);
+    if (!ok) {
+        const int failed = MS_FAIL(MS_ERR_RUNTIME, "%s: finishing the corpus failed (disk full?)", w->tmp_path);
+        corpus_writer_abort_locked(w); /* after the message: it names the temporary file */
+        return failed;
     }
-    if (rename(w->tmp_path, w->path) != 0) {
-        int e = errno;
-        corpus_writer_abort_locked(w);
-        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", w->path, strerror(e));
-    }
-    ms_temp_unregister(w->tmp_path);
-    char dir[CORPUS_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", w->path);
-    fsync_path(dirname(dir), 1);
-    return MS_OK;
+    const int rc = atomic_publish(w->tmp_path, w->path);
+    w->tmp_path[0] = '\0'; /* published or removed */
+    return rc;
 }
 
 static void corpus_writer_abort_locked(ms_corpus_writer *w)
@@ -214,10 +207,8 @@ static void corpus_writer_abort_locked(ms_corpus_writer *w)
     h5_close_dset(&w->domains);
     if (w->file >= 0) H5Fclose(w->file);
     w->file = H5I_INVALID_HID;
-    if (w->tmp_path[0]) {
-        unlink(w->tmp_path);
-        ms_temp_unregister(w->tmp_path);
-    }
+    if (w->tmp_path[0]) atomic_discard(w->tmp_path);
+    w->tmp_path[0] = '\0';
 }
 
 int corpus_writer_create(ms_corpus_writer *w, const char *path, int C, int H, int W, ms_dtype dtype,

@@ -7,6 +7,7 @@
  * whose address libpng holds), so the error path can free it after a longjmp.
  */
 #include "medssl/png_io.h"
+#include "medssl/atomic.h"
 #include "medssl/common.h"
 
 #include <errno.h>
@@ -201,23 +202,19 @@ int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W)
     if (H < 1 || W < 1 || H > PNG_IO_MAX_SIDE || W > PNG_IO_MAX_SIDE)
         return MS_FAIL(MS_ERR_INPUT, "%s: cannot write a %d x %d image (1 to %d pixels per side)", path, W, H,
                        PNG_IO_MAX_SIDE);
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return MS_FAIL(MS_ERR_INPUT, "%.64s...: path too long", path);
-    png_ctx ctx = { .path = path };
-    ctx.f = fopen(tmp, "wb");
-    if (!ctx.f) return MS_FAIL(MS_ERR_INPUT, "%s: cannot create: %s", tmp, strerror(errno));
+    ms_atomic_file a;
+    int rc = atomic_open(&a, path);
+    if (rc) return rc;
+    png_ctx ctx = { .path = path, .f = a.f };
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    int rc = info ? encode(png, info, &ctx, rgb, H, W)
-                  : MS_FAIL(MS_ERR_RUNTIME, "%s: cannot set up libpng (out of memory?)", path);
+    rc = info ? encode(png, info, &ctx, rgb, H, W) : MS_FAIL(MS_ERR_RUNTIME, "%s: cannot set up libpng (out of memory?)", path);
     if (png) png_destroy_write_struct(&png, info ? &info : NULL);
-    if (!rc && (fflush(ctx.f) != 0 || fsync(fileno(ctx.f)) != 0))
-        rc = MS_FAIL(MS_ERR_RUNTIME, "%s: writing the PNG failed: %s", tmp, strerror(errno));
-    if (fclose(ctx.f) != 0 && !rc) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: closing failed: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path) != 0) rc = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rename into place: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
-    return rc;
+    if (rc) {
+        atomic_abort(&a);
+        return rc;
+    }
+    return atomic_commit(&a);
 }
 
 /* ---- drawing ---- */

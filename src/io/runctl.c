@@ -1,6 +1,7 @@
 /* runctl — stop signals, run-folder checkpoints and metrics lines (see
  * include/medssl/runctl.h). */
 #include "medssl/runctl.h"
+#include "medssl/atomic.h"
 #include "medssl/common.h"
 
 #include <dirent.h>
@@ -211,16 +212,17 @@ int runctl_list_checkpoints(const char *dir, char (*list)[4096], int max, int *n
 
 int runctl_truncate_metrics(const char *dir, long long step)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     FILE *in = fopen(path, "r");
     if (!in) return MS_OK; /* nothing written yet */
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *out = fopen(tmp, "w");
-    if (!out) {
+    ms_atomic_file a;
+    int rc = atomic_open(&a, path);
+    if (rc) {
         fclose(in);
-        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+        return rc;
     }
+    FILE *out = a.f;
     char *line = NULL;
     size_t cap = 0;
     long dropped = 0;
@@ -236,12 +238,9 @@ int runctl_truncate_metrics(const char *dir, long long step)
     }
     free(line);
     fclose(in);
-    bad |= fflush(out) != 0 || fsync(fileno(out)) != 0;
-    bad |= fclose(out) != 0;
-    if (bad || (dropped > 0 && rename(tmp, path) != 0)) {
-        unlink(tmp);
-        return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rewrite (disk full?)", path);
+    if (bad || dropped == 0) { /* nothing to drop: the file stays as it is */
+        atomic_abort(&a);
+        return bad ? MS_FAIL(MS_ERR_RUNTIME, "%s: cannot rewrite (disk full?)", path) : MS_OK;
     }
-    if (dropped == 0) unlink(tmp);
-    return MS_OK;
+    return atomic_commit(&a);
 }
