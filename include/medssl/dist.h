@@ -27,8 +27,9 @@ typedef struct {
  * calling rank's group while a dist_split is in force. */
 int dist_init(ms_dist *d, int *argc, char ***argv);
 void dist_finalize(ms_dist *d);
-/* The communicator training runs on (for code without an ms_dist at hand,
- * such as the corpus's MPI-IO driver). */
+/* The communicator runs train on while a dist_split is in force (the world
+ * otherwise), for code started inside a group without an ms_dist at hand
+ * (dist_init describes it; ensemble members). */
 MPI_Comm dist_comm(void);
 /* Splits d's ranks into `groups` groups of consecutive ranks (sizes differ by
  * at most one; groups <= d->size) and makes the caller's group dist_comm(),

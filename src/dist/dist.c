@@ -202,16 +202,13 @@ void dist_library(char *mpi, size_t mpi_cap, char *level, size_t level_cap)
 {
     snprintf(mpi, mpi_cap, "unknown");
     snprintf(level, level_cap, "unknown");
-    int inited = 0, finalized = 0;
-    MPI_Initialized(&inited);
-    if (inited) MPI_Finalized(&finalized);
-    if (!inited || finalized) return;
+    const int provided = dist_thread_level();
+    if (provided < 0) return; /* MPI not running */
     char v[MPI_MAX_LIBRARY_VERSION_STRING];
-    int len = 0, provided = 0;
+    int len = 0;
     MPI_Get_library_version(v, &len);
     v[strcspn(v, "\n,")] = '\0'; /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
     snprintf(mpi, mpi_cap, "%s", v);
-    MPI_Query_thread(&provided);
     snprintf(level, level_cap, "%s",
              provided == MPI_THREAD_MULTIPLE     ? "multiple"
              : provided == MPI_THREAD_SERIALIZED ? "serialized"
