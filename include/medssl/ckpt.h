@@ -17,6 +17,13 @@
  *                         environment (JSON: commit, ranks, threads, BLAS core, MPI, HDF5, CPU)
  *                         input_size ("CxHxW" of the training images; evaluate checks data against it)
  *
+ * Checksums (docs/checkpoint.md): every dataset is one chunk with the
+ * fletcher32 filter and the file is in HDF5's 1.10 format, whose superblock,
+ * object headers (attributes), B-trees and heaps carry checksums; HDF5 checks
+ * them on every read and a mismatch is MS_ERR_INPUT "<path>: checksum
+ * mismatch in <dataset or group> (the file is corrupt)". Checkpoints without
+ * checksums (the earlier format) still load.
+ *
  * ckpt_save writes `<path>.tmp.<pid>`, flushes, fsyncs and renames it over
  * `path`: a crash never leaves a half-written file under the final name.
  * Every HDF5 call holds h5_lock() (corpus.h).
