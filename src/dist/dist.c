@@ -135,10 +135,8 @@ void grad_sync_finish(ms_grad_sync *g)
 
 double dist_sum_double(const ms_dist *d, double x)
 {
-    if (d->size == 1) return x;
-    double sum = 0;
-    MPI_Allreduce(&x, &sum, 1, MPI_DOUBLE, MPI_SUM, d->comm);
-    return sum;
+    dist_sum(d, &x, 1);
+    return x;
 }
 
 void dist_sum(const ms_dist *d, double *x, int n)

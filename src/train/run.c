@@ -61,9 +61,8 @@ void run_result(const ms_trainer *t, ms_run_result *res)
                             .last_val_metric = has_val ? t->last_metric : NAN, .last_train_loss = t->last_train_loss,
                             .images_per_s = t->t_total > 0 ? (double)(t->st.step - t->first_step) * t->global_batch / t->t_total : 0,
                             .stopped = t->stopped, .metric_key = t->ops ? t->ops->metric_key : "" };
-    /* best_metric is kept in "higher is better" orientation (and as -loss with select_loss) */
+    /* best_metric is kept in "higher is better" orientation; with select_loss
+     * it is -loss, and best_val_loss says it (best_metric stays NaN) */
     if (has_val && isfinite(t->best_metric) && !t->select_loss)
         res->best_metric = t->ops->higher_better ? t->best_metric : -t->best_metric;
-    else if (has_val && t->select_loss && t->best_epoch >= 0)
-        res->best_metric = NAN; /* selected by the loss: best_val_loss says it */
 }
