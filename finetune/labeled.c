@@ -101,7 +101,7 @@ int labeled_repeat(ms_corpus *c, const ms_labeled_sel *sel, int training, uint16
     int32_t *labels = ms_malloc((size_t)N * sizeof(int32_t));
     int32_t *domains = need_domains ? ms_malloc((size_t)N * sizeof(int32_t)) : NULL;
     uint16_t *rep = ms_malloc((size_t)N * sizeof(uint16_t));
-    if (!sel->segment) rc = corpus_read_labels(c, labels);
+    if (!sel->masks) rc = corpus_read_labels(c, labels);
     else
         for (long long i = 0; i < N; i++) labels[i] = 0;
     if (!rc && domains) rc = corpus_read_domains(c, domains);
@@ -114,7 +114,7 @@ int labeled_repeat(ms_corpus *c, const ms_labeled_sel *sel, int training, uint16
         if (sel->domains && *sel->domains)
             for (long long i = 0; i < N; i++)
                 if (!domain_listed(sel->domains, domains[i])) labels[i] = -1;
-        if (training && sel->balance && !sel->segment) rc = loader_repeat_balance(labels, N, sel->K, sel->seed, rep);
+        if (training && sel->balance && !sel->masks) rc = loader_repeat_balance(labels, N, sel->K, sel->seed, rep);
         else loader_repeat_labeled(labels, N, rep);
         if (training && sel->target_domain >= 0) {
             const long w = lroundf(sel->target_weight);
@@ -132,7 +132,7 @@ int labeled_repeat(ms_corpus *c, const ms_labeled_sel *sel, int training, uint16
         long long total = 0;
         for (long long i = 0; i < N; i++) total += rep[i];
         if (!rc && total == 0)
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: no %s selected%s", c->path, sel->segment ? "samples" : "labeled samples",
+            rc = MS_FAIL(MS_ERR_INPUT, "%s: no %s selected%s", c->path, sel->masks ? "samples" : "labeled samples",
                          sel->domains ? " (check --domains)" : "");
     }
     free(labels);
@@ -229,13 +229,13 @@ long long labeled_val_count(long long n, float val_fraction)
 int labeled_split(ms_corpus *c, const ms_labeled_sel *sel, float val_fraction, int8_t **in_val, ms_split_info *info)
 {
     const long long N = c->N;
-    const int n_strata = sel->segment ? 2 : sel->K;
+    const int n_strata = sel->masks ? 2 : sel->K;
     int rc = MS_OK;
     if (sel->domains && (rc = check_domain_list(sel->domains))) return rc;
     if (sel->domains && *sel->domains && !corpus_has_domains(c))
         return MS_FAIL(MS_ERR_INPUT, "%s: no /domains dataset (needed by --domains)", c->path);
     int32_t *stratum = ms_malloc((size_t)(N ? N : 1) * sizeof(int32_t));
-    if (sel->segment) {
+    if (sel->masks) {
         int8_t *fg = ms_malloc((size_t)(N ? N : 1));
         rc = scan_masks(c, mask_foreground, fg);
         for (long long i = 0; i < N; i++) stratum[i] = fg[i];

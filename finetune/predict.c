@@ -17,18 +17,16 @@ int predictor_open(ms_predictor *p, const char *ckpt, const ms_corpus *c, int ba
     char spec_text[1024], task[64] = "";
     int rc = ckpt_read_meta(ckpt, spec_text, sizeof spec_text, task, sizeof task);
     if (rc) return rc;
-    if (strcmp(task, "classify") == 0) p->segment = 0;
-    else if (strcmp(task, "segment") == 0) p->segment = 1;
-    else
-        return MS_FAIL(MS_ERR_INPUT, "%s: a '%s' checkpoint; evaluate takes a model from medssl finetune (classify or "
+    if (!task[0] || !(p->task = task_named(task)))
+        return MS_FAIL(MS_ERR_INPUT, "%s: a '%s' checkpoint; expected a model from medssl finetune (classify or "
                                      "segment)", ckpt, task);
     ms_model_spec spec;
     if ((rc = model_spec_parse(&spec, spec_text))) return MS_FAIL(rc, "%s: model_spec: %s", ckpt, ms_last_error());
     if (spec.in_channels != c->C)
         return MS_FAIL(MS_ERR_INPUT, "%s: the model takes %d channel(s) but %s has %d", ckpt, spec.in_channels, c->path, c->C);
-    if (p->segment != spec.has_decoder)
+    if (p->task->masks != spec.has_decoder)
         return MS_FAIL(MS_ERR_INPUT, "%s: task '%s' does not match its model_spec", ckpt, task);
-    p->K = p->segment ? spec.dec_out : spec.classes;
+    p->K = spec.has_decoder ? spec.dec_out : spec.classes;
     model_build(&p->model, &spec);
     if ((rc = ckpt_load(ckpt, &p->model.slab, "", NULL, NULL, NULL))) return rc;
     p->batch = batch;
@@ -68,7 +66,7 @@ int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, f
                   uint8_t *masks, int32_t *domains)
 {
     const int HW = p->H * p->W;
-    const size_t per = (size_t)p->K * (p->segment ? HW : 1); /* output floats per image */
+    const size_t per = (size_t)p->K * (p->task->masks ? HW : 1); /* output floats per image */
     for (long long done = 0; done < n; done += p->batch) {
         const int b = (int)(n - done < p->batch ? n - done : p->batch);
         int rc = corpus_read(c, first + done, b, p->images, labels ? labels + done : NULL,
@@ -78,7 +76,7 @@ int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, f
         const float *out = model_forward(&p->model, p->images, 0, 0);
         float *dst = probs + (size_t)done * per;
         memcpy(dst, out, (size_t)b * per * sizeof(float));
-        for (int i = 0; i < b; i++) softmax_channels(dst + (size_t)i * per, p->K, p->segment ? HW : 1);
+        for (int i = 0; i < b; i++) softmax_channels(dst + (size_t)i * per, p->K, p->task->masks ? HW : 1);
     }
     return MS_OK;
 }
@@ -104,14 +102,14 @@ int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_dom
     const long long mine = counts[d->rank], rows = d->rank == 0 ? N : mine;
     const int HW = c->H * c->W;
     e->n = N;
-    e->labels = p->segment ? NULL : ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t));
+    e->labels = p->task->masks ? NULL : ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t));
     e->domains = want_domains ? ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t)) : NULL;
-    float *probs = ms_malloc((size_t)(mine ? mine : 1) * p->K * (p->segment ? HW : 1) * sizeof(float));
-    uint8_t *truth = p->segment ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
+    float *probs = ms_malloc((size_t)(mine ? mine : 1) * p->K * (p->task->masks ? HW : 1) * sizeof(float));
+    uint8_t *truth = p->task->masks ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
     int rc = predictor_run(p, c, first[d->rank], mine, probs, e->labels, truth, e->domains);
     const int bad = rc != 0, any = dist_any(d, bad);
     if (!any) {
-        if (p->segment && keep_probs) { /* (n, K, HW) probabilities, for ensembles */
+        if (p->task->masks && keep_probs) { /* (n, K, HW) probabilities, for ensembles */
             if (d->rank == 0 && d->size > 1) {
                 float *all = ms_malloc((size_t)N * p->K * HW * sizeof(float));
                 memcpy(all, probs, (size_t)mine * p->K * HW * sizeof(float));
@@ -124,7 +122,7 @@ int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_dom
             e->truth = truth;
             probs = NULL;
             truth = NULL;
-        } else if (p->segment) {
+        } else if (p->task->masks) {
             e->pred = ms_malloc((size_t)(rows ? rows : 1) * HW);
             predict_argmax_pixels(probs, mine, p->K, HW, e->pred);
             free(probs);

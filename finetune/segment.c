@@ -6,6 +6,13 @@
 #include "medssl/task.h"
 #include "medssl/common.h"
 #include "medssl/loss.h"
+#include "medssl/png_io.h"
+#include "medssl/predict.h"
+#include "medssl/runctl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int prepare(void *ctx, const ms_batch *b, long epoch, int training)
 {
@@ -66,10 +73,83 @@ static int head(ms_model_spec *s, const ms_head_cfg *h)
     return MS_OK;
 }
 
+/* ---- judging (evaluate, ensemble evaluate) ---- */
+
+static void *metrics_new(int K) { return metrics_seg_new(K); }
+static void metrics_free(void *acc) { metrics_seg_free(acc); }
+
+/* Every image of e: its mask e->pred, or the argmax of e->probs. */
+static int metrics_add(void *acc, const ms_predictions *e, int H, int W, long long *added)
+{
+    const size_t HW = (size_t)H * W;
+    uint8_t *pred = e->pred;
+    if (!pred) {
+        pred = ms_malloc((size_t)(e->n ? e->n : 1) * HW);
+        predict_argmax_pixels(e->probs, e->n, metrics_seg_K(acc), (int)HW, pred);
+    }
+    const int rc = metrics_seg_add(acc, pred, e->truth, e->domains, e->n, H, W);
+    if (pred != e->pred) free(pred);
+    *added = rc ? 0 : e->n;
+    return rc;
+}
+
+static void headline(const void *acc, double h[3])
+{
+    metrics_seg_result r;
+    metrics_seg_finish(acc, METRICS_ALL, 0, 0, &r);
+    h[0] = r.dsc_mean;
+    h[1] = r.dsc_std;
+    h[2] = NAN;
+    metrics_seg_result_free(&r);
+}
+
+static void json(ms_json *j, const char *key, const void *acc, const metrics_report_opts *o)
+{
+    metrics_seg_json(j, key, acc, o);
+}
+static int write_json(FILE *f, const void *acc, const metrics_report_opts *o) { return metrics_seg_write_json(f, acc, o); }
+static int print(FILE *f, const void *acc, const metrics_report_opts *o) { return metrics_seg_print(f, acc, o); }
+
+static int combine(int k, const float *probs, const ens_params *p, int M, long long n, int K, int H, int W,
+                   ms_predictions *out)
+{
+    out->n = n;
+    out->pred = ms_malloc((size_t)(n ? n : 1) * H * W);
+    return ens_seg_combine((ens_combiner)k, out->pred, probs, p, M, n, K, H, W);
+}
+
+/* PNG overlays of the first `count` images: image | truth | prediction. */
+static int overlays(ms_corpus *c, const ms_predictions *e, const char *dir, int count)
+{
+    int rc = runctl_make_dir(dir);
+    if (rc) return rc;
+    const int C = c->C, H = c->H, W = c->W, B = 2, GW = 3 * W + 2 * B;
+    float *img = ms_malloc((size_t)C * H * W * sizeof(float));
+    uint8_t *rgb = ms_malloc((size_t)H * GW * 3);
+    for (int i = 0; i < count && i < e->n && !rc; i++) {
+        if ((rc = corpus_read(c, i, 1, img, NULL, NULL, NULL))) break;
+        memset(rgb, 0, (size_t)H * GW * 3);
+        png_draw_overlay(rgb, GW, 0, 0, img, NULL, C, H, W);
+        png_draw_overlay(rgb, GW, 0, W + B, img, e->truth + (size_t)i * H * W, C, H, W);
+        png_draw_overlay(rgb, GW, 0, 2 * (W + B), img, e->pred + (size_t)i * H * W, C, H, W);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/overlay-%06d.png", dir, i);
+        rc = png_write_rgb8(path, rgb, H, GW);
+    }
+    free(img);
+    free(rgb);
+    return rc;
+}
+
 const ms_task task_segment = {
     .name = "segment",
     .ops = { "val_dsc", 1, prepare, loss, task_epoch_begin, NULL },
     .masks = 1,
     .keep_prefix = "decoder.up",
     .head = head,
+    .judge = { .truth = "masks", .columns = { "dsc_mean", "dsc_std", NULL },
+               .combiners = 1u << ENS_AVERAGE | 1u << ENS_VOTE | 1u << ENS_WEIGHTED_VOTE, .boosting = 0,
+               .metrics_new = metrics_new, .metrics_free = metrics_free, .metrics_add = metrics_add,
+               .headline = headline, .json = json, .write_json = write_json, .print = print, .combine = combine,
+               .pictures = overlays },
 };

@@ -24,6 +24,21 @@ const ms_task *task_get(ms_task_kind kind)
     return tasks[kind];
 }
 
+const ms_task *task_named(const char *name)
+{
+    if (!name) return &task_classify;
+    const int k = task_kind_parse(name);
+    return k < 0 ? NULL : tasks[k];
+}
+
+int task_check_truth(const ms_task *t, const ms_corpus *c, const char *model)
+{
+    const int have = t->masks ? corpus_has_masks(c) : corpus_has_labels(c);
+    if (have) return MS_OK;
+    return MS_FAIL(MS_ERR_INPUT, "%s: no /%s dataset: %s is a %s model, which needs %s to be judged", c->path,
+                   t->judge.truth, model, t->name, t->judge.truth);
+}
+
 void task_state_alloc(ms_task_state *st, int B, int C, int H, int W, int cache)
 {
     st->B = B;

@@ -139,7 +139,7 @@ $want"
 }
 expect_line "medssl ensemble: --combiner moe: the mixture of experts trains its gate on a labeled validation corpus: \
 give --val FILE" ensemble evaluate --ensemble bag --data te.h5 --combiner moe
-expect_line "medssl ensemble: --combiner min: a segmentation ensemble combines by average, vote or weighted-vote" \
+expect_line "medssl ensemble: --combiner min: a segment ensemble combines by average, vote or weighted-vote" \
     ensemble evaluate --ensemble segens --data segte.h5 --combiner average,min
 expect_line "medssl ensemble train: unknown flag '--task' (finetune flags go after --: medssl ensemble train --train FILE \
 --out DIR -- --task ... --strategy ...)" ensemble train --members 2 --train tr.h5 --out b3 "${FT[@]}"

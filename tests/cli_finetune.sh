@@ -251,6 +251,11 @@ expect_line 2 "medssl finetune: --strategy fine-tune: expected feature-extractor
     finetune --task classify --train tr.h5 --out b14 --strategy fine-tune
 expect_line 2 "medssl finetune: /proc/x: cannot create folder: No such file or directory" \
     finetune --task classify --train tr.h5 --out /proc/x --strategy scratch --encoder "$ENC"
+# the task's truth (task table: classify judges on /labels, segment on /masks)
+expect_line 2 "medssl evaluate: te.h5: no /masks dataset: seg/best.h5 is a segment model, which needs masks to be judged" \
+    evaluate --model seg/best.h5 --data te.h5
+expect_line 2 "medssl evaluate: seg.h5: no /labels dataset: nopfx/last.h5 is a classify model, which needs labels to be \
+judged" evaluate --model nopfx/last.h5 --data seg.h5
 expect_line 2 "medssl evaluate: --overlays ov-cls: overlays draw segmentation masks, but nopfx/last.h5 is a classify \
 model" evaluate --model nopfx/last.h5 --data te.h5 --overlays ov-cls
 [ ! -e ov-cls ] || fail "evaluate --overlays on a classify model made ov-cls"

@@ -62,7 +62,7 @@ static void split_counts(const char *path, int K, uint64_t seed, float f, long l
     int rc = corpus_open(&c, path, NULL);
     TU_CHECKF(rc == 0, "%s", ms_last_error());
     if (rc) return;
-    ms_labeled_sel sel = { .segment = 0, .K = K, .seed = seed, .target_domain = -1, .target_weight = 1 };
+    ms_labeled_sel sel = { .masks = 0, .K = K, .seed = seed, .target_domain = -1, .target_weight = 1 };
     int8_t *in_val = NULL;
     ms_split_info si;
     rc = labeled_split(&c, &sel, f, &in_val, &si);
@@ -162,7 +162,7 @@ static void test_segment_strata(void)
     write_corpus(path, sizes, 1, 0, 1);
     ms_corpus c;
     TU_CHECK(corpus_open(&c, path, NULL) == 0);
-    ms_labeled_sel sel = { .segment = 1, .K = 2, .seed = 3, .target_domain = -1, .target_weight = 1 };
+    ms_labeled_sel sel = { .masks = 1, .K = 2, .seed = 3, .target_domain = -1, .target_weight = 1 };
     int8_t *in_val = NULL;
     ms_split_info si;
     TU_CHECKF(labeled_split(&c, &sel, 0.2f, &in_val, &si) == 0, "%s", ms_last_error());

@@ -22,7 +22,7 @@
 #define LABELED_SPLIT_STREAM 0x5b117ULL /* rng_key index of the split hash */
 
 typedef struct {
-    int segment;              /* masks (segment) or labels (classify) */
+    int masks;                /* masks (segment) or labels (classify) */
     int K;                    /* classes */
     uint64_t seed;
     const char *domains;      /* comma-separated domain ids to keep, or NULL for all */

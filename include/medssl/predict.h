@@ -12,10 +12,11 @@
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
 #include "medssl/model.h"
+#include "medssl/task.h"
 
 typedef struct {
     ms_model model;
-    int segment;          /* task: 0 classify, 1 segment */
+    const ms_task *task;  /* the checkpoint's task: classify or segment */
     int K;                /* classes */
     int batch;            /* images per forward */
     int C, H, W;
@@ -43,7 +44,7 @@ int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, f
  * (every sample once: the result does not depend on the rank count); on
  * other ranks the arrays hold only that rank's share. A collective; used by
  * evaluate, ensemble evaluate and predict. */
-typedef struct {
+typedef struct ms_predictions {
     long long n;
     float *probs;
     uint8_t *pred, *truth;

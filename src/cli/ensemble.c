@@ -30,6 +30,7 @@
 #include "medssl/metrics.h"
 #include "medssl/predict.h"
 #include "medssl/runctl.h"
+#include "medssl/task.h"
 #include "medssl/trainer.h"
 
 #include <errno.h>
@@ -131,9 +132,9 @@ static int train_member(const train_opts *o, int i, const uint16_t *resample, ch
 /* Indices of the samples the members train on: the selection of
  * labeled.h (labeled samples, --domains), so that boosting weights and
  * resamples cover exactly them. */
-static int selected_indices(ms_corpus *c, int segment, const char *domains, long long **idx, long long *n)
+static int selected_indices(ms_corpus *c, const ms_task *t, const char *domains, long long **idx, long long *n)
 {
-    ms_labeled_sel sel = { .segment = segment, .K = c->n_classes, .domains = domains, .target_domain = -1,
+    ms_labeled_sel sel = { .masks = t->masks, .K = c->n_classes, .domains = domains, .target_domain = -1,
                            .target_weight = 1 };
     uint16_t *rep = NULL;
     int rc = labeled_repeat(c, &sel, 0, &rep);
@@ -174,8 +175,10 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     if (o->member >= o->members) return MS_FAIL(MS_ERR_INPUT, "--member %d: expected 0..%d", o->member, o->members - 1);
     if (method == METHOD_BOOSTING && o->member >= 0)
         return MS_FAIL(MS_ERR_INPUT, "--member: boosting members depend on each other and train in order");
-    const int segment = o->ft.task && strcmp(o->ft.task, "segment") == 0;
-    if (method == METHOD_BOOSTING && segment) return MS_FAIL(MS_ERR_INPUT, "--method boosting: classification only");
+    const ms_task *task = task_named(o->ft.task);
+    if (!task) return MS_FAIL(MS_ERR_INPUT, "--task %s: expected classify or segment", o->ft.task);
+    if (method == METHOD_BOOSTING && !task->judge.boosting)
+        return MS_FAIL(MS_ERR_INPUT, "--method boosting: classification only");
     const int G = o->groups;
     if (G > 1 && method == METHOD_BOOSTING)
         return MS_FAIL(MS_ERR_INPUT, "--groups: boosting members depend on each other and train in order");
@@ -189,7 +192,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
     ms_corpus c;
     if ((rc = corpus_open(&c, o->train, d))) return rc;
     long long *idx = NULL, n = 0;
-    if ((rc = selected_indices(&c, segment, o->ft.domains, &idx, &n))) goto done;
+    if ((rc = selected_indices(&c, task, o->ft.domains, &idx, &n))) goto done;
     if (n == 0) {
         rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples", o->train);
         goto done;

@@ -37,42 +37,22 @@ typedef struct {
     int by_domain, json, batch;
 } eval_opts;
 
-/* The metrics JSON of one set of scores, as a malloc'd string. */
-static char *cls_json(int K, const float *scores, const int32_t *labels, const int32_t *domains, long long n, int by_domain,
-                      double *headline)
+/* The metrics JSON of one set of predictions (scores or masks) as a malloc'd
+ * string, and its headline numbers. */
+static char *judge_json(const ms_task_judge *jd, int K, const ms_predictions *e, int H, int W, const eval_opts *o,
+                        double *headline, int *rc)
 {
-    metrics_cls *acc = metrics_cls_new(K);
-    metrics_cls_add(acc, scores, labels, domains, n);
-    metrics_cls_result r;
-    metrics_cls_finish(acc, METRICS_ALL, 0, 0, &r);
-    headline[0] = r.accuracy;
-    headline[1] = r.balanced_accuracy;
-    headline[2] = r.macro_auc;
-    metrics_cls_result_free(&r);
+    const int by_domain = o->by_domain;
+    void *acc = jd->metrics_new(K);
+    long long added = 0;
+    *rc = jd->metrics_add(acc, e, H, W, &added);
+    if (!*rc && added == 0) *rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples", o->data);
+    jd->headline(acc, headline);
     ms_json j;
     json_begin(&j, 0);
     metrics_report_opts ro = { .by_domain = by_domain };
-    metrics_cls_json(&j, NULL, acc, &ro);
-    metrics_cls_free(acc);
-    return j.buf; /* the writer's buffer, owned by the caller now */
-}
-
-static char *seg_json(int K, const uint8_t *pred, const uint8_t *truth, const int32_t *domains, long long n, int H, int W,
-                      int by_domain, double *headline)
-{
-    metrics_seg *acc = metrics_seg_new(K);
-    metrics_seg_add(acc, pred, truth, domains, n, H, W);
-    metrics_seg_result r;
-    metrics_seg_finish(acc, METRICS_ALL, 0, 0, &r);
-    headline[0] = r.dsc_mean;
-    headline[1] = r.dsc_std;
-    headline[2] = NAN;
-    metrics_seg_result_free(&r);
-    ms_json j;
-    json_begin(&j, 0);
-    metrics_report_opts ro = { .by_domain = by_domain };
-    metrics_seg_json(&j, NULL, acc, &ro);
-    metrics_seg_free(acc);
+    jd->json(&j, NULL, acc, &ro);
+    jd->metrics_free(acc);
     return j.buf; /* the writer's buffer, owned by the caller now */
 }
 
@@ -97,7 +77,7 @@ static int members_parse(const char *list, member_list *ml)
 
 /* Every member's predictions over corpus c: probs (M, n, K[, HW]) on rank 0. */
 static int predict_members(const ms_dist *d, const member_list *ml, ms_corpus *c, int batch, float **probs, ms_predictions *first,
-                           int *K, int *segment)
+                           int *K, const ms_task **task)
 {
     int rc = MS_OK;
     size_t per = 0;
@@ -107,16 +87,13 @@ static int predict_members(const ms_dist *d, const member_list *ml, ms_corpus *c
         rc = dist_agree(d, "ensemble", predictor_open(&p, ml->path[m], c, batch));
         if (!rc && m == 0) {
             *K = p.K;
-            *segment = p.segment;
-            per = (size_t)p.K * (p.segment ? (size_t)c->H * c->W : 1);
-            if (!p.segment && !corpus_has_labels(c)) rc = MS_FAIL(MS_ERR_INPUT, "%s: no /labels dataset", c->path);
-            if (p.segment && !corpus_has_masks(c)) rc = MS_FAIL(MS_ERR_INPUT, "%s: no /masks dataset", c->path);
-            rc = dist_agree(d, "ensemble", rc);
+            *task = p.task;
+            per = (size_t)p.K * (p.task->masks ? (size_t)c->H * c->W : 1);
+            rc = dist_agree(d, "ensemble", task_check_truth(p.task, c, ml->path[0]));
             if (!rc) *probs = ms_malloc((size_t)ml->M * (size_t)c->N * per * sizeof(float));
-        } else if (!rc && (p.K != *K || p.segment != *segment)) {
+        } else if (!rc && (p.K != *K || p.task != *task)) {
             rc = dist_agree(d, "ensemble", MS_FAIL(MS_ERR_INPUT, "%s: %d classes (%s) but %s has %d (%s)", ml->path[m], p.K,
-                                                      p.segment ? "segment" : "classify", ml->path[0], *K,
-                                                      *segment ? "segment" : "classify"));
+                                                      p.task->name, ml->path[0], *K, (*task)->name));
         }
         ms_predictions e = { 0 };
         if (!rc) rc = dist_agree(d, "ensemble", predict_corpus(d, &p, c, corpus_has_domains(c), 1, &e));
@@ -167,14 +144,22 @@ static int no_members(const eval_opts *o)
 
 /* Combiners that cannot run on this ensemble are errors when asked for by
  * name (--combiner); with the default (all) they are left out with a note. */
-static int combiner_unavailable(const eval_opts *o, int k, int segment)
+static int combiner_unavailable(const eval_opts *o, int k, const ms_task *t)
 {
     if (k == ENS_MOE && !o->val)
         return MS_FAIL(MS_ERR_INPUT, "--combiner moe: the mixture of experts trains its gate on a labeled validation "
                                      "corpus: give --val FILE");
-    if (segment && k != ENS_AVERAGE && k != ENS_VOTE && k != ENS_WEIGHTED_VOTE)
-        return MS_FAIL(MS_ERR_INPUT, "--combiner %s: a segmentation ensemble combines by average, vote or weighted-vote",
-                       ens_combiner_name((ens_combiner)k));
+    if (t && !(t->judge.combiners & 1u << k)) {
+        char list[256] = "";
+        for (int c = 0, n = 0; c < ENS__COUNT; c++) {
+            if (!(t->judge.combiners & 1u << c)) continue;
+            const int last = !(t->judge.combiners >> (c + 1));
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", n++ ? (last ? " or " : ", ") : "",
+                     ens_combiner_name((ens_combiner)c));
+        }
+        return MS_FAIL(MS_ERR_INPUT, "--combiner %s: a %s ensemble combines by %s", ens_combiner_name((ens_combiner)k),
+                       t->name, list);
+    }
     return MS_OK;
 }
 
@@ -206,7 +191,7 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
             else run[k] = 1;
         }
         for (int k = 0; k < ENS__COUNT && !rc; k++)
-            if (run[k] && k == ENS_MOE) rc = combiner_unavailable(o, k, 0);
+            if (run[k] && k == ENS_MOE) rc = combiner_unavailable(o, k, NULL);
     }
     if ((rc = dist_agree(d, "ensemble", rc))) return rc;
     ms_corpus c, vc;
@@ -214,44 +199,28 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
     if ((rc = dist_agree(d, "ensemble", corpus_open(&c, o->data, d)))) return rc;
     float *probs = NULL, *vprobs = NULL;
     ms_predictions e = { 0 }, ve = { 0 };
-    int K = 0, segment = 0, Kv, segv;
-    rc = predict_members(d, &ml, &c, o->batch, &probs, &e, &K, &segment);
+    int K = 0, Kv;
+    const ms_task *task = NULL, *vtask = NULL;
+    rc = predict_members(d, &ml, &c, o->batch, &probs, &e, &K, &task);
     const int named = o->combiners && strcmp(o->combiners, "all") != 0;
-    for (int k = 0; k < ENS__COUNT && !rc && named && segment; k++)
-        if (run[k]) rc = combiner_unavailable(o, k, segment);
+    for (int k = 0; k < ENS__COUNT && !rc && named; k++)
+        if (run[k]) rc = combiner_unavailable(o, k, task);
     if (!rc && o->val) {
         if (!(rc = dist_agree(d, "ensemble", corpus_open(&vc, o->val, d)))) {
             have_v = 1;
-            rc = predict_members(d, &ml, &vc, o->batch, &vprobs, &ve, &Kv, &segv);
+            rc = predict_members(d, &ml, &vc, o->batch, &vprobs, &ve, &Kv, &vtask);
         }
     }
     if (rc || d->rank != 0) goto done;
+    const ms_task_judge *jd = &task->judge;
     const long long n = c.N, nv = have_v ? vc.N : 0;
     const int HW = c.H * c.W, M = ml.M;
-    if (!segment) { /* keep labeled samples only */
-        long long kept = 0;
-        for (long long i = 0; i < n; i++) {
-            if (e.labels[i] < 0) continue;
-            for (int m = 0; m < M; m++)
-                memmove(probs + ((size_t)m * n + kept) * K, probs + ((size_t)m * n + i) * K, (size_t)K * sizeof(float));
-            e.labels[kept] = e.labels[i];
-            if (e.domains) e.domains[kept] = e.domains[i];
-            kept++;
-        }
-        if (kept == 0) {
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples", o->data);
-            goto done;
-        }
-        /* compact the member blocks to stride `kept` */
-        for (int m = 1; m < M; m++)
-            memmove(probs + (size_t)m * kept * K, probs + (size_t)m * n * K, (size_t)kept * K * sizeof(float));
-        e.n = kept;
-    }
-    const long long ne = segment ? n : e.n;
+    const size_t per = (size_t)K * (task->masks ? HW : 1); /* output floats per image */
     float w[ENS_MAX_MEMBERS];
-    vote_weights(&ml, have_v && !segment ? vprobs : NULL, ve.labels, nv, K, w);
+    /* accuracy weights need labels: classification members */
+    vote_weights(&ml, have_v && ve.labels ? vprobs : NULL, ve.labels, nv, K, w);
     ens_moe gate = { 0 };
-    if (run[ENS_MOE] && (segment || !have_v)) {
+    if (run[ENS_MOE] && (!(jd->combiners & 1u << ENS_MOE) || !have_v)) {
         fprintf(stderr, "medssl ensemble: moe skipped: it needs --val (a labeled validation corpus) and classification\n");
         run[ENS_MOE] = 0;
     }
@@ -266,47 +235,44 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
     char *names[ENS_MAX_MEMBERS + ENS__COUNT], *json[ENS_MAX_MEMBERS + ENS__COUNT];
     double head[ENS_MAX_MEMBERS + ENS__COUNT][3];
     int rows = 0;
-    float *scores = ms_malloc((size_t)ne * K * (segment ? HW : 1) * sizeof(float));
-    uint8_t *mask = segment ? ms_malloc((size_t)n * HW) : NULL;
-    for (int m = 0; m < M; m++) {
+    for (int m = 0; m < M && !rc; m++) {
+        ms_predictions pm = e; /* the truth of e, member m's probabilities */
+        pm.probs = probs + (size_t)m * n * per;
+        pm.pred = NULL;
         names[rows] = ml.path[m];
-        const float *pm = probs + (size_t)m * ne * K * (segment ? HW : 1);
-        if (segment) {
-            predict_argmax_pixels(pm, n, K, HW, mask);
-            json[rows] = seg_json(K, mask, e.truth, e.domains, n, c.H, c.W, o->by_domain, head[rows]);
-        } else {
-            json[rows] = cls_json(K, pm, e.labels, e.domains, ne, o->by_domain, head[rows]);
-        }
+        json[rows] = judge_json(jd, K, &pm, c.H, c.W, o, head[rows], &rc);
         rows++;
     }
     ens_params ep = { .weights = w, .gate = run[ENS_MOE] ? &gate : NULL };
     for (int k = 0; k < ENS__COUNT && !rc; k++) {
-        if (!run[k]) continue;
-        if (segment) {
-            if (k != ENS_AVERAGE && k != ENS_VOTE && k != ENS_WEIGHTED_VOTE) continue;
-            rc = ens_seg_combine((ens_combiner)k, mask, probs, &ep, M, n, K, c.H, c.W);
-            if (!rc) json[rows] = seg_json(K, mask, e.truth, e.domains, n, c.H, c.W, o->by_domain, head[rows]);
-        } else {
-            rc = ens_combine((ens_combiner)k, scores, NULL, probs, &ep, M, ne, K);
-            if (!rc) json[rows] = cls_json(K, scores, e.labels, e.domains, ne, o->by_domain, head[rows]);
+        if (!run[k] || !(jd->combiners & 1u << k)) continue;
+        ms_predictions out = { 0 };
+        rc = jd->combine(k, probs, &ep, M, n, K, c.H, c.W, &out);
+        if (!rc) {
+            out.labels = e.labels;
+            out.truth = e.truth;
+            out.domains = e.domains;
+            json[rows] = judge_json(jd, K, &out, c.H, c.W, o, head[rows], &rc);
+            names[rows++] = (char *)ens_combiner_name((ens_combiner)k);
         }
-        if (!rc) names[rows++] = (char *)ens_combiner_name((ens_combiner)k);
+        free(out.probs);
+        free(out.pred);
     }
     if (!rc) {
         FILE *f = stdout;
         if (!o->json) {
-            printf("%-40s %10s %10s %10s\n", "model", segment ? "dsc_mean" : "accuracy", segment ? "dsc_std" : "bal_acc",
-                   segment ? "" : "macro_auc");
+            printf("%-40s %10s %10s %10s\n", "model", jd->columns[0], jd->columns[1],
+                   jd->columns[2] ? jd->columns[2] : "");
             for (int r = 0; r < rows; r++) {
-                printf("%-40s %10.4f %10.4f", r < M ? names[r] : names[r], head[r][0], head[r][1]);
-                if (!segment) printf(" %10.4f", head[r][2]);
+                printf("%-40s %10.4f %10.4f", names[r], head[r][0], head[r][1]);
+                if (jd->columns[2]) printf(" %10.4f", head[r][2]);
                 printf("%s\n", r == M - 1 ? "\n---- combiners" : "");
             }
         }
         ms_json j;
         json_begin(&j, 0);
         json_object(&j, NULL);
-        json_str(&j, "task", segment ? "segment" : "classify");
+        json_str(&j, "task", task->name);
         json_str(&j, "data", o->data);
         json_array(&j, "members");
         for (int m = 0; m < M; m++) {
@@ -338,8 +304,6 @@ static int ensemble_evaluate(const ms_dist *d, const eval_opts *o)
         json_free(&j);
     }
     for (int r = 0; r < rows; r++) free(json[r]);
-    free(scores);
-    free(mask);
     ens_moe_free(&gate);
 done:
     free(probs);

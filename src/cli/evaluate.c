@@ -16,7 +16,6 @@
 #include "medssl/list.h"
 #include "medssl/metrics.h"
 #include "medssl/parallel.h"
-#include "medssl/png_io.h"
 #include "medssl/predict.h"
 #include "medssl/runctl.h"
 #include "medssl/trainer.h"
@@ -32,39 +31,15 @@ typedef struct {
     int by_domain, json, ci, batch, seed, overlay_count, threads;
 } evaluate_opts;
 
-/* PNG overlays of the first `count` images: image | truth | prediction. */
-static int write_overlays(ms_corpus *c, const ms_predictions *e, const char *dir, int count)
-{
-    int rc = runctl_make_dir(dir);
-    if (rc) return rc;
-    const int C = c->C, H = c->H, W = c->W, B = 2, GW = 3 * W + 2 * B;
-    float *img = ms_malloc((size_t)C * H * W * sizeof(float));
-    uint8_t *rgb = ms_malloc((size_t)H * GW * 3);
-    for (int i = 0; i < count && i < e->n && !rc; i++) {
-        if ((rc = corpus_read(c, i, 1, img, NULL, NULL, NULL))) break;
-        memset(rgb, 0, (size_t)H * GW * 3);
-        png_draw_overlay(rgb, GW, 0, 0, img, NULL, C, H, W);
-        png_draw_overlay(rgb, GW, 0, W + B, img, e->truth + (size_t)i * H * W, C, H, W);
-        png_draw_overlay(rgb, GW, 0, 2 * (W + B), img, e->pred + (size_t)i * H * W, C, H, W);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/overlay-%06d.png", dir, i);
-        rc = png_write_rgb8(path, rgb, H, GW);
-    }
-    free(img);
-    free(rgb);
-    return rc;
-}
-
-/* Writes path atomically from the metrics accumulator. */
-static int write_json_file(const char *dir, const metrics_cls *cls, const metrics_seg *seg, const metrics_report_opts *ro)
+/* Writes dir/metrics.json atomically from the task's metrics accumulator. */
+static int write_json_file(const char *dir, const ms_task_judge *jd, const void *acc, const metrics_report_opts *ro)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.json", dir);
     ms_atomic_file a;
     int rc = atomic_open(&a, path);
     if (rc) return rc;
-    rc = cls ? metrics_cls_write_json(a.f, cls, ro) : metrics_seg_write_json(a.f, seg, ro);
-    if (rc) {
+    if ((rc = jd->write_json(a.f, acc, ro))) {
         atomic_abort(&a);
         return rc;
     }
@@ -73,37 +48,20 @@ static int write_json_file(const char *dir, const metrics_cls *cls, const metric
 
 static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, const ms_predictions *e)
 {
-    const char *extra[] = { "model", o->model, "data", o->data, "task", p->segment ? "segment" : "classify", NULL };
+    const ms_task_judge *jd = &p->task->judge;
+    const char *extra[] = { "model", o->model, "data", o->data, "task", p->task->name, NULL };
     metrics_report_opts ro = { .by_domain = o->by_domain, .ci_resamples = o->ci, .seed = (uint64_t)o->seed,
                                .extra = extra };
-    metrics_cls *cls = NULL;
-    metrics_seg *seg = NULL;
-    int rc;
-    if (p->segment) {
-        seg = metrics_seg_new(p->K);
-        rc = metrics_seg_add(seg, e->pred, e->truth, e->domains, e->n, c->H, c->W);
-    } else {
-        cls = metrics_cls_new(p->K);
-        /* unlabeled samples (-1) are not evaluated: keep only labeled rows */
-        long long m = 0;
-        for (long long i = 0; i < e->n; i++) {
-            if (e->labels[i] < 0) continue;
-            memmove(e->probs + (size_t)m * p->K, e->probs + (size_t)i * p->K, (size_t)p->K * sizeof(float));
-            e->labels[m] = e->labels[i];
-            if (e->domains) e->domains[m] = e->domains[i];
-            m++;
-        }
-        if (m == 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples to evaluate", o->data);
-        else rc = metrics_cls_add(cls, e->probs, e->labels, e->domains, m);
-    }
+    void *acc = jd->metrics_new(p->K);
+    long long added = 0;
+    int rc = jd->metrics_add(acc, e, c->H, c->W, &added);
+    if (!rc && added == 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: no labeled samples to evaluate", o->data);
     if (!rc && o->out) {
-        if (!(rc = runctl_make_dir(o->out))) rc = write_json_file(o->out, cls, seg, &ro);
+        if (!(rc = runctl_make_dir(o->out))) rc = write_json_file(o->out, jd, acc, &ro);
     }
-    if (!rc && o->json) rc = cls ? metrics_cls_write_json(stdout, cls, &ro) : metrics_seg_write_json(stdout, seg, &ro);
-    if (!rc && !o->json) rc = cls ? metrics_cls_print(stdout, cls, &ro) : metrics_seg_print(stdout, seg, &ro);
-    if (!rc && o->overlays && p->segment) rc = write_overlays(c, e, o->overlays, o->overlay_count);
-    if (cls) metrics_cls_free(cls);
-    if (seg) metrics_seg_free(seg);
+    if (!rc) rc = o->json ? jd->write_json(stdout, acc, &ro) : jd->print(stdout, acc, &ro);
+    if (!rc && o->overlays) rc = jd->pictures(c, e, o->overlays, o->overlay_count);
+    jd->metrics_free(acc);
     if (!rc && o->out) fprintf(stderr, "medssl evaluate: wrote %s/metrics.json\n", o->out);
     return rc;
 }
@@ -112,7 +70,7 @@ static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, c
  * comparing medssl with another implementation (tools/medssl_torch.py --check):
  * /probabilities float32 [N, K] (classify) or [N, K, H, W] (segment), every sample of
  * --data in corpus order (unlabeled ones too). Written to FILE.tmp.<pid>, renamed into place. */
-static int write_probabilities(const char *path, const float *probs, long long n, int K, int H, int W, int segment)
+static int write_probabilities(const char *path, const float *probs, long long n, int K, int H, int W, int per_pixel)
 {
     char tmp[4200];
     int rc = atomic_tmp_name(path, tmp, sizeof tmp);
@@ -121,7 +79,7 @@ static int write_probabilities(const char *path, const float *probs, long long n
     h5_lock();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t sp = f >= 0 ? H5Screate_simple(segment ? 4 : 2, dims, NULL) : -1;
+    hid_t sp = f >= 0 ? H5Screate_simple(per_pixel ? 4 : 2, dims, NULL) : -1;
     hid_t ds = sp >= 0 ? H5Dcreate2(f, "probabilities", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
     int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, probs) >= 0;
     if (ds >= 0) H5Dclose(ds);
@@ -144,7 +102,7 @@ static int write_probabilities(const char *path, const float *probs, long long n
  * is no longer there). */
 static int check_data_fits(const char *model, const ms_corpus *c, const ms_predictor *p)
 {
-    if (!p->segment && (c->n_classes > p->K || (c->class_names[0] && c->n_classes != p->K)))
+    if (!p->task->masks && (c->n_classes > p->K || (c->class_names[0] && c->n_classes != p->K)))
         return MS_FAIL(MS_ERR_INPUT, "%s: %d classes, but %s is a %d-class model", c->path, c->n_classes, model, p->K);
     char cmd[8192], train[4096] = "";
     int present = 0, rc = ckpt_read_string(model, "input_size", cmd, sizeof cmd, &present), C, H, W;
@@ -234,26 +192,23 @@ int cmd_evaluate(int argc, char **argv)
     opened = rc == 0;
     if (!rc) rc = predictor_open(&p, o.model, &c, o.batch);
     if (!rc) rc = check_data_fits(o.model, &c, &p);
-    if (!rc && o.overlays && !p.segment)
-        rc = MS_FAIL(MS_ERR_INPUT, "--overlays %s: overlays draw segmentation masks, but %s is a classify model", o.overlays,
-                     o.model);
-    if (!rc && !p.segment && !corpus_has_labels(&c))
-        rc = MS_FAIL(MS_ERR_INPUT, "%s: no /labels dataset: a classify model needs labels to evaluate", o.data);
-    if (!rc && p.segment && !corpus_has_masks(&c))
-        rc = MS_FAIL(MS_ERR_INPUT, "%s: no /masks dataset: a segment model needs masks to evaluate", o.data);
+    if (!rc && o.overlays && !p.task->judge.pictures)
+        rc = MS_FAIL(MS_ERR_INPUT, "--overlays %s: overlays draw segmentation masks, but %s is a %s model", o.overlays,
+                     o.model, p.task->name);
+    if (!rc) rc = task_check_truth(p.task, &c, o.model);
     if (!rc && o.by_domain && !corpus_has_domains(&c))
         rc = MS_FAIL(MS_ERR_INPUT, "%s: --by-domain: the corpus has no /domains dataset", o.data);
     rc = dist_agree(&d, "evaluate", rc);
     if (!rc) {
         /* segment keeps its per-pixel probabilities only when asked to write them */
-        const int keep = o.probabilities && p.segment;
+        const int keep = o.probabilities && p.task->masks;
         rc = dist_agree(&d, "evaluate", predict_corpus(&d, &p, &c, corpus_has_domains(&c), keep, &e));
         if (!rc && d.rank == 0 && keep) {
             e.pred = ms_malloc((size_t)(e.n ? e.n : 1) * c.H * c.W);
             predict_argmax_pixels(e.probs, e.n, p.K, c.H * c.W, e.pred);
         }
         if (!rc && d.rank == 0 && o.probabilities &&
-            (rc = write_probabilities(o.probabilities, e.probs, e.n, p.K, c.H, c.W, p.segment)))
+            (rc = write_probabilities(o.probabilities, e.probs, e.n, p.K, c.H, c.W, p.task->masks)))
             cli_report("evaluate", rc);
         if (!rc && d.rank == 0 && (rc = report(&o, &c, &p, &e))) cli_report("evaluate", rc);
     }

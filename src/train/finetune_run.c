@@ -62,7 +62,7 @@ static int build_spec(finetune_state *s, const ms_finetune_cfg *c)
 {
     ms_model_spec spec;
     int rc;
-    const int segment = s->task->masks;
+    const int masks = s->task->masks;
     if (c->init) {
         if ((rc = transfer_encoder_spec(c->init, &spec))) return rc;
         if (spec.in_channels != s->train_c.C)
@@ -79,7 +79,7 @@ static int build_spec(finetune_state *s, const ms_finetune_cfg *c)
         int stage = -1;
         if (sscanf(c->features, "stage%d", &stage) != 1 || stage < 0 || stage >= spec.n_stages)
             return MS_FAIL(MS_ERR_INPUT, "--features %s: expected stage0..stage%d", c->features, spec.n_stages - 1);
-        if (segment) return MS_FAIL(MS_ERR_INPUT, "--features applies to --task classify");
+        if (masks) return MS_FAIL(MS_ERR_INPUT, "--features applies to --task classify");
         spec.n_stages = stage + 1;
     }
     ms_head_cfg h = { .K = s->ts.K, .head = c->head ? c->head : "linear", .hidden = c->hidden, .dropout = c->dropout };
@@ -115,30 +115,30 @@ static long long epoch_passes(long long samples, int batch, long steps_per_epoch
 static int open_loaders(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d)
 {
     const ms_run_cfg *rcfg = &c->run;
-    const int B = rcfg->batch / d->size, segment = s->task->masks, say = d->rank == 0 && !rcfg->quiet;
+    const int B = rcfg->batch / d->size, masks = s->task->masks, say = d->rank == 0 && !rcfg->quiet;
     int rc;
     int split_val = !rcfg->val && rcfg->val_fraction > 0;
-    ms_labeled_sel sel = { .segment = segment, .K = s->ts.K, .seed = (uint64_t)rcfg->seed, .domains = c->domains,
+    ms_labeled_sel sel = { .masks = masks, .K = s->ts.K, .seed = (uint64_t)rcfg->seed, .domains = c->domains,
                            .target_domain = c->target_domain, .target_weight = c->target_weight,
                            .balance = c->balance && strcmp(c->balance, "oversample") == 0, .split = SPLIT_ALL };
     if (split_val) {
         ms_split_info si;
         if ((rc = labeled_split(&s->train_c, &sel, rcfg->val_fraction, &s->in_val, &si))) return rc;
         if (si.n_train + si.n_val == 0)
-            return MS_FAIL(MS_ERR_INPUT, "%s: no %s selected%s", c->train, segment ? "samples" : "labeled samples",
+            return MS_FAIL(MS_ERR_INPUT, "%s: no %s selected%s", c->train, masks ? "samples" : "labeled samples",
                            c->domains ? " (check --domains)" : "");
         if (si.n_val == 0) {
             split_val = 0;
             if (say)
                 fprintf(stderr, "medssl finetune: %s holds a single %ssample: training without validation "
-                                "(best.h5 is the last epoch's model)\n", c->train, segment ? "" : "labeled ");
+                                "(best.h5 is the last epoch's model)\n", c->train, masks ? "" : "labeled ");
         } else {
             sel.split = SPLIT_TRAIN;
             sel.in_val = s->in_val;
             if (say)
                 fprintf(stderr, "medssl finetune: split of %s: %lld training / %lld validation sample%s (--val-fraction "
                                 "%g, stratified by %s, seed %d)\n", c->train, si.n_train, si.n_val,
-                        si.n_val == 1 ? "" : "s", (double)rcfg->val_fraction, segment ? "mask foreground" : "class",
+                        si.n_val == 1 ? "" : "s", (double)rcfg->val_fraction, masks ? "mask foreground" : "class",
                         rcfg->seed);
         }
     }
@@ -163,9 +163,9 @@ static int open_loaders(finetune_state *s, const ms_finetune_cfg *c, const ms_di
     }
     if ((rc = augment_parse(&s->aug, rcfg->augment ? rcfg->augment : ""))) return MS_FAIL(rc, "--%s", ms_last_error());
     ms_loader_cfg lc = { .rank = d->rank, .size = d->size, .seed = (uint64_t)rcfg->seed, .batch = B,
-                         .buffer = run_shuffle_buffer(&s->train_c, rcfg, segment, d->rank, "finetune"),
+                         .buffer = run_shuffle_buffer(&s->train_c, rcfg, masks, d->rank, "finetune"),
                          .split = SPLIT_ALL, .shuffle = 1, .augment = &s->aug,
-                         .want_labels = !segment, .want_masks = segment, .repeat = s->repeat_train };
+                         .want_labels = !masks, .want_masks = masks, .repeat = s->repeat_train };
     if ((rc = loader_open(&s->train, &s->train_c, &lc))) return rc;
     if ((rc = loader_start_epoch(s->train, 0)))
         return MS_FAIL(rc, "%s: no labeled training samples after the split and domain selection", c->train);
@@ -225,7 +225,7 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
     const int say = d->rank == 0 && !rcfg->quiet;
     int rc;
     s->task = task_get((ms_task_kind)task_kind_parse(c->task));
-    const int segment = s->task->masks, st = strategy_parse(c->strategy);
+    const int masks = s->task->masks, st = strategy_parse(c->strategy);
     s->xfer = (ms_transfer){ .strategy = (ms_strategy)st, .freeze = c->freeze, .unfreeze = c->unfreeze,
                              .encoder_lr_mult = c->encoder_lr_mult >= 0 ? c->encoder_lr_mult
                                                 : st == STRATEGY_TWO_STAGE ? 0.1f : 1.0f,
@@ -238,10 +238,10 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
         if ((rc = corpus_open_like(&s->val_c, rcfg->val, &s->train_c))) return rc;
         s->has_val_c = 1;
     }
-    if ((rc = labeled_check(&s->train_c, segment, c->classes, &s->ts.K))) return rc;
+    if ((rc = labeled_check(&s->train_c, masks, c->classes, &s->ts.K))) return rc;
     if (s->has_val_c) {
         int Kv;
-        if ((rc = labeled_check(&s->val_c, segment, s->ts.K, &Kv))) return rc;
+        if ((rc = labeled_check(&s->val_c, masks, s->ts.K, &Kv))) return rc;
     }
     if ((rc = build_spec(s, c))) return rc;
     model_init_weights(&s->model, (uint64_t)rcfg->seed);
@@ -253,7 +253,7 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
             int nh = 0, no = 0;
             if ((rc = transfer_load(&s->model, c->init, s->task->keep_prefix, &nh)))
                 return MS_FAIL(rc, "--keep-head: %s", ms_last_error());
-            if (segment && transfer_load(&s->model, c->init, "decoder.out", &no) && say) {
+            if (masks && transfer_load(&s->model, c->init, "decoder.out", &no) && say) {
                 fprintf(stderr, "medssl finetune: --keep-head: decoder.out stays new (%s)\n", ms_last_error());
                 ms_clear_error();
             }
@@ -269,8 +269,8 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
     if ((rc = open_loaders(s, c, d))) return rc;
     /* a frozen encoder (BN in eval mode) on unaugmented images gives every
      * sample the same features each epoch: compute them once */
-    const int cache = st == STRATEGY_FEATURE_EXTRACTOR && !segment && s->aug.n_ops == 0 && !c->no_feature_cache;
-    s->ts.kind = s->task == &task_segment ? TASK_SEGMENT : TASK_CLASSIFY;
+    const int cache = st == STRATEGY_FEATURE_EXTRACTOR && !masks && s->aug.n_ops == 0 && !c->no_feature_cache;
+    s->ts.kind = (ms_task_kind)task_kind_parse(s->task->name);
     s->ts.model = &s->model;
     s->ts.xfer = &s->xfer;
     s->ts.rank = d->rank;
@@ -281,7 +281,7 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
                         "computed once and cached (--no-feature-cache to turn off)\n",
                 (int)model_value_size(&s->model, s->model.features));
     if (c->class_weights) {
-        if ((rc = labeled_class_weights(&s->train_c, s->repeat_train, segment, s->ts.K, c->class_weights, s->class_w)))
+        if ((rc = labeled_class_weights(&s->train_c, s->repeat_train, masks, s->ts.K, c->class_weights, s->class_w)))
             return rc;
         s->ts.class_w = s->class_w;
     }
