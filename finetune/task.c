@@ -112,7 +112,7 @@ int task_epoch_begin(void *ctx, long epoch)
     ms_task_state *st = ctx;
     const int changed = transfer_apply(st->xfer, st->model, epoch);
     if (changed && epoch > 0 && st->rank == 0 && !st->quiet)
-        fprintf(stderr, "medssl finetune: two-stage: stage 2 from epoch %ld: unfrozen %s, encoder LR x%g\n", epoch + 1,
+        ms_log(st->log, MS_LOG_NOTE, "medssl finetune: two-stage: stage 2 from epoch %ld: unfrozen %s, encoder LR x%g", epoch + 1,
                 st->xfer->unfreeze ? st->xfer->unfreeze : "the whole encoder", (double)st->xfer->encoder_lr_mult);
     return MS_OK;
 }

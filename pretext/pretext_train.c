@@ -8,6 +8,7 @@
  * R rows per image, K pretext classes, in_h, in_w the model input.
  */
 #include "medssl/pretext.h"
+#include "medssl/log.h"
 #include "medssl/common.h"
 #include "medssl/json.h"
 #include "medssl/loss.h"
@@ -82,7 +83,7 @@ static void write_recon_png(const ms_pretext_train *pt, const float *out, int n)
     snprintf(dir, sizeof dir, "%s/recon", pt->out);
     snprintf(path, sizeof path, "%s/epoch-%04ld.png", dir, pt->epoch + 1);
     if (runctl_make_dir(dir) || png_write_rgb8(path, rgb, GH, GW)) {
-        fprintf(stderr, "medssl pretrain: warning: no reconstruction PNG: %s\n", ms_last_error());
+        ms_log(pt->log, MS_LOG_NOTE, "medssl pretrain: warning: no reconstruction PNG: %s", ms_last_error());
         ms_clear_error();
     }
     free(rgb);

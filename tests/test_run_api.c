@@ -150,6 +150,56 @@ static void bad_config_is_input_error(void)
     TU_CHECK(stat(out, &st) != 0);
 }
 
+/* A search's view of a run: its lines through the logger (none on stderr),
+ * every epoch's numbers, and the run ended after epoch 2 (a pruned trial). */
+typedef struct {
+    int lines[3];       /* per ms_log_level */
+    int epochs_seen;
+    long last_epoch;
+    double metric;
+    char done_line[512];
+} search_view;
+
+static void collect(void *user, ms_log_level level, const char *line)
+{
+    search_view *v = user;
+    v->lines[level]++;
+    if (strstr(line, "ended by the caller")) snprintf(v->done_line, sizeof v->done_line, "%s", line);
+}
+
+static int prune_after_two(void *user, const ms_epoch_report *r)
+{
+    search_view *v = user;
+    v->epochs_seen++;
+    v->last_epoch = r->epoch;
+    v->metric = r->metric;
+    return r->epoch >= 1;
+}
+
+static void logger_and_epoch_callback(void)
+{
+    char out[400];
+    snprintf(out, sizeof out, "%s/pruned", DIR_);
+    ms_finetune_cfg c = classify_cfg(out);
+    c.run.quiet = 0; /* progress lines too: they go to the logger */
+    search_view v = { 0 };
+    c.run.log = (ms_logger){ collect, &v };
+    c.run.on_epoch = prune_after_two;
+    c.run.on_epoch_user = &v;
+    ms_run_result r;
+    TU_CHECK(finetune_run(&c, &D, &r) == 0);
+    TU_CHECKF(v.epochs_seen == 2 && v.last_epoch == 1, "on_epoch saw %d epochs, last %ld", v.epochs_seen, v.last_epoch);
+    TU_CHECKF(r.ended_by_caller && !r.stopped && r.epochs_done == 2, "ended %d stopped %d epochs %ld", r.ended_by_caller,
+              r.stopped, r.epochs_done);
+    TU_CHECKF(v.metric == r.last_val_metric, "the callback's metric %g, the result's %g", v.metric, r.last_val_metric);
+    TU_CHECKF(v.lines[MS_LOG_PROGRESS] >= 2 && v.lines[MS_LOG_NOTE] >= 1 && v.lines[MS_LOG_ERROR] == 0,
+              "lines: progress %d note %d error %d", v.lines[MS_LOG_PROGRESS], v.lines[MS_LOG_NOTE], v.lines[MS_LOG_ERROR]);
+    TU_CHECKF(strstr(v.done_line, "after epoch 2") != NULL, "end line '%s'", v.done_line);
+    char last[500];
+    snprintf(last, sizeof last, "%s/last.h5", out);
+    TU_CHECK(access(last, R_OK) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (dist_init(&D, &argc, &argv)) return 1;
@@ -163,6 +213,7 @@ int main(int argc, char **argv)
     TU_RUN(finetune_learns_and_repeats);
     TU_RUN(segment_learns);
     TU_RUN(bad_config_is_input_error);
+    TU_RUN(logger_and_epoch_callback);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", DIR_);
     if (system(cmd) != 0) fprintf(stderr, "note: could not remove %s\n", DIR_);

@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "medssl/log.h"
 #include "medssl/model.h"
 #include "medssl/trainer.h"
 
@@ -158,6 +159,7 @@ typedef struct {
     int32_t *targets, *row_targets; /* (batch*R) */
     const char *out;
     int recon_every, recon_count, rank;
+    const ms_logger *log;           /* warnings (a reconstruction PNG not written); NULL: stderr */
     long epoch;                     /* the epoch running */
     int recon_pending;              /* the next validation batch becomes a reconstruction PNG */
 } ms_pretext_train;

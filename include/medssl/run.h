@@ -17,9 +17,11 @@
  *
  * A run is collective over d->comm (every rank of it calls with the same
  * configuration) and owns its run folder for its duration (rank 0 holds
- * <out>/.medssl.lock). It prints its progress and its errors on stderr, one
- * message per failure (naming the rank when there are several), and returns
- * the exit code: every rank returns the same one. Nothing of one run stays
+ * <out>/.medssl.lock). It writes its progress, notes and errors through
+ * cfg.run.log (stderr when empty), one message per failure (naming the rank
+ * when there are several), and returns the exit code: every rank returns the
+ * same one. cfg.run.on_epoch sees every epoch's numbers and may end the run
+ * there (a search pruning a poor trial): res.ended_by_caller says so. Nothing of one run stays
  * behind in the process for the next (memory, threads setting apart: the
  * number of threads per rank is a process setting, parallel_set_threads).
  * Stop signals (runctl_install_signals, installed by the caller) end a run
@@ -31,6 +33,8 @@
 #include <stdint.h>
 
 #include "medssl/dist.h"
+#include "medssl/log.h"
+#include "medssl/trainer.h"
 
 /* What every training run takes: the flags pretrain and finetune share. */
 typedef struct {
@@ -46,6 +50,9 @@ typedef struct {
     long max_steps;           /* 0: none */
     float lr;                 /* for 256 images, scaled by batch / 256 */
     float momentum, weight_decay, warmup_epochs, val_fraction, buffer_mib;
+    ms_logger log;            /* where the run's lines go ({NULL}: stderr) */
+    ms_epoch_fn on_epoch;     /* after each epoch, on every rank (medssl/trainer.h), or NULL */
+    void *on_epoch_user;
 } ms_run_cfg;
 
 /* What a finished (or stopped) run reports, on every rank. */
@@ -59,6 +66,7 @@ typedef struct {
     double last_train_loss;   /* mean over the last epoch */
     double images_per_s;      /* over the run */
     int stopped;              /* by a signal or max_steps: resume continues */
+    int ended_by_caller;      /* on_epoch ended it (a finished run: best.h5 and last.h5 are written) */
     const char *metric_key;   /* e.g. "val_accuracy" */
 } ms_run_result;
 

@@ -36,6 +36,7 @@
 #include "medssl/ensemble_math.h"
 #include "medssl/feature_cache.h"
 #include "medssl/json.h"
+#include "medssl/log.h"
 #include "medssl/metrics.h"
 #include "medssl/model.h"
 #include "medssl/trainer.h"
@@ -73,6 +74,7 @@ typedef struct {
     /* the strategy applied at each epoch's start */
     const ms_transfer *xfer;
     int rank, quiet;
+    const ms_logger *log;   /* notes (two-stage: stage 2 begins); NULL: stderr */
 } ms_task_state;
 
 struct ms_predictions; /* medssl/predict.h */

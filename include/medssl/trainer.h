@@ -31,6 +31,7 @@
 #include "medssl/ckpt.h"
 #include "medssl/dist.h"
 #include "medssl/json.h"
+#include "medssl/log.h"
 #include "medssl/loader.h"
 #include "medssl/model.h"
 #include "medssl/optim.h"
@@ -47,9 +48,26 @@ typedef struct {
     void (*log_metric)(ms_json *line, double metric);
 } ms_task_ops;
 
+/* What an epoch callback sees after each epoch, on every rank: the same
+ * numbers everywhere but images_per_s (this rank's clock). */
+typedef struct {
+    long epoch;                 /* 0-based: the epoch that just ended */
+    long long step;
+    double train_loss;          /* mean over the epoch */
+    double val_loss, metric;    /* NaN without validation */
+    const char *metric_key;     /* e.g. "val_accuracy" */
+    int is_best;                /* best.h5 is this epoch's model */
+    double images_per_s;
+} ms_epoch_report;
+/* Nonzero on any rank ends the run after this epoch's checkpoint. */
+typedef int (*ms_epoch_fn)(void *user, const ms_epoch_report *r);
+
 typedef struct {
     /* set by the caller */
     const char *cmd;            /* "pretrain", for messages */
+    ms_logger log;              /* progress, notes and errors ({NULL}: stderr) */
+    ms_epoch_fn on_epoch;       /* NULL: none */
+    void *on_epoch_user;
     const ms_dist *d;
     ms_model *model;
     ms_optim *opt;
@@ -72,6 +90,7 @@ typedef struct {
     long best_epoch;
     double last_metric, last_train_loss; /* of the last epoch */
     int stopped;                /* trainer_run ended by a signal or max_steps */
+    int ended_by_caller;        /* trainer_run ended because on_epoch asked */
     long long first_step;       /* the step trainer_run started at (after a resume: > 0) */
     ms_grad_sync sync;
     char environment[2048];     /* runenv_describe's JSON, in every checkpoint and metrics.jsonl's start line */

@@ -16,6 +16,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "run_internal.h"
 #include "medssl/common.h"
+#include "medssl/log.h"
 #include "medssl/labeled.h"
 #include "medssl/loader.h"
 #include "medssl/model.h"
@@ -130,14 +131,14 @@ static int open_loaders(finetune_state *s, const ms_finetune_cfg *c, const ms_di
         if (si.n_val == 0) {
             split_val = 0;
             if (say)
-                fprintf(stderr, "medssl finetune: %s holds a single %ssample: training without validation "
-                                "(best.h5 is the last epoch's model)\n", c->train, masks ? "" : "labeled ");
+                ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: %s holds a single %ssample: training without validation "
+                                "(best.h5 is the last epoch's model)", c->train, masks ? "" : "labeled ");
         } else {
             sel.split = SPLIT_TRAIN;
             sel.in_val = s->in_val;
             if (say)
-                fprintf(stderr, "medssl finetune: split of %s: %lld training / %lld validation sample%s (--val-fraction "
-                                "%g, stratified by %s, seed %d)\n", c->train, si.n_train, si.n_val,
+                ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: split of %s: %lld training / %lld validation sample%s (--val-fraction "
+                                "%g, stratified by %s, seed %d)", c->train, si.n_train, si.n_val,
                         si.n_val == 1 ? "" : "s", (double)rcfg->val_fraction, masks ? "mask foreground" : "class",
                         rcfg->seed);
         }
@@ -231,8 +232,8 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
                                                 : st == STRATEGY_TWO_STAGE ? 0.1f : 1.0f,
                              .stage1_epochs = stage1_epochs };
     if (st != STRATEGY_SCRATCH && !c->init && say)
-        fprintf(stderr, "medssl finetune: no --init: the %s strategy starts from a randomly initialized encoder "
-                        "(a baseline)\n", c->strategy);
+        ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: no --init: the %s strategy starts from a randomly initialized encoder "
+                        "(a baseline)", c->strategy);
     if ((rc = corpus_open(&s->train_c, c->train, d))) return rc;
     if (rcfg->val) {
         if ((rc = corpus_open_like(&s->val_c, rcfg->val, &s->train_c))) return rc;
@@ -254,13 +255,13 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
             if ((rc = transfer_load(&s->model, c->init, s->task->keep_prefix, &nh)))
                 return MS_FAIL(rc, "--keep-head: %s", ms_last_error());
             if (masks && transfer_load(&s->model, c->init, "decoder.out", &no) && say) {
-                fprintf(stderr, "medssl finetune: --keep-head: decoder.out stays new (%s)\n", ms_last_error());
+                ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: --keep-head: decoder.out stays new (%s)", ms_last_error());
                 ms_clear_error();
             }
             ms_clear_error();
             n += nh + no;
         }
-        if (say) fprintf(stderr, "medssl finetune: loaded %d tensor%s from %s\n", n, n == 1 ? "" : "s", c->init);
+        if (say) ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: loaded %d tensor%s from %s", n, n == 1 ? "" : "s", c->init);
     }
     const int B = rcfg->batch / d->size;
     if ((rc = model_plan(&s->model, B, s->train_c.H, s->train_c.W))) return MS_FAIL(rc, "%s: %s", c->train, ms_last_error());
@@ -275,10 +276,11 @@ static int setup(finetune_state *s, const ms_finetune_cfg *c, const ms_dist *d, 
     s->ts.xfer = &s->xfer;
     s->ts.rank = d->rank;
     s->ts.quiet = rcfg->quiet;
+    s->ts.log = &rcfg->log;
     task_state_alloc(&s->ts, B, s->train_c.C, s->train_c.H, s->train_c.W, cache);
     if (cache && say)
-        fprintf(stderr, "medssl finetune: feature-extractor: the frozen encoder's %d features per image are "
-                        "computed once and cached (--no-feature-cache to turn off)\n",
+        ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: feature-extractor: the frozen encoder's %d features per image are "
+                        "computed once and cached (--no-feature-cache to turn off)",
                 (int)model_value_size(&s->model, s->model.features));
     if (c->class_weights) {
         if ((rc = labeled_class_weights(&s->train_c, s->repeat_train, masks, s->ts.K, c->class_weights, s->class_w)))
@@ -329,14 +331,14 @@ int finetune_run(const ms_finetune_cfg *c, const ms_dist *d, ms_run_result *res)
     if (!rc) {
         const double samples = dist_sum_double(d, (double)loader_epoch_samples(s->train));
         if (d->rank == 0 && !c->run.quiet) {
-            fprintf(stderr, "medssl finetune: %s, %s strategy on %s, %d rank(s) x %d thread(s), model %s\n", c->task,
+            ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: %s, %s strategy on %s, %d rank(s) x %d thread(s), model %s", c->task,
                     c->strategy, c->train, d->size, s->tr.threads, s->spec);
             const long long steps = loader_steps(s->train), n = (long long)(samples / (double)s->passes + 0.5);
             char passes[96] = "";
             if (s->passes > 1)
                 snprintf(passes, sizeof passes, " x %lld passes (%s)", s->passes,
                          c->steps_per_epoch > 0 ? "--steps-per-epoch" : "at least 256 images per epoch");
-            fprintf(stderr, "medssl finetune: an epoch is %lld step%s of %d image%s: %lld training sample%s%s\n", steps,
+            ms_log(&c->run.log, MS_LOG_NOTE, "medssl finetune: an epoch is %lld step%s of %d image%s: %lld training sample%s%s", steps,
                     steps == 1 ? "" : "s", c->run.batch, c->run.batch == 1 ? "" : "s", n, n == 1 ? "" : "s", passes);
         }
         rc = trainer_run(&s->tr);

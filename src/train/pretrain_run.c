@@ -13,6 +13,7 @@
  */
 #include "run_internal.h"
 #include "medssl/common.h"
+#include "medssl/log.h"
 #include "medssl/loader.h"
 #include "medssl/model.h"
 #include "medssl/pretext.h"
@@ -93,6 +94,7 @@ static int setup(pretrain_state *s, const ms_pretrain_cfg *c, const ms_dist *d)
     model_init_weights(&s->model, (uint64_t)rc_->seed);
     const int B = rc_->batch / d->size;
     pretext_train_init(&s->task, &s->pt, &s->model, B, rc_->out, c->recon_every, c->recon_count, d->rank);
+    s->task.log = &c->run.log;
     if ((rc = model_plan(&s->model, B * s->task.R, s->task.in_h, s->task.in_w))) return rc;
     if (rc_->sync_bn && d->size > 1) model_set_bn_reducer(&s->model, dist_sum_doubles_inplace, (void *)d);
     if ((rc = run_optimizer(rc_, &s->opt))) return rc;
@@ -156,7 +158,7 @@ int pretrain_run(const ms_pretrain_cfg *c, const ms_dist *d, ms_run_result *res)
     rc = dist_agree(d, "pretrain", setup(s, c, d));
     if (!rc) {
         if (d->rank == 0 && !c->run.quiet)
-            fprintf(stderr, "medssl pretrain: %s on %s (%lld image%s), %d rank(s) x %d thread(s), model %s\n",
+            ms_log(&c->run.log, MS_LOG_NOTE, "medssl pretrain: %s on %s (%lld image%s), %d rank(s) x %d thread(s), model %s",
                     pretext_kind_name(s->pt.kind), c->corpus, s->corpus.N, s->corpus.N == 1 ? "" : "s", d->size,
                     s->tr.threads, s->spec);
         rc = trainer_run(&s->tr);

@@ -2,6 +2,7 @@
  * folder, the optimizer, the trainer's settings, the result. */
 #include "run_internal.h"
 #include "medssl/common.h"
+#include "medssl/log.h"
 #include "medssl/loader.h"
 #include "medssl/parallel.h"
 #include "medssl/runctl.h"
@@ -40,14 +41,15 @@ void run_trainer(ms_trainer *t, const char *cmd, const ms_dist *d, const ms_run_
                        .warmup_epochs = cfg->warmup_epochs, .out = cfg->out, .epochs = cfg->epochs,
                        .global_batch = cfg->batch, .log_every = cfg->log_every > 0 ? cfg->log_every : 50,
                        .keep = cfg->keep > 0 ? cfg->keep : 1, .max_steps = cfg->max_steps,
-                       .threads = parallel_threads(), .quiet = cfg->quiet };
+                       .threads = parallel_threads(), .quiet = cfg->quiet, .log = cfg->log,
+                       .on_epoch = cfg->on_epoch, .on_epoch_user = cfg->on_epoch_user };
 }
 
 long long run_shuffle_buffer(const ms_corpus *c, const ms_run_cfg *cfg, int want_masks, int rank, const char *cmd)
 {
     const long long cap = loader_buffer_capacity(c, cfg->buffer, cfg->buffer_mib, want_masks);
     if (cap < cfg->buffer && rank == 0 && !cfg->quiet)
-        fprintf(stderr, "medssl %s: shuffle buffer: %lld image%s of %dx%dx%d per rank (--buffer-mib %g)\n", cmd, cap,
+        ms_log(&cfg->log, MS_LOG_NOTE, "medssl %s: shuffle buffer: %lld image%s of %dx%dx%d per rank (--buffer-mib %g)", cmd, cap,
                 cap == 1 ? "" : "s", c->C, c->H, c->W, (double)cfg->buffer_mib);
     return cap;
 }
@@ -60,7 +62,7 @@ void run_result(const ms_trainer *t, ms_run_result *res)
                             .best_metric = NAN, .best_val_loss = has_val ? t->st.best_val_loss : NAN,
                             .last_val_metric = has_val ? t->last_metric : NAN, .last_train_loss = t->last_train_loss,
                             .images_per_s = t->t_total > 0 ? (double)(t->st.step - t->first_step) * t->global_batch / t->t_total : 0,
-                            .stopped = t->stopped, .metric_key = t->ops ? t->ops->metric_key : "" };
+                            .stopped = t->stopped, .ended_by_caller = t->ended_by_caller, .metric_key = t->ops ? t->ops->metric_key : "" };
     /* best_metric is kept in "higher is better" orientation; with select_loss
      * it is -loss, and best_val_loss says it (best_metric stays NaN) */
     if (has_val && isfinite(t->best_metric) && !t->select_loss)

@@ -2,6 +2,7 @@
 #include "medssl/trainer.h"
 
 #include "medssl/common.h"
+#include "medssl/log.h"
 #include "medssl/json.h"
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
@@ -17,8 +18,8 @@
 
 static int fail(const ms_trainer *t, int code)
 {
-    if (t->d->size > 1) fprintf(stderr, "medssl %s: rank %d: %s\n", t->cmd, t->d->rank, ms_last_error());
-    else fprintf(stderr, "medssl %s: %s\n", t->cmd, ms_last_error());
+    if (t->d->size > 1) ms_log(&t->log, MS_LOG_ERROR, "medssl %s: rank %d: %s", t->cmd, t->d->rank, ms_last_error());
+    else ms_log(&t->log, MS_LOG_ERROR, "medssl %s: %s", t->cmd, ms_last_error());
     ms_clear_error(); /* reported: callers up the stack print nothing more */
     return code;
 }
@@ -68,7 +69,7 @@ static int resume_auto(ms_trainer *t, char *path, size_t cap)
         if (!(rc = resume_from(t, list[i], &damaged))) {
             snprintf(path, cap, "%s", list[i]);
             if (i > 0 && t->d->rank == 0)
-                fprintf(stderr, "medssl %s: %s is not usable (%s); resuming from the newest usable checkpoint, %s\n",
+                ms_log(&t->log, MS_LOG_NOTE, "medssl %s: %s is not usable (%s); resuming from the newest usable checkpoint, %s",
                         t->cmd, list[0], first_err, list[i]);
             break;
         }
@@ -88,7 +89,7 @@ static int resume_auto(ms_trainer *t, char *path, size_t cap)
             rc = MS_FAIL(MS_ERR_INPUT, "%s: holds best.h5 but no step-*.h5 or last.h5 to resume from; --resume %s "
                          "continues from it, or choose another --out", t->out, best);
         else if (t->d->rank == 0)
-            fprintf(stderr, "medssl %s: no checkpoint in %s; starting fresh\n", t->cmd, t->out);
+            ms_log(&t->log, MS_LOG_NOTE, "medssl %s: no checkpoint in %s; starting fresh", t->cmd, t->out);
     }
     free(list);
     return rc;
@@ -106,7 +107,7 @@ int trainer_init(ms_trainer *t, uint64_t seed, const char *resume)
         if ((rc = resume_from(t, path, &damaged))) return rc;
     }
     if (path[0]) {
-        if (t->d->rank == 0) fprintf(stderr, "medssl %s: resuming from %s\n", t->cmd, path);
+        if (t->d->rank == 0) ms_log(&t->log, MS_LOG_NOTE, "medssl %s: resuming from %s", t->cmd, path);
         if (t->d->rank == 0 && (rc = runctl_truncate_metrics(t->out, t->st.step))) return rc;
     } else {
         dist_broadcast_params(t->d, &t->model->slab);
@@ -193,8 +194,8 @@ static int checkpoint_agreed(ms_trainer *t, int is_best, int log_rc)
             char last[4096];
             runctl_find_latest(t->out, last, sizeof last);
             ms_clear_error();
-            fprintf(stderr, "medssl %s: the weights are no longer finite at step %lld (%s); stopped all ranks without "
-                            "writing them. %s%s%s\n", t->cmd, t->st.step,
+            ms_log(&t->log, MS_LOG_ERROR, "medssl %s: the weights are no longer finite at step %lld (%s); stopped all ranks without "
+                            "writing them. %s%s%s", t->cmd, t->st.step,
                     bad_tensor >= 0 ? t->model->slab.t[bad_tensor].name : "on another rank",
                     last[0] ? "The last good checkpoint is " : "No checkpoint was written before; lower --lr and start again",
                     last[0] ? last : "", last[0] ? ": lower --lr and resume from it" : "");
@@ -243,18 +244,19 @@ static void report_divergence(const ms_trainer *t, double loss, long epoch)
     char last[4096];
     runctl_find_latest(t->out, last, sizeof last);
     if (bad)
-        fprintf(stderr, "medssl %s: rank %d: non-finite loss (%g) at epoch %ld, step %lld\n", t->cmd, t->d->rank, loss,
+        ms_log(&t->log, MS_LOG_ERROR, "medssl %s: rank %d: non-finite loss (%g) at epoch %ld, step %lld", t->cmd, t->d->rank, loss,
                 epoch + 1, t->st.step - 1); /* the step that ran (counted already) */
     if (t->d->rank == 0 && last[0])
-        fprintf(stderr, "medssl %s: the loss diverged; stopped all ranks. The last good checkpoint is %s: "
-                        "lower --lr and resume from it (--resume %s)\n", t->cmd, last, last);
+        ms_log(&t->log, MS_LOG_ERROR, "medssl %s: the loss diverged; stopped all ranks. The last good checkpoint is %s: "
+                        "lower --lr and resume from it (--resume %s)", t->cmd, last, last);
     else if (t->d->rank == 0)
-        fprintf(stderr, "medssl %s: the loss diverged before the first checkpoint; stopped all ranks. "
-                        "Lower --lr and start again\n", t->cmd);
+        ms_log(&t->log, MS_LOG_ERROR, "medssl %s: the loss diverged before the first checkpoint; stopped all ranks. "
+                        "Lower --lr and start again", t->cmd);
 }
 
 /* Validation at the end of an epoch: metrics line, best tracking. */
-static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, float lr, int *is_best, int *log_rc)
+static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, float lr, int *is_best, int *log_rc,
+                     ms_epoch_report *rep)
 {
     *is_best = 0;
     double val_loss = NAN, metric = NAN;
@@ -276,6 +278,9 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
             t->st.best_val_loss = val_loss;
         }
     }
+    *rep = (ms_epoch_report){ .epoch = epoch, .step = t->st.step, .train_loss = train_loss, .val_loss = val_loss,
+                              .metric = metric, .metric_key = t->ops->metric_key, .is_best = *is_best,
+                              .images_per_s = ips };
     if (t->d->rank != 0) return 0;
     ms_json line;
     json_begin(&line, 0);
@@ -292,7 +297,7 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
         json_num(&line, t->ops->metric_key, metric, 6);
         if (t->ops->log_metric) t->ops->log_metric(&line, metric);
         if (!t->quiet)
-            fprintf(stderr, "epoch %ld/%d  validation: loss %.4f  %s %.4f%s\n", epoch + 1, t->epochs, val_loss,
+            ms_log(&t->log, MS_LOG_PROGRESS, "epoch %ld/%d  validation: loss %.4f  %s %.4f%s", epoch + 1, t->epochs, val_loss,
                     t->ops->metric_key + 4, metric, *is_best ? "  (best)" : "");
     }
     json_end(&line);
@@ -324,7 +329,7 @@ int trainer_run(ms_trainer *t)
     t->sched.total_steps = total_steps;
     t->sched.warmup_steps = (long)(t->warmup_epochs * (float)steps_per_epoch);
     if (t->st.step > 0 && t->d->rank == 0 && !t->quiet)
-        fprintf(stderr, "medssl %s: resuming at step %lld (epoch %lld)\n", t->cmd, t->st.step,
+        ms_log(&t->log, MS_LOG_NOTE, "medssl %s: resuming at step %lld (epoch %lld)", t->cmd, t->st.step,
                 t->st.step / steps_per_epoch + 1);
     double t_log = ms_now(), t_epoch = t_log, loss_sum = 0, epoch_loss = 0;
     long long log_n = 0, epoch_n = 0, imgs = 0;
@@ -391,7 +396,7 @@ int trainer_run(ms_trainer *t)
             double now = ms_now(), ips = (double)imgs / (now - t_log);
             double eta = (double)(total_steps - t->st.step) * (now - t_start) / (double)(t->st.step - step0);
             if (!t->quiet)
-                fprintf(stderr, "epoch %ld/%d  step %lld/%lld  loss %.4f  lr %.4g  %.1f img/s  ETA %dm%02ds\n", epoch + 1,
+                ms_log(&t->log, MS_LOG_PROGRESS, "epoch %ld/%d  step %lld/%lld  loss %.4f  lr %.4g  %.1f img/s  ETA %dm%02ds", epoch + 1,
                         t->epochs, t->st.step, total_steps, loss_sum / log_n, lr, ips, (int)(eta / 60), (int)eta % 60);
             ms_json line;
             json_begin(&line, 0);
@@ -410,13 +415,16 @@ int trainer_run(ms_trainer *t)
             imgs = 0;
         }
         const int step_limit = t->max_steps > 0 && t->st.step - step0 >= t->max_steps;
-        int is_best = 0, patience_out = 0;
+        int is_best = 0, patience_out = 0, caller_out = 0;
         if (epoch_end) {
             const double ips = (double)epoch_n * t->global_batch / (ms_now() - t_epoch);
-            if ((rc = end_epoch(t, epoch, epoch_loss / epoch_n, ips, lr, &is_best, &log_rc))) return rc;
+            ms_epoch_report rep;
+            if ((rc = end_epoch(t, epoch, epoch_loss / epoch_n, ips, lr, &is_best, &log_rc, &rep))) return rc;
             t->last_train_loss = epoch_loss / epoch_n;
             t->st.epoch = epoch + 1;
             patience_out = t->val && t->patience > 0 && epoch - t->best_epoch >= t->patience;
+            /* the same answer on every rank, or the ranks would part ways */
+            if (t->on_epoch) caller_out = dist_any(t->d, t->on_epoch(t->on_epoch_user, &rep) != 0);
         }
         if (epoch_end || stop || step_limit) {
             if ((rc = checkpoint_agreed(t, is_best, log_rc))) return rc;
@@ -424,22 +432,30 @@ int trainer_run(ms_trainer *t)
         }
         if (stop || step_limit) {
             if (t->d->rank == 0)
-                fprintf(stderr, "medssl %s: %s after step %lld; checkpoint written, resume with --resume auto\n", t->cmd,
+                ms_log(&t->log, MS_LOG_NOTE, "medssl %s: %s after step %lld; checkpoint written, resume with --resume auto", t->cmd,
                         stop ? "stopped by a signal" : "stopped at --max-steps", t->st.step);
             t->stopped = 1;
             t->t_total = ms_now() - t_start;
             return 0;
         }
+        if (caller_out && t->st.step < total_steps) {
+            if (t->d->rank == 0)
+                ms_log(&t->log, MS_LOG_NOTE, "medssl %s: ended by the caller after epoch %ld; %s/last.h5", t->cmd,
+                       epoch + 1, t->out);
+            t->ended_by_caller = 1;
+            t->t_total = ms_now() - t_start;
+            return 0;
+        }
         if (patience_out) {
             if (t->d->rank == 0)
-                fprintf(stderr, "medssl %s: early stop: no better %s for %d epoch%s (best at epoch %ld); %s/best.h5\n",
+                ms_log(&t->log, MS_LOG_NOTE, "medssl %s: early stop: no better %s for %d epoch%s (best at epoch %ld); %s/best.h5",
                         t->cmd, t->ops->metric_key, t->patience, t->patience == 1 ? "" : "s", t->best_epoch + 1, t->out);
             t->t_total = ms_now() - t_start;
             return 0;
         }
     }
     t->t_total = ms_now() - t_start;
-    if (t->d->rank == 0) fprintf(stderr, "medssl %s: done: %lld step%s; %s/last.h5\n", t->cmd, t->st.step,
+    if (t->d->rank == 0) ms_log(&t->log, MS_LOG_NOTE, "medssl %s: done: %lld step%s; %s/last.h5", t->cmd, t->st.step,
                                  t->st.step == 1 ? "" : "s", t->out);
     return 0;
 }
