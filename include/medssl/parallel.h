@@ -3,7 +3,7 @@
  * One pool of T OpenMP threads per rank does everything: the memory-bound loops
  * (batchnorm, ReLU, pooling, im2col/col2im, regrouping, zeroing) split over
  * them, and so do matrix products: parallel_sgemm cuts C into T column (or
- * row) slices, each a single-threaded OpenBLAS call. OpenBLAS's own thread
+ * row) slices, each a single-threaded GEMM call. OpenBLAS's own thread
  * pool stays at 1 thread: its workers spin between calls and, measured, took
  * a quarter of the step from the OpenMP threads in between (15% of cycles in
  * the scheduler). With one rank per core (the usual MPI setup) T is 1 and
@@ -26,7 +26,20 @@
 void parallel_set_threads(int threads);
 int parallel_threads(void);
 
-/* cblas_sgemm (row-major) with C split over the threads: C (M,N) =
+/* The GEMM library behind parallel_sgemm. oneDNN's sgemm (libdnnl, when
+ * built with it: the default) runs AVX-512 kernels where the CPU has them
+ * and measured ~2x OpenBLAS's per core on this project's convolution shapes
+ * (bench/README.md); OpenBLAS stays the CBLAS of record and the fallback.
+ * MEDSSL_GEMM=openblas|onednn chooses (medssl main reads it). */
+typedef enum { GEMM_OPENBLAS, GEMM_ONEDNN } ms_gemm_backend;
+/* NULL or "": keep the default. MS_ERR_INPUT for an unknown name or a
+ * backend this build lacks. Call before any thread runs a GEMM. */
+int parallel_gemm_select(const char *name);
+ms_gemm_backend parallel_gemm_backend(void);
+/* "onednn 2.6.3 (avx512_core)" or "openblas": recorded with every run. */
+void parallel_gemm_describe(char *buf, size_t cap);
+
+/* sgemm (row-major) with C split over the threads: C (M,N) =
  * alpha * op(A) (M,K) * op(B) (K,N) + beta * C. trans_a / trans_b: 0 or 1. */
 void parallel_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                     int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -1,5 +1,7 @@
 /* main — the medssl binary: dispatches to one subcommand per file in src/cli/. */
 #include "cli.h"
+#include "medssl/common.h"
+#include "medssl/parallel.h"
 
 #include <hdf5.h>
 
@@ -65,6 +67,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("medssl %s\n", MEDSSL_VERSION);
         return 0;
+    }
+    if (parallel_gemm_select(getenv("MEDSSL_GEMM"))) {
+        fprintf(stderr, "medssl: %s\n", ms_last_error());
+        return 2;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);

@@ -1,6 +1,7 @@
 /* runenv — the run's environment as JSON (see include/medssl/runenv.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "medssl/runenv.h"
+#include "medssl/parallel.h"
 
 #include <cblas.h>
 #include <hdf5.h>
@@ -61,7 +62,7 @@ static void cpu_info(char *model, size_t mcap, char *flags, size_t fcap)
 void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads, const char *hdf5_driver)
 {
     char blas[256] = MEDSSL_BLAS_LIBS, core[64] = "unknown", mpi[256], hdf5[32];
-    char level[16], model[256], flags[512];
+    char level[16], model[256], flags[512], gemm[128];
 #ifdef OPENBLAS_VERSION
     snprintf(blas, sizeof blas, "%s", openblas_get_config());
     snprintf(core, sizeof core, "%s", openblas_get_corename());
@@ -72,6 +73,7 @@ void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads,
      * calls go through h5_lock) */
     snprintf(hdf5, sizeof hdf5, "%d.%d.%d", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
     cpu_info(model, sizeof model, flags, sizeof flags);
+    parallel_gemm_describe(gemm, sizeof gemm);
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     json_object(j, key);
     json_str(j, "medssl_commit", runenv_commit());
@@ -80,6 +82,7 @@ void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads,
     json_str(j, "blas", blas);
     json_str(j, "blas_core", core);
     json_str(j, "openblas_coretype_env", coretype ? coretype : "");
+    json_str(j, "gemm", gemm);
     json_str(j, "mpi", mpi);
     json_str(j, "mpi_thread_level", level);
     json_str(j, "hdf5", hdf5);
