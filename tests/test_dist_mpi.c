@@ -100,12 +100,54 @@ static void test_grad_allreduce(void)
     model_free(&m);
 }
 
+/* A frozen encoder stage is left out of the all-reduce (DESIGN.md: frozen
+ * ranges take no part in zero-grad, the all-reduce or the optimizer), and the
+ * trainable gradients come out as before. */
+static void test_frozen_not_reduced(void)
+{
+    ms_model m;
+    build(&m, 7);
+    CHECK(model_plan(&m, N, S, S) == 0);
+    ms_grad_sync sync;
+    grad_sync_init(&sync, &D, &m.slab, 100);
+    half_batch h = { .m = &m, .half = D.rank };
+    train_step(&m, &sync, NULL, 0, 0, half_loss, &h, NULL);
+    const size_t all = sync.floats_reduced;
+    float *before = ms_malloc(m.slab.n * sizeof(float));
+    memcpy(before, m.slab.grad, m.slab.n * sizeof(float));
+    TU_CHECK(slab_set_flag_prefix(&m.slab, "encoder.stage0.", SLAB_FROZEN, 1) > 0);
+    size_t frozen = 0;
+    for (int i = 0; i < m.slab.n_tensors; i++)
+        if (m.slab.t[i].flags & SLAB_FROZEN) frozen += m.slab.t[i].size;
+    for (size_t i = 0; i < m.slab.n; i++) m.slab.grad[i] = 123.0f; /* stale values the step must not touch */
+    train_step(&m, &sync, NULL, 0, 0, half_loss, &h, NULL);
+    if (D.size > 1) {
+        TU_CHECKF(all == m.slab.n, "unfrozen: %zu of %zu floats all-reduced", all, m.slab.n);
+        TU_CHECKF(sync.floats_reduced == m.slab.n - frozen, "frozen stage0 (%zu floats): %zu of %zu all-reduced", frozen,
+                  sync.floats_reduced, m.slab.n);
+    }
+    int same = 1, untouched = 1;
+    for (int i = 0; i < m.slab.n_tensors; i++) {
+        const ms_tensor *t = &m.slab.t[i];
+        for (size_t k = t->offset; k < t->offset + t->size; k++) {
+            if (t->flags & SLAB_FROZEN) untouched &= m.slab.grad[k] == 123.0f;
+            /* stage1 and the head see the same gradients whether stage0 learns or not */
+            else same &= fabsf(m.slab.grad[k] - before[k]) <= 1e-6f + 1e-5f * fabsf(before[k]);
+        }
+    }
+    TU_CHECK(same);
+    TU_CHECK(untouched);
+    free(before);
+    model_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     if (dist_init(&D, &argc, &argv)) return 1;
     if (D.size != 2 && D.rank == 0) fprintf(stderr, "note: meant for mpirun -np 2 (running on %d)\n", D.size);
     TU_RUN(test_broadcast);
     TU_RUN(test_grad_allreduce);
+    TU_RUN(test_frozen_not_reduced);
     /* every rank must pass */
     int failed = tu_cases_failed, any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

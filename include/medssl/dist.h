@@ -6,7 +6,8 @@
  * model_backward reports ranges final (dist_grads_ready is its callback), so
  * communication overlaps the rest of backward. Every rank issues the same
  * collectives in the same order: the bucket boundaries depend only on the
- * model and the bucket size.
+ * model, its frozen tensors and the bucket size. Frozen tensors (SLAB_FROZEN)
+ * are never all-reduced nor rescaled: their gradients are zero everywhere.
  */
 #ifndef MEDSSL_DIST_H
 #define MEDSSL_DIST_H
@@ -50,6 +51,7 @@ typedef struct {
     size_t lo, hi;         /* pending range [lo, hi) not yet launched */
     MPI_Request req[DIST_MAX_BUCKETS];
     int n_req;
+    size_t floats_reduced; /* this step's all-reduced floats: frozen tensors are left out */
 } ms_grad_sync;
 
 void grad_sync_init(ms_grad_sync *g, const ms_dist *d, ms_slab *s, size_t bucket_floats);

@@ -58,6 +58,7 @@ size_t slab_add(ms_slab *s, const char *name, int ndim, const int *shape, unsign
 void slab_alloc(ms_slab *s);
 
 ms_tensor *slab_find(ms_slab *s, const char *name);
+/* Zeroes the gradients of every tensor but the frozen ones (never written). */
 void slab_zero_grad(ms_slab *s);
 void slab_zero_state(ms_slab *s); /* momentum / Adam moments */
 /* Sets (on != 0) or clears `flag` on every tensor whose name starts with

@@ -95,15 +95,38 @@ void grad_sync_begin(ms_grad_sync *g)
 {
     g->lo = g->hi = g->s->n;
     g->n_req = 0;
+    g->floats_reduced = 0;
 }
 
+/* One all-reduce of grad[lo, hi); past DIST_MAX_BUCKETS in flight, the
+ * earlier ones are waited for first. */
+static void reduce_range(ms_grad_sync *g, size_t lo, size_t hi)
+{
+    if (hi <= lo) return;
+    if (g->n_req == DIST_MAX_BUCKETS) {
+        MPI_Waitall(g->n_req, g->req, MPI_STATUSES_IGNORE);
+        g->n_req = 0;
+    }
+    CHECK(hi - lo < DIST_CHUNK);
+    MPI_Iallreduce(MPI_IN_PLACE, g->s->grad + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, g->d->comm, &g->req[g->n_req++]);
+    g->floats_reduced += hi - lo;
+}
+
+/* All-reduces the pending range [lo, hi) but its frozen tensors: their
+ * gradients are zero on every rank (backward skips them), so a frozen
+ * encoder costs no traffic (DESIGN.md). Every rank freezes the same tensors,
+ * so the ranks still issue the same collectives. */
 static void launch(ms_grad_sync *g)
 {
     if (g->hi == g->lo) return;
-    CHECK(g->n_req < DIST_MAX_BUCKETS);
-    CHECK(g->hi - g->lo < DIST_CHUNK);
-    MPI_Iallreduce(MPI_IN_PLACE, g->s->grad + g->lo, (int)(g->hi - g->lo), MPI_FLOAT, MPI_SUM,
-                   g->d->comm, &g->req[g->n_req++]);
+    size_t from = g->lo;
+    for (int i = 0; i < g->s->n_tensors; i++) {
+        const ms_tensor *t = &g->s->t[i];
+        if (!(t->flags & SLAB_FROZEN) || t->offset + t->size <= g->lo || t->offset >= g->hi) continue;
+        reduce_range(g, from, t->offset > from ? t->offset : from);
+        if (t->offset + t->size > from) from = t->offset + t->size;
+    }
+    reduce_range(g, from, g->hi);
     g->hi = g->lo;
 }
 
@@ -128,9 +151,13 @@ void grad_sync_finish(ms_grad_sync *g)
     launch(g);
     MPI_Waitall(g->n_req, g->req, MPI_STATUSES_IGNORE);
     g->n_req = 0;
-    float inv = 1.0f / (float)g->d->size;
+    const float inv = 1.0f / (float)g->d->size;
     float *restrict grad = g->s->grad;
-    for (size_t i = 0; i < g->s->n; i++) grad[i] *= inv;
+    for (int i = 0; i < g->s->n_tensors; i++) {
+        const ms_tensor *t = &g->s->t[i];
+        if (t->flags & SLAB_FROZEN) continue;
+        for (size_t k = t->offset; k < t->offset + t->size; k++) grad[k] *= inv;
+    }
 }
 
 double dist_sum_double(const ms_dist *d, double x)

@@ -66,7 +66,19 @@ ms_tensor *slab_find(ms_slab *s, const char *name)
     return NULL;
 }
 
-void slab_zero_grad(ms_slab *s) { memset(s->grad, 0, s->n * sizeof(float)); }
+void slab_zero_grad(ms_slab *s)
+{
+    /* frozen tensors' gradients are never written (backward skips them): runs
+     * of the others are zeroed, padding between tensors with them */
+    size_t from = 0;
+    for (int i = 0; i < s->n_tensors; i++) {
+        const ms_tensor *t = &s->t[i];
+        if (!(t->flags & SLAB_FROZEN)) continue;
+        if (t->offset > from) memset(s->grad + from, 0, (t->offset - from) * sizeof(float));
+        if (t->offset + t->size > from) from = t->offset + t->size;
+    }
+    if (s->n > from) memset(s->grad + from, 0, (s->n - from) * sizeof(float));
+}
 
 void slab_zero_state(ms_slab *s)
 {
