@@ -623,6 +623,36 @@ static void test_maxpool_exact(void)
     free(in);
 }
 
+/* Wide rows (the vectorised path: 8 outputs at a time, then the rest) give
+ * the scalar rule exactly: first of equal maxima in the order top-left,
+ * top-right, bottom-left, bottom-right; a NaN wins. Ties and NaNs are planted
+ * at every position of a window. */
+static void test_maxpool_wide_rows(void)
+{
+    enum { P = 3, H = 6, W = 39, OH = 3, OW = 19 };
+    float *in = randn(P * H * W, 77, 1.0f), y[P * OH * OW];
+    int32_t arg[P * OH * OW];
+    for (int i = 0; i < P * H * W; i++)
+        if (i % 7 < 3) in[i] = 0.5f; /* runs of three equal values: ties in every window position */
+    for (int i = 3; i < P * H * W; i += 23) in[i] = NAN;
+    maxpool2x2_forward(y, arg, in, 1, P, H, W);
+    int bad = 0;
+    for (int p = 0; p < P; p++)
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                const float *q = in + p * H * W;
+                const int at[4] = { 2 * oh * W + 2 * ow, 2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow,
+                                    (2 * oh + 1) * W + 2 * ow + 1 };
+                int best = at[0];
+                for (int k = 1; k < 4; k++)
+                    if (q[at[k]] > q[best] || isnan(q[at[k]])) best = at[k];
+                const int o = (p * OH + oh) * OW + ow;
+                bad += arg[o] != best || !(y[o] == q[best] || (isnan(y[o]) && isnan(q[best])));
+            }
+    TU_CHECKF(bad == 0, "%d of %d windows differ from the scalar rule", bad, P * OH * OW);
+    free(in);
+}
+
 static void test_upsample_exact(void)
 {
     const float x[4] = { 1, 2, 3, 4 };
@@ -753,6 +783,7 @@ int main(void)
     TU_RUN(test_batchnorm_hand_example);
     TU_RUN(test_batchnorm_vs_reference);
     TU_RUN(test_maxpool_exact);
+    TU_RUN(test_maxpool_wide_rows);
     TU_RUN(test_upsample_exact);
     TU_RUN(test_dropout_mask);
     TU_RUN(test_linear_vs_reference);

@@ -106,10 +106,80 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n, f
 
 /* out, argmax (N,C,H/2,W/2) <- inp (N,C,H,W); an odd last row/column is dropped.
  * Ties go to the first maximum in row-major order; a NaN wins (as PyTorch). */
+/* One output row of the 2x2 max pool: rows r0, r1 (2*OW inputs each) give
+ * yr (OW) and ar (OW, flat input indices from top), outputs from `from` on.
+ * Branch-free: the first of equal maxima wins (order r0[2o], r0[2o+1],
+ * r1[2o], r1[2o+1]); a NaN wins (propagates). */
+static void pool_row(float *restrict yr, int32_t *restrict ar, const float *restrict r0, const float *restrict r1,
+                     int OW, int32_t top, int W, int from)
+{
+    for (int ow = from; ow < OW; ow++) {
+        float v = r0[2 * ow];
+        int32_t best = top + 2 * ow;
+        float u = r0[2 * ow + 1];
+        int take = (u > v) | (u != u);
+        v = take ? u : v;
+        best = take ? top + 2 * ow + 1 : best;
+        u = r1[2 * ow];
+        take = (u > v) | (u != u);
+        v = take ? u : v;
+        best = take ? top + W + 2 * ow : best;
+        u = r1[2 * ow + 1];
+        take = (u > v) | (u != u);
+        v = take ? u : v;
+        best = take ? top + W + 2 * ow + 1 : best;
+        yr[ow] = v;
+        ar[ow] = best;
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define POOL_AVX2 1
+/* The even and odd columns of 16 consecutive floats, in order. */
+#define POOL_EVEN(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
+#define POOL_ODD(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8))
+
+/* One step of the rule on 8 lanes: u replaces v (and its index) when u > v or u is NaN. */
+__attribute__((target("avx2"))) static inline void pool_take(__m256 *v, __m256i *best, __m256 u, __m256i at)
+{
+    const __m256 take = _mm256_or_ps(_mm256_cmp_ps(u, *v, _CMP_GT_OQ), _mm256_cmp_ps(u, u, _CMP_UNORD_Q));
+    *v = _mm256_blendv_ps(*v, u, take);
+    *best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*best), _mm256_castsi256_ps(at), take));
+}
+
+/* pool_row 8 outputs at a time with AVX2 (the same comparisons lane by
+ * lane, so the same results); returns the outputs done. */
+__attribute__((target("avx2"))) static int pool_row_avx2(float *yr, int32_t *ar, const float *r0, const float *r1,
+                                                        int OW, int32_t top, int W)
+{
+    int ow = 0;
+    const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (; ow + 8 <= OW; ow += 8) {
+        const __m256 a0 = _mm256_loadu_ps(r0 + 2 * ow), a1 = _mm256_loadu_ps(r0 + 2 * ow + 8);
+        const __m256 b0 = _mm256_loadu_ps(r1 + 2 * ow), b1 = _mm256_loadu_ps(r1 + 2 * ow + 8);
+        const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(top + 2 * ow), lane2);
+        __m256 v = POOL_EVEN(a0, a1);
+        __m256i best = at;
+        pool_take(&v, &best, POOL_ODD(a0, a1), _mm256_add_epi32(at, _mm256_set1_epi32(1)));
+        pool_take(&v, &best, POOL_EVEN(b0, b1), _mm256_add_epi32(at, _mm256_set1_epi32(W)));
+        pool_take(&v, &best, POOL_ODD(b0, b1), _mm256_add_epi32(at, _mm256_set1_epi32(W + 1)));
+        _mm256_storeu_ps(yr + ow, v);
+        _mm256_storeu_si256((__m256i *)(ar + ow), best);
+    }
+    return ow;
+}
+#else
+#define POOL_AVX2 0
+#endif
+
 void maxpool2x2_forward(float *out, int32_t *argmax, const float *inp, int N, int C, int H, int W)
 {
     CHECK(N > 0 && C > 0 && H >= 2 && W >= 2);
     const int OH = H / 2, OW = W / 2;
+#if POOL_AVX2
+    const int avx2 = __builtin_cpu_supports("avx2");
+#endif
     PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         const float *x = inp + p * H * W;       /* (H,W) */
@@ -119,26 +189,11 @@ void maxpool2x2_forward(float *out, int32_t *argmax, const float *inp, int N, in
             const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
             float *yr = y + (size_t)oh * OW;
             int32_t *ar = am + (size_t)oh * OW;
-            const int32_t top = 2 * oh * W;
-            /* Branch-free: the first of equal maxima wins; a NaN wins (propagates). */
-            for (int ow = 0; ow < OW; ow++) {
-                float v = r0[2 * ow];
-                int32_t best = top + 2 * ow;
-                float u = r0[2 * ow + 1];
-                int take = (u > v) | (u != u);
-                v = take ? u : v;
-                best = take ? top + 2 * ow + 1 : best;
-                u = r1[2 * ow];
-                take = (u > v) | (u != u);
-                v = take ? u : v;
-                best = take ? top + W + 2 * ow : best;
-                u = r1[2 * ow + 1];
-                take = (u > v) | (u != u);
-                v = take ? u : v;
-                best = take ? top + W + 2 * ow + 1 : best;
-                yr[ow] = v;
-                ar[ow] = best;
-            }
+            int done = 0;
+#if POOL_AVX2
+            if (avx2) done = pool_row_avx2(yr, ar, r0, r1, OW, 2 * oh * W, W);
+#endif
+            pool_row(yr, ar, r0, r1, OW, 2 * oh * W, W, done);
         }
     }
 }
