@@ -5,9 +5,11 @@
  * configuration run twice in the process giving bit-identical results (no
  * state left behind by a run), a bad configuration refused with exit 2 and
  * no run folder made, and quiet runs. */
+#include "medssl/ckpt.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
+#include "medssl/model.h"
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
 #include "medssl/run.h"
@@ -73,6 +75,21 @@ static void pretrain_then_result(void)
     char best[400];
     snprintf(best, sizeof best, "%s/best.h5", PRE);
     TU_CHECK(access(best, R_OK) == 0);
+    /* the checkpoint's rng_position is where the random stream resumes: the step */
+    char last[400];
+    snprintf(last, sizeof last, "%s/last.h5", PRE);
+    ms_train_state st;
+    memset(&st, 0, sizeof st);
+    ms_model_spec spec;
+    char spec_text[1024], task[64];
+    TU_CHECK(ckpt_read_meta(last, spec_text, sizeof spec_text, task, sizeof task) == 0);
+    TU_CHECK(model_spec_parse(&spec, spec_text) == 0);
+    ms_model m;
+    model_build(&m, &spec);
+    TU_CHECK(ckpt_load(last, &m.slab, "", NULL, &st, NULL) == 0);
+    TU_CHECKF(st.step == res.steps && st.rng_position == (uint64_t)st.step, "step %lld rng_position %llu",
+              (long long)st.step, (unsigned long long)st.rng_position);
+    model_free(&m);
 }
 
 static ms_finetune_cfg classify_cfg(const char *out)

@@ -45,7 +45,7 @@ typedef struct {
     long long step;           /* optimizer steps taken */
     long long samples_seen;
     uint64_t seed;
-    uint64_t rng_position;    /* counter of the run's RNG stream */
+    uint64_t rng_position;    /* where the run's random stream resumes: the step (every draw is keyed by seed, epoch, step) */
     double best_metric;       /* best validation metric so far ("higher is better" orientation;
                                  -inf when none); optional attribute, for early stopping on resume */
     long long best_epoch;     /* epoch index of best_metric, -1 when none */

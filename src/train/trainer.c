@@ -202,6 +202,9 @@ static int checkpoint_agreed(ms_trainer *t, int is_best, int log_rc)
         }
         return MS_ERR_RUNTIME;
     }
+    /* every draw of a run is keyed by (seed, epoch, step) (rng.h): its stream
+     * resumes at the step, which is what the checkpoint records as its position */
+    t->st.rng_position = (uint64_t)t->st.step;
     const int saved = save_checkpoints(t, is_best);
     if (!dist_any(t->d, saved)) return MS_OK;
     if (saved) return fail(t, MS_ERR_RUNTIME); /* rank 0 says what failed */
