@@ -22,7 +22,7 @@ FT_EPOCHS=${FT_EPOCHS:-20}
 SEEDS=${SEEDS:-0 1 2}
 need=""
 for p in build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev \
-         hdf5-tools libpng-dev zlib1g-dev libnifti2-dev python3 dataset-fashion-mnist; do
+         hdf5-tools libpng-dev zlib1g-dev libnifti2-dev libdnnl-dev python3 dataset-fashion-mnist; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
 if [ -n "$need" ]; then
