@@ -11,6 +11,7 @@
 #include "medssl/corpus.h"
 #include "medssl/common.h"
 #include "medssl/dist.h"
+#include "medssl/h5util.h"
 #include "corpus_internal.h"
 
 #include <errno.h>
@@ -44,105 +45,6 @@ void h5_close_dset(hid_t *d)
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
-
-/* The shape check of a root attribute: one value, a scalar dataspace or a
- * 1-D one of length 1 (h5py writes either). */
-static int attr_is_one_value(const char *path, hid_t a, const char *name, const char *what)
-{
-    hid_t sp = H5Aget_space(a);
-    const int ndims = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    const long long n = sp >= 0 ? (long long)H5Sget_simple_extent_npoints(sp) : -1;
-    if (sp >= 0) H5Sclose(sp);
-    if (ndims < 0 || ndims > 1 || n != 1)
-        return MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s must be %s, not an array of %lld", path, name, what, n);
-    return MS_OK;
-}
-
-/* Reads a string attribute into *out (allocated; NULL and *present = 0 when
- * absent). Fixed-length strings are read as their raw bytes and end at the
- * first NUL or, space-padded, at the padding, so a string written without a
- * terminator (h5py's np.bytes_, NULLPAD) keeps its last character;
- * variable-length strings as well. The dataspace must hold one string of at
- * most max_len bytes: anything else is a message naming the file and attribute. */
-static int read_string_attr_alloc(const char *path, hid_t obj, const char *name, size_t max_len, char **out,
-                                  int *present)
-{
-    *present = 0;
-    *out = NULL;
-    if (H5Aexists(obj, name) <= 0) return MS_OK;
-    *present = 1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    int rc = MS_OK;
-    if (a < 0 || t < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
-    else if (H5Tget_class(t) != H5T_STRING) rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is not a string", path, name);
-    else rc = attr_is_one_value(path, a, name, strcmp(name, "class_names") == 0 ? "one string (names separated by ',')"
-                                                                                 : "one string");
-    const char *text = NULL; /* what was read, NUL-terminated */
-    size_t len = 0;
-    char *vlen = NULL, *fixed = NULL;
-    if (!rc && H5Tis_variable_str(t) > 0) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
-        if (H5Aread(a, mt, &vlen) < 0 || !vlen) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
-        else len = strlen(text = vlen);
-        H5Tclose(mt);
-    } else if (!rc) {
-        const size_t sz = H5Tget_size(t);
-        const H5T_str_t pad = H5Tget_strpad(t);
-        if (sz == 0 || sz > 1 << 20) {
-            rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is a %zu-byte string", path, name, sz);
-        } else {
-            fixed = ms_calloc(sz + 1, 1); /* + 1: a terminator even when the string fills all sz bytes */
-            hid_t mt = H5Tcopy(t);        /* the file's own string type: raw bytes, no conversion */
-            if (mt < 0 || H5Aread(a, mt, fixed) < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
-            len = strlen(text = fixed);
-            if (pad == H5T_STR_SPACEPAD)
-                while (len > 0 && fixed[len - 1] == ' ') len--;
-            if (mt >= 0) H5Tclose(mt);
-        }
-    }
-    if (!rc && len > max_len)
-        rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is %zu bytes long (at most %zu)", path, name, len, max_len);
-    if (!rc) {
-        *out = ms_malloc(len + 1);
-        memcpy(*out, text, len);
-        (*out)[len] = 0;
-    }
-    if (vlen) H5free_memory(vlen);
-    free(fixed);
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
-
-/* read_string_attr_alloc into buf (cap bytes with the NUL); "" when absent. */
-static int read_string_attr(const char *path, hid_t obj, const char *name, char *buf, size_t cap, int *present)
-{
-    char *v;
-    int rc = read_string_attr_alloc(path, obj, name, cap - 1, &v, present);
-    snprintf(buf, cap, "%s", v ? v : "");
-    free(v);
-    return rc;
-}
-
-/* Reads a scalar (or 1-element 1-D) integer attribute; *present = 0 if absent. */
-static int read_int_attr(const char *path, hid_t obj, const char *name, long long *out, int *present)
-{
-    *present = 0;
-    if (H5Aexists(obj, name) <= 0) return MS_OK;
-    *present = 1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    int rc = MS_OK;
-    if (a < 0 || t < 0) rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
-    else if (H5Tget_class(t) != H5T_INTEGER) rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute %s is not an integer", path, name);
-    else rc = attr_is_one_value(path, a, name, "one integer");
-    if (!rc && H5Aread(a, H5T_NATIVE_LLONG, out) < 0)
-        rc = MS_FAIL(MS_ERR_INPUT, "%s: cannot read root attribute %s", path, name);
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
 
 /* Opens dataset `name` if present, checks rank, element class/size and the
  * leading dims; dims (rank) are filled. *d stays invalid when absent.
@@ -332,20 +234,22 @@ static int open_checked(ms_corpus *c)
     if (!ok) return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot set up the MPI-IO driver", c->path);
     if (c->file < 0) return MS_FAIL(MS_ERR_INPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", c->path);
 
+    /* root attributes: each one value of its class, strings of a bounded length */
+    const h5_attr_where at = { c->path, "root attribute" };
     char format[64];
     long long version = 0;
     int has_format, has_version, rc;
-    if ((rc = read_string_attr(c->path, c->file, "format", format, sizeof format, &has_format))) return rc;
+    if ((rc = h5_attr_read_str(&at, c->file, "format", format, sizeof format, &has_format))) return rc;
     if (strcmp(format, CORPUS_FORMAT) != 0)
         return MS_FAIL(MS_ERR_INPUT, "%s: not a medssl corpus (root attribute format = \"%s\", expected \"%s\")",
                        c->path, has_format ? format : "(missing)", CORPUS_FORMAT);
-    if ((rc = read_int_attr(c->path, c->file, "version", &version, &has_version))) return rc;
+    if ((rc = h5_attr_read_i64(&at, c->file, "version", &version, &has_version))) return rc;
     if (!has_version || version != CORPUS_VERSION)
         return MS_FAIL(MS_ERR_INPUT, "%s: corpus version %lld is not supported (expected %d)", c->path,
                        has_version ? version : -1LL, CORPUS_VERSION);
     int has_names;
-    if ((rc = read_string_attr_alloc(c->path, c->file, "class_names", CORPUS_MAX_NAMES_BYTES - 1, &c->class_names,
-                                     &has_names)))
+    if ((rc = h5_attr_read_str_alloc(&at, c->file, "class_names", CORPUS_MAX_NAMES_BYTES - 1,
+                                     "one string (names separated by ',')", &c->class_names, &has_names)))
         return rc;
     if (!c->class_names) c->class_names = ms_calloc(1, 1); /* "" */
     c->n_classes = corpus_count_names(c->class_names);

@@ -7,6 +7,7 @@
 #include "medssl/corpus.h"
 #include "medssl/atomic.h"
 #include "medssl/common.h"
+#include "medssl/h5util.h"
 #include "corpus_internal.h"
 
 #include <errno.h>
@@ -104,15 +105,9 @@ static int corpus_writer_create_locked(ms_corpus_writer *w, const char *path, in
     if (class_names && *class_names) {
         /* A fixed-length string, or a variable-length one (kept on the heap) when
          * it is too long for the object header, where attributes get 64 KiB. */
-        const int vlen = names_len >= CORPUS_NAMES_FIXED_MAX;
-        hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
-        H5Tset_size(t, vlen ? H5T_VARIABLE : names_len + 1);
-        hid_t a = H5Acreate2(w->file, "class_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
-        int ok = a >= 0 && (vlen ? H5Awrite(a, t, &class_names) : H5Awrite(a, t, class_names)) >= 0;
-        if (a >= 0) H5Aclose(a);
-        H5Sclose(sp);
-        H5Tclose(t);
-        if (!ok) {
+        const int bad = names_len >= CORPUS_NAMES_FIXED_MAX ? h5_attr_write_vstr(w->file, "class_names", class_names)
+                                                            : h5_attr_write_str(w->file, "class_names", class_names);
+        if (bad) {
             const int failed = MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write class_names", w->tmp_path);
             corpus_writer_abort_locked(w); /* after the message: it names the temporary file */
             return failed;
@@ -172,17 +167,9 @@ static int corpus_writer_finish_locked(ms_corpus_writer *w)
         corpus_writer_abort_locked(w);
         return MS_FAIL(MS_ERR_INPUT, "%s: no images to write", w->path);
     }
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
-    H5Tset_size(t, strlen(CORPUS_FORMAT) + 1);
-    hid_t a = H5Acreate2(w->file, "format", t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, t, CORPUS_FORMAT) >= 0;
-    if (a >= 0) H5Aclose(a);
-    int version = CORPUS_VERSION;
-    a = H5Acreate2(w->file, "version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    ok = ok && a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &version) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
+    const int version = CORPUS_VERSION; /* int32 in the file */
+    int ok = h5_attr_write_str(w->file, "format", CORPUS_FORMAT) == 0 &&
+             h5_attr_write(w->file, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version) == 0;
     h5_close_dset(&w->images);
     h5_close_dset(&w->labels);
     h5_close_dset(&w->masks);
