@@ -13,7 +13,10 @@
 #     a corpus equals medssl pretrain's val_mse on that corpus; rotation and
 #     jigsaw (tiles=9) give logits of the right shape;
 #   - a renamed or reshaped tensor, an unknown spec key, or a file that is no
-#     checkpoint: exit 2 with one message naming it.
+#     checkpoint: exit 2 with one message naming it;
+#   - a checkpoint with a bit flipped in the data of a /params tensor (its
+#     fletcher32 checksum fails in h5py): exit 2 with one line in medssl's
+#     words (no traceback).
 set -euo pipefail
 MEDSSL=$1
 PHANTOM=$(dirname "$MEDSSL")/medssl_phantom
@@ -142,4 +145,22 @@ cp cp/last.h5 badkey.h5 && $PY -c "
 import h5py; f=h5py.File('badkey.h5','a'); f.attrs['model_spec']=f.attrs['model_spec'].decode()+',act=gelu'"
 expect2 badkey "unknown head key 'act'" $PY "$TOOL" badkey.h5
 expect2 notckpt "not a medssl checkpoint" $PY "$TOOL" cls.h5
+
+# --- a corrupt checkpoint: one bit flipped in the data of /params/head.fc.weight --------------
+$PY - cp/last.h5 flipped.h5 <<'EOF'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    info = f["params/head.fc.weight"].id.get_chunk_info(0)  # one chunk: the data, then its fletcher32
+b = bytearray(open(sys.argv[1], "rb").read())
+b[info.byte_offset + info.size // 2] ^= 0x10
+open(sys.argv[2], "wb").write(b)
+EOF
+want="flipped.h5: checksum mismatch in dataset /params/head.fc.weight (the file is corrupt)"
+set +e; $PY "$TOOL" flipped.h5 > flipped.out 2> flipped.err; rc=$?; set -e
+[ $rc = 2 ] || { cat flipped.err; fail "flipped bit: exit $rc, expected 2"; }
+[ "$(cat flipped.err)" = "medssl_torch: $want" ] || fail "flipped bit: stderr is not the one line 'medssl_torch: $want': $(cat flipped.err)"
+[ ! -s flipped.out ] || fail "flipped bit: printed $(cat flipped.out)"
+set +e; "$MEDSSL" evaluate --model flipped.h5 --data cls.h5 --threads 1 > /dev/null 2> flipped.medssl; rc=$?; set -e
+[ $rc = 2 ] && [ "$(cat flipped.medssl)" = "medssl evaluate: $want" ] ||
+    fail "flipped bit: medssl evaluate says other words (exit $rc): $(cat flipped.medssl)"
 echo "py_torch_loader: ok"

@@ -31,9 +31,11 @@ Command line:
 --check compares the softmax probabilities of the torch module with the
 /probabilities medssl wrote for the same corpus, prints max |dp| and exits 1
 when it exceeds --tol (default 1e-4). Exit 2: bad checkpoint, spec, corpus or
-usage (one message).
+usage (one message), a corrupt file too ("checksum mismatch in ... (the file is
+corrupt)", medssl's words).
 """
 import argparse
+import contextlib
 import sys
 
 import h5py
@@ -356,6 +358,22 @@ class MedsslModel(nn.Module):
 
 # ---- loading --------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _reading(path, what, cannot=None):
+    """h5py's error while reading `what` of the file `path` as a MedsslError: a checksum mismatch
+    (the fletcher32 filter on a dataset's data: OSError; the checksum of an object's header: KeyError
+    from opening it) in medssl's words (h5_fail_checksum, src/io/h5util.c); any other OSError as
+    `cannot` ("cannot read <what>") with h5py's reason."""
+    try:
+        yield
+    except (OSError, KeyError) as e:
+        if "checksum" in str(e):
+            raise MedsslError(f"{path}: checksum mismatch in {what} (the file is corrupt)") from None
+        if isinstance(e, KeyError):
+            raise
+        raise MedsslError(f"{path}: {cannot or 'cannot read ' + what} ({e})") from None
+
+
 def _attr_str(f, name, path):
     if name not in f.attrs:
         return None
@@ -371,11 +389,9 @@ def _attr_str(f, name, path):
 
 def read_meta(path):
     """The root attributes as a dict of strings (format, version, model_spec, task, ...)."""
-    try:
+    with _reading(path, "the superblock or root group", "cannot open as HDF5"):
         f = h5py.File(path, "r")
-    except OSError as e:
-        raise MedsslError(f"{path}: cannot open as HDF5 ({e})") from None
-    with f:
+    with f, _reading(path, "the root attributes"):
         fmt = _attr_str(f, "format", path)
         if fmt != FORMAT:
             raise MedsslError(f"{path}: not a medssl checkpoint (format = {fmt!r}, expected {FORMAT!r})")
@@ -396,7 +412,7 @@ def load(path, device="cpu"):
     model = MedsslModel(meta["model_spec"])
     want = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     problems, state = [], {}
-    with h5py.File(path, "r") as f:
+    with _reading(path, "group /params"), h5py.File(path, "r") as f:
         if "params" not in f or not isinstance(f["params"], h5py.Group):
             raise MedsslError(f"{path}: missing group /params")
         g = f["params"]
@@ -405,16 +421,18 @@ def load(path, device="cpu"):
             if name not in have:
                 problems.append(f"{name} missing")
                 continue
-            ds = g[name]
-            if ds.dtype != np.float32:
-                problems.append(f"{name} is {ds.dtype}, expected float32")
-            elif tuple(ds.shape) != tuple(t.shape):
-                problems.append(f"{name} has shape {list(ds.shape)}, the model needs {list(t.shape)}")
-            else:
+            with _reading(path, f"dataset /params/{name}"):
+                ds = g[name]
+                if ds.dtype != np.float32:
+                    problems.append(f"{name} is {ds.dtype}, expected float32")
+                    continue
+                if tuple(ds.shape) != tuple(t.shape):
+                    problems.append(f"{name} has shape {list(ds.shape)}, the model needs {list(t.shape)}")
+                    continue
                 a = ds[()]
-                if not np.all(np.isfinite(a)):
-                    problems.append(f"{name} holds NaN or Inf")
-                state[name] = torch.from_numpy(np.ascontiguousarray(a))
+            if not np.all(np.isfinite(a)):
+                problems.append(f"{name} holds NaN or Inf")
+            state[name] = torch.from_numpy(np.ascontiguousarray(a))
         for name in sorted(have - set(want)):
             problems.append(f"{name} is in the file but not in the model of its model_spec")
     if problems:
@@ -431,15 +449,17 @@ def load(path, device="cpu"):
 def read_images(corpus, first, count):
     """Images [first, first+count) of a medssl corpus as float32 (n, C, H, W) (uint8 / 255),
     with /labels (n) or None."""
-    with h5py.File(corpus, "r") as f:
+    with _reading(corpus, "the corpus"), h5py.File(corpus, "r") as f:
         if "images" not in f:
             raise MedsslError(f"{corpus}: no /images dataset (not a medssl corpus?)")
         ds = f["images"]
         if ds.ndim != 4 or ds.dtype not in (np.uint8, np.float32):
             raise MedsslError(f"{corpus}: /images must be uint8 or float32 [N, C, H, W], not {ds.dtype} {ds.shape}")
-        x = ds[first:first + count]
+        with _reading(corpus, "dataset /images"):
+            x = ds[first:first + count]
         x = x.astype(np.float32) * np.float32(1.0 / 255.0) if x.dtype == np.uint8 else x.astype(np.float32)
-        labels = f["labels"][first:first + count] if "labels" in f else None
+        with _reading(corpus, "dataset /labels"):
+            labels = f["labels"][first:first + count] if "labels" in f else None
         return x, labels
 
 
@@ -493,7 +513,7 @@ def main(argv=None):
         if s["tiles"] > 1:
             raise MedsslError(f"{a.checkpoint}: a siamese model (tiles={s['tiles']}, task {model.task!r}) takes "
                               f"{s['tiles']} cut and normalised tiles per sample; call medssl_torch.load() and feed them")
-        with h5py.File(a.data, "r") as f:
+        with _reading(a.data, "the corpus"), h5py.File(a.data, "r") as f:
             n_all = f["images"].shape[0] if "images" in f else 0
         if a.first < 0 or a.first > n_all:
             raise MedsslError(f"--first {a.first}: {a.data} has {n_all} samples")
@@ -537,7 +557,7 @@ def main(argv=None):
                     lab = int(labels[i]) if labels is not None else -1
                     print(f"{a.first + i},{lab},{int(probs[i].argmax())}," + ",".join(f"{t:.6g}" for t in v[i]))
         if a.check:
-            with h5py.File(a.check, "r") as f:
+            with _reading(a.check, "dataset /probabilities"), h5py.File(a.check, "r") as f:
                 if "probabilities" not in f:
                     raise MedsslError(f"{a.check}: no /probabilities (write it with medssl evaluate --probabilities)")
                 ref = f["probabilities"][a.first:a.first + count]
