@@ -8,8 +8,8 @@
 # the same architecture from random weights, combines three of the runs into
 # an ensemble, and prints one comparison table on the 10,000 test images
 # (jobs/demo_table.py, from the run folders). Every fine-tuning protocol runs
-# with seeds 0, 1 and 2. About 4 minutes on 2 cores (4 min 2 s measured
-# 2026-12-04).
+# with seeds 0, 1 and 2. About 4 minutes on 2 cores (3 min 32 s to 4 min 33 s
+# measured 2026-12-04, depending on what else ran).
 #
 #   jobs/demo.sh                 (EPOCHS=N pretraining epochs, FT_EPOCHS=N, SEEDS="0 1 2" fine-tuning seeds,
 #                                 OUT=dir, BUILD=dir)

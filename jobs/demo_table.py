@@ -101,8 +101,8 @@ def main():
         print(f"Measured {when} (UTC) by `jobs/demo.sh`; table by `python3 jobs/demo_table.py {out}`. "
               f"Environment recorded by the runs: medssl {uniq('medssl_commit')}; pretraining "
               f"{pre_env.get('ranks', '?')} ranks x {pre_env.get('threads', '?')} thread, fine-tuning 1 rank x "
-              f"{uniq('threads')} thread; {uniq('blas')} (core {uniq('blas_core')}, OPENBLAS_CORETYPE="
-              f"{uniq('openblas_coretype_env')}); {uniq('mpi')}, thread level {uniq('mpi_thread_level')}; "
+              f"{uniq('threads')} thread; GEMM {uniq('gemm')}; {uniq('blas')} (core {uniq('blas_core')}, "
+              f"OPENBLAS_CORETYPE={uniq('openblas_coretype_env')}); {uniq('mpi')}, thread level {uniq('mpi_thread_level')}; "
               f"HDF5 {uniq('hdf5')}; CPU {uniq('cpu')} ({uniq('cpu_flags')}).")
 
 
