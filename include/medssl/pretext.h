@@ -50,7 +50,7 @@
 
 #include "medssl/log.h"
 #include "medssl/model.h"
-#include "medssl/trainer.h"
+#include "medssl/task_ops.h"
 
 typedef enum { PRETEXT_ROTATION, PRETEXT_JIGSAW, PRETEXT_AUTOENCODER, PRETEXT__COUNT } ms_pretext_kind;
 typedef enum { AE_PLAIN, AE_DENOISING, AE_INPAINTING, AE__COUNT } ms_ae_variant;

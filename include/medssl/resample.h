@@ -33,6 +33,10 @@ void pad_f32(float *dst, int dst_h, int dst_w, const float *src, int H, int W);
 /* dst (dst_h, dst_w) from src (H, W) as `fit` says: an image bilinearly
  * (fit_u8, fit_f32) or a class mask by nearest neighbour (fit_mask_u8), or
  * either padded / cropped (pad_u8, pad_f32). */
+/* The --fit flag: name "resize" or "pad" (NULL: resize) into *fit, with the
+ * --size side it fits to (> 0 required for a named fit); MS_ERR_INPUT with a
+ * message naming the flag otherwise. */
+int fit_parse(const char *name, int size, ms_fit *fit);
 void fit_u8(ms_fit fit, uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);
 void fit_f32(ms_fit fit, float *dst, int dst_h, int dst_w, const float *src, int H, int W);
 void fit_mask_u8(ms_fit fit, uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W);

@@ -2,7 +2,7 @@
  * beside their code: classify (finetune/classify.c) and segment
  * (finetune/segment.c). An entry holds what differs between them:
  *
- *   ops            the trainer's task functions (medssl/trainer.h): prepare
+ *   ops            the trainer's task functions (medssl/task_ops.h): prepare
  *                  the targets of a loader batch, forward + loss + metric,
  *                  the metric's key and direction (val_accuracy, val_dsc)
  *   head           completes the encoder's spec with the task's head
@@ -39,7 +39,7 @@
 #include "medssl/log.h"
 #include "medssl/metrics.h"
 #include "medssl/model.h"
-#include "medssl/trainer.h"
+#include "medssl/task_ops.h"
 #include "medssl/transfer.h"
 
 typedef enum { TASK_CLASSIFY, TASK_SEGMENT, TASK__COUNT } ms_task_kind;

@@ -4,17 +4,8 @@
  * validation metric each epoch, checkpoints (step-*.h5, last.h5, best.h5),
  * metrics.jsonl, SIGTERM/SIGUSR1, divergence and early stopping.
  *
- * What is trained is a task: a table of three functions over the task's own
- * context (pretext tasks in pretrain, classify/segment in finetune):
- *
- *   prepare(ctx, batch, epoch, training)   builds the model inputs and targets of a
- *       loader batch and sets the model's rows; returns the batch's loss terms
- *       (0 for an empty batch)
- *   loss(ctx, terms, training, weight, key, &score, &count)
- *       forward + loss (+ d(loss)/d(output) scaled by `weight` when training);
- *       score/count accumulate the validation metric (metric = sum score / sum count)
- *   epoch_begin(ctx, epoch)  optional: called before every epoch (also the one a
- *       run resumes in), e.g. to unfreeze layers in two-stage fine-tuning
+ * What is trained is a task, seen only through its ms_task_ops table
+ * (medssl/task_ops.h): pretext tasks in pretrain, classify/segment in finetune.
  *
  * Per step, the loss weight is (this rank's terms x ranks / all terms), so the
  * mean of the ranks' gradients that the all-reduce computes is the gradient of
@@ -35,18 +26,8 @@
 #include "medssl/loader.h"
 #include "medssl/model.h"
 #include "medssl/optim.h"
+#include "medssl/task_ops.h"
 
-typedef struct {
-    const char *metric_key;     /* metrics.jsonl key of the validation metric, e.g. "val_accuracy" */
-    int higher_better;          /* best.h5 by the highest metric (else the lowest) */
-    int (*prepare)(void *ctx, const ms_batch *b, long epoch, int training);
-    double (*loss)(void *ctx, int terms, int training, float weight, uint64_t dropout_key, double *score,
-                   double *count);
-    int (*epoch_begin)(void *ctx, long epoch); /* may be NULL */
-    /* may be NULL: more metrics.jsonl members derived from the metric (the
-     * autoencoder's val_psnr from its val_mse) */
-    void (*log_metric)(ms_json *line, double metric);
-} ms_task_ops;
 
 /* What an epoch callback sees after each epoch, on every rank: the same
  * numbers everywhere but images_per_s (this rank's clock). */

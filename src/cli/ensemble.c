@@ -15,8 +15,7 @@
  *   evaluate  combines saved members and reports them side by side
  *             (ensemble_eval.c).
  *
- * members.txt: a header line "# medssl-ensemble 1 method=<m>", then one line
- * per member "<checkpoint path relative to the folder> <weight>".
+ * members.txt: ensemble_internal.h.
  *
  * Dimension legend: M members, n samples, K classes, HW pixels.
  */
@@ -46,50 +45,6 @@
 typedef enum { METHOD_BAGGING, METHOD_BOOSTING, METHOD__COUNT } ens_method;
 static const char *const method_names[] = { [METHOD_BAGGING] = "bagging", [METHOD_BOOSTING] = "boosting" };
 _Static_assert(sizeof method_names / sizeof *method_names == METHOD__COUNT, "one name per method");
-
-/* ---- members.txt ---- */
-
-
-int ens_members_read(const char *dir, member_list *ml)
-{
-    char path[ENS_PATH + 32], line[ENS_PATH + 64];
-    snprintf(path, sizeof path, "%s/members.txt", dir);
-    ml->M = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return errno == ENOENT ? MS_OK : MS_FAIL(MS_ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
-    int rc = MS_OK, lineno = 0;
-    while (fgets(line, sizeof line, f) && !rc) {
-        lineno++;
-        if (line[0] == '#' || line[0] == '\n') continue;
-        char rel[ENS_PATH];
-        float w;
-        if (sscanf(line, "%4095s %f", rel, &w) != 2 || !isfinite(w) || w < 0)
-            rc = MS_FAIL(MS_ERR_INPUT, "%s:%d: expected '<checkpoint> <weight>'", path, lineno);
-        else if (ml->M >= ENS_MAX_MEMBERS) rc = MS_FAIL(MS_ERR_INPUT, "%s: more than %d members", path, ENS_MAX_MEMBERS);
-        else {
-            snprintf(ml->path[ml->M], ENS_PATH, "%.2000s/%.2000s", dir, rel);
-            ml->weight[ml->M++] = w;
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
-/* Appends one member line (creating the file with its header). */
-static int members_append(const char *dir, ens_method method, const char *rel, double weight)
-{
-    char path[ENS_PATH + 32], line[ENS_PATH + 128];
-    snprintf(path, sizeof path, "%s/members.txt", dir);
-    int fresh = access(path, F_OK) != 0;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd < 0) return MS_FAIL(MS_ERR_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    int len = 0;
-    if (fresh) len = snprintf(line, sizeof line, "# medssl-ensemble 1 method=%s\n", method_names[method]);
-    len += snprintf(line + len, sizeof line - (size_t)len, "%s %.9g\n", rel, weight);
-    int ok = write(fd, line, (size_t)len) == len && fsync(fd) == 0;
-    close(fd);
-    return ok ? MS_OK : MS_FAIL(MS_ERR_RUNTIME, "%s: write failed", path);
-}
 
 /* ---- training ---- */
 
@@ -247,7 +202,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
                 fprintf(stderr, "medssl ensemble: member %d: weighted training error %.4f, alpha %.4f%s\n", i, err, alpha,
                         s == ENS_SAMME_DISCARD ? " (no better than chance: discarded)" : "");
             if (s == ENS_SAMME_DISCARD) continue;
-            if (!listed && d->rank == 0) rc = members_append(o->out, (ens_method)method, rel, alpha);
+            if (!listed && d->rank == 0) rc = ens_members_append(o->out, method_names[method], rel, alpha);
             if (s == ENS_SAMME_PERFECT) {
                 if (d->rank == 0) fprintf(stderr, "medssl ensemble: member %d fits the training set; boosting stops\n", i);
                 break;
@@ -255,7 +210,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
         } else if (!listed && G > 1) {
             trained[i] = 1;
         } else if (!listed && d->rank == 0) {
-            rc = members_append(o->out, (ens_method)method, rel, 1.0);
+            rc = ens_members_append(o->out, method_names[method], rel, 1.0);
         }
     }
     if (G > 1) { /* every group is back: world rank 0 lists what they trained, in member order */
@@ -267,7 +222,7 @@ static int ensemble_train(const ms_dist *d, const train_opts *o)
             if (all[i] == 0) continue;
             char rel[64], ckpt[ENS_PATH + 32];
             member_ckpt(o->out, i, rel, sizeof rel, ckpt, sizeof ckpt);
-            int err = members_append(o->out, (ens_method)method, rel, 1.0);
+            int err = ens_members_append(o->out, method_names[method], rel, 1.0);
             if (!rc) rc = err;
         }
         /* a failing group has said why; the others exit with its code */

@@ -11,12 +11,12 @@
  * Dimension legend: N images, C channels, H, W image size, S the --size side.
  */
 #include "cli.h"
-#include "import_internal.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/idx.h"
 #include "medssl/label_subset.h"
 #include "medssl/png_import.h"
+#include "medssl/resample.h"
 
 #include <errno.h>
 #include <math.h>
@@ -36,16 +36,6 @@ typedef struct {
     ms_fit fit;
     float labeled_fraction;
 } import_opts;
-
-int fit_parse(const char *name, int size, ms_fit *fit)
-{
-    *fit = FIT_RESIZE;
-    if (!name) return MS_OK;
-    if (strcmp(name, "pad") == 0) *fit = FIT_PAD;
-    else if (strcmp(name, "resize") != 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s: expected resize or pad", name);
-    if (size <= 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s needs --size S (the side to fit to)", name);
-    return MS_OK;
-}
 
 /* Writes images (N,H,W) uint8 with optional labels (N) as a 1-channel corpus. */
 static int write_corpus(const import_opts *o, const uint8_t *img, int N, int H, int W, int32_t *labels,

@@ -1,7 +1,7 @@
 /* import_nifti_cmd — `medssl import nifti VOLUME ...`: the CLI side of
  * nifti_import (include/medssl/nifti_import.h), called by cmd_import. */
 #include "cli.h"
-#include "import_internal.h"
+#include "medssl/resample.h"
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/nifti_import.h"

@@ -4,9 +4,11 @@
  * Dimension legend: H, W source size; dst_h, dst_w target size.
  */
 #include "medssl/resample.h"
+#include "medssl/common.h"
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 /* Source taps of output coordinate `o` for a bilinear resize by `scale` (= in / out)
  * over `n` input samples: align_corners=False, clamped at the edges. */
@@ -109,4 +111,14 @@ void fit_f32(ms_fit fit, float *dst, int dst_h, int dst_w, const float *src, int
 void fit_mask_u8(ms_fit fit, uint8_t *dst, int dst_h, int dst_w, const uint8_t *src, int H, int W)
 {
     (fit == FIT_PAD ? pad_u8 : resize_u8_nearest)(dst, dst_h, dst_w, src, H, W);
+}
+
+int fit_parse(const char *name, int size, ms_fit *fit)
+{
+    *fit = FIT_RESIZE;
+    if (!name) return MS_OK;
+    if (strcmp(name, "pad") == 0) *fit = FIT_PAD;
+    else if (strcmp(name, "resize") != 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s: expected resize or pad", name);
+    if (size <= 0) return MS_FAIL(MS_ERR_INPUT, "--fit %s needs --size S (the side to fit to)", name);
+    return MS_OK;
 }
