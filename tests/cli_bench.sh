@@ -22,6 +22,9 @@ expect_usage_error "--bogus" bench --bogus
 expect_usage_error "--steps" bench --steps 0
 expect_usage_error "--steps" bench --steps ten
 expect_usage_error "--batch" bench --batch
+set +e; err=$("$MEDSSL" bench --workload bogus 2>&1 >/dev/null); rc=$?; set -e
+[ "$rc" = 2 ] && [ "$err" = "medssl bench: --workload bogus: expected encoder, unet or demo" ] ||
+  fail "--workload bogus: exit $rc, '$err'"
 expect_usage_error "model spec" bench --spec "encoder:widths=8,colour=red;head:linear,classes=2" --steps 1
 set +e; err=$(mpirun -np 2 "$MEDSSL" bench --batch 7 --steps 1 --threads 1 --size 16 2>&1 >/dev/null); rc=$?; set -e
 [ "$rc" = 2 ] || fail "mpirun -np 2 bench --batch 7 exited $rc, expected 2"
@@ -47,4 +50,19 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 check_json "$out/one.json" 1 || fail "1-rank JSON: $(cat "$out/one.json")"
 mpirun -np 2 "$MEDSSL" bench --json --steps 12 --warmup 0 --batch 8 --size 32 --sgemm-n 128 --threads 1 > "$out/two.json" 2> "$out/two.err"
 check_json "$out/two.json" 2 || fail "2-rank JSON: $(cat "$out/two.json")"
+# the other workloads: the U-Net (MSE against the input, falling) and the demo's rotation batches
+# (4 rows per image); each reports its workload, parameter count, peak RSS and GEMM backend
+for w in unet:16:1947713 demo:28:72276; do
+  IFS=: read -r name size params <<< "$w"
+  "$MEDSSL" bench --workload "$name" --json --steps 8 --warmup 0 --batch 4 --size "$size" --sgemm-n 128 --threads 1 \
+    > "$out/$name.json" 2> "$out/$name.err"
+  /usr/bin/python3 - "$out/$name.json" "$name" "$params" <<'PY' || fail "$name JSON: $(cat "$out/$name.json")"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert d["workload"] == sys.argv[2], d["workload"]
+assert d["params"] == int(sys.argv[3]), d["params"]
+assert d["peak_rss_mb"] > 0 and d["images_per_s"] > 0 and d["gemm"], d
+assert d["loss_last"] < d["loss_first"], (d["loss_first"], d["loss_last"])
+PY
+done
 echo "1 passed, 0 failed"
