@@ -1,38 +1,57 @@
 #!/usr/bin/env bash
-# Side-by-side training throughput of the reference encoder: medssl (1 rank x 2
-# OpenBLAS threads, and mpirun -np 2 x 1 thread) against PyTorch (Debian's
-# python3-torch, 2 threads, its best configuration), interleaved ROUNDS times
-# so that machine noise hits all of them alike; prints every run and the medians.
+# medssl against PyTorch on the three `medssl bench` workloads, every
+# configuration of both sides, interleaved round by round so that machine
+# noise hits all of them alike. Per workload and round:
+#   medssl   1 rank x 2 threads; 2 ranks x 1 thread (mpirun --bind-to none)
+#   PyTorch  1 process x 2 threads at the global batch; DDP (gloo) 2 processes
+#            x 1 thread at the global batch; channels_last and torch.jit at the
+#            global batch; 1 process x 2 threads at other per-step batches
+# Every run's JSON goes to OUT (default bench/runs/compare-<UTC time>/);
+# bench/compare_summary.py OUT prints the tables (medians, best of each side,
+# the ratios, peak RSS).
 #
-#   bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS]
+#   bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS]     (WORKLOADS=encoder,unet,demo OUT=dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 ROUNDS=${2:-3}
-STEPS=${3:-20}
+STEPS=${3:-10}
+WORKLOADS=${WORKLOADS:-encoder,unet,demo}
+OUT=${OUT:-bench/runs/compare-$(date -u +%Y%m%dT%H%M%SZ)}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-out=$(mktemp -d)
+export OMPI_MCA_btl_base_warn_component_unused=0
+mkdir -p "$OUT"
+PY=/usr/bin/python3
+echo "bench/compare.sh $BUILD $ROUNDS $STEPS (WORKLOADS=$WORKLOADS)" > "$OUT/command.txt"
+{ date -u +%Y-%m-%dT%H:%M:%SZ; lscpu | sed -n 's/^Model name:[[:space:]]*//p'; nproc
+  echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"; $PY -c 'import torch; print(torch.__version__)'
+  git describe --always --dirty 2>/dev/null || echo unknown; } > "$OUT/environment.txt"
+
+# other per-step batches PyTorch may run faster at (1 process x 2 threads)
+other_batches() { case $1 in encoder) echo "16 32";; unet) echo "8";; demo) echo "64 256";; esac; }
+# timed steps: the U-Net's steps are 5x the encoder's work
+steps_of() { case $1 in unet) echo $(( STEPS > 6 ? STEPS / 2 : STEPS ));; *) echo "$STEPS";; esac; }
+
 for r in $(seq "$ROUNDS"); do
-  "$BUILD/medssl" bench --json --steps "$STEPS" --threads 2 > "$out/one.$r.json"
-  mpirun -np 2 "$BUILD/medssl" bench --json --steps "$STEPS" --threads 1 > "$out/two.$r.json"
-  /usr/bin/python3 bench/pytorch_ref.py --threads 2 --steps "$STEPS" > "$out/torch.$r.json"
-  /usr/bin/python3 - "$out" "$r" <<'PY'
-import json, sys
-d, r = sys.argv[1], sys.argv[2]
-one = json.load(open(f"{d}/one.{r}.json")); two = json.load(open(f"{d}/two.{r}.json"))
-t = json.load(open(f"{d}/torch.{r}.json"))
-print(f"round {r}: medssl 1x2 {one['images_per_s']:.1f} img/s (sgemm {one['sgemm_gflops']:.0f} GFLOP/s), "
-      f"medssl 2x1 {two['images_per_s']:.1f} img/s (sgemm/rank {two['sgemm_gflops']:.0f}), "
-      f"torch {t['images_per_s']:.1f} img/s")
-PY
+  for w in ${WORKLOADS//,/ }; do
+    s=$(steps_of "$w")
+    run() { # name command...
+      local name=$1; shift
+      if ! "$@" > "$OUT/$w.$name.$r.json" 2> "$OUT/$w.$name.$r.err"; then
+        echo "compare.sh: $w $name round $r failed (see $OUT/$w.$name.$r.err)" >&2
+        rm -f "$OUT/$w.$name.$r.json"
+      fi
+    }
+    run medssl-1x2 "$BUILD/medssl" bench --workload "$w" --json --steps "$s" --threads 2
+    run medssl-2x1 mpirun -np 2 --bind-to none "$BUILD/medssl" bench --workload "$w" --json --steps "$s" --threads 1
+    run torch-1x2 $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2
+    run torch-ddp2x1 $PY bench/torch_twins.py --workload "$w" --steps "$s" --ddp 2
+    run torch-1x2-channels_last $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2 --channels-last
+    run torch-1x2-jit $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2 --jit
+    for b in $(other_batches "$w"); do
+      run "torch-1x2-b$b" $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2 --batch "$b"
+    done
+    echo "round $r $w done" >&2
+  done
 done
-/usr/bin/python3 - "$out" "$ROUNDS" <<'PY'
-import json, statistics, sys
-d, n = sys.argv[1], int(sys.argv[2])
-def med(kind):
-    return statistics.median(json.load(open(f"{d}/{kind}.{r}.json"))["images_per_s"] for r in range(1, n + 1))
-one, two, t = med("one"), med("two"), med("torch")
-print(f"median images/s: medssl 1 rank x 2 threads {one:.1f} ({one / t:.2f}x torch), "
-      f"medssl 2 ranks x 1 thread {two:.1f} ({two / t:.2f}x torch), PyTorch 2 threads {t:.1f}")
-PY
-rm -rf "$out"
+$PY bench/compare_summary.py "$OUT"
