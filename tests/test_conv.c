@@ -7,7 +7,7 @@
  * (Finite-difference gradient checks of conv live in test_layers.c.)
  */
 #include "medssl/common.h"
-#include "medssl/layers.h"
+#include "medssl/conv.h"
 #include "reference.h"
 #include "testutil.h"
 

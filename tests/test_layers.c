@@ -11,6 +11,8 @@
  * and the loss is summed in double.
  */
 #include "medssl/common.h"
+#include "medssl/batchnorm.h"
+#include "medssl/conv.h"
 #include "medssl/layers.h"
 #include "medssl/rng.h"
 #include "reference.h"

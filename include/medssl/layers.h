@@ -1,10 +1,11 @@
-/* layers — forward/backward pairs for the CNN operations, NCHW float32.
+/* layers — forward/backward pairs for the CNN operations other than
+ * convolution (medssl/conv.h) and batch normalisation (medssl/batchnorm.h),
+ * NCHW float32: activations, pooling, linear, dropout, upsampling, zero
+ * padding and cropping, joins (src/nn/layers.c).
  *
  * Dimension legend (used in every shape comment below):
- *   N  batch size          C  input channels      H, W   input height, width
- *   K  output channels     R, S kernel height, width
- *   OH, OW output height, width                   HW = H*W, OHW = OH*OW
- *   CRS = C*R*S (rows of the im2col matrix)       I, O  linear in/out features
+ *   N  batch size          C  channels            H, W   input height, width
+ *   HW = H*W               I, O  linear in/out features
  *
  * Conventions:
  *   - Plain functions with explicit buffers; nothing allocates.
@@ -21,102 +22,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---- conv2d: im2col + cblas_sgemm; 1x1 stride-1 pad-0 skips im2col ---------------- */
-
-typedef struct {
-    int N, C, H, W;      /* input */
-    int K, R, S;         /* filters */
-    int stride, pad;     /* same for both axes */
-    int OH, OW;          /* output, from conv_shape_make */
-} ms_conv_shape;
-
-/* Fills OH/OW: OH = (H + 2*pad - R) / stride + 1. Returns 0, or -1 if the
- * output would be empty. */
-int conv_shape_make(ms_conv_shape *cs, int N, int C, int H, int W, int K, int R, int S,
-                    int stride, int pad);
-/* Floats of workspace conv2d_forward/backward need for this shape (0 for the 1x1 fast
- * path): a column matrix for a group of images, plus a GEMM output for regrouping. */
-size_t conv_col_size(const ms_conv_shape *cs);
-
-/* col (CRS, OHW) <- inp (C,H,W) of one image; zero padding. */
-void im2col(float *col, const float *inp, const ms_conv_shape *cs);
-/* dinp (C,H,W) += col2im(dcol (CRS, OHW)) for one image. */
-void col2im_add(float *dinp, const float *dcol, const ms_conv_shape *cs);
-
-/* out (N,K,OH,OW) = conv(inp (N,C,H,W), w (K,C,R,S)) + bias (K) or no bias if NULL.
- * col: workspace of conv_col_size(cs) floats (may be NULL for 1x1). */
-void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float *inp,
-                    const float *w, const float *bias);
-/* Inverts out = W * im2col(inp) + b:
- *   dw (K,CRS) += dout (K,OHW) * col^T ; dbias (K) += sum_OHW dout ;
- *   dinp += col2im(W^T * dout).
- * dinp, dw, dbias may each be NULL. col: workspace as in forward. */
-void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbias, float *col,
-                     const float *dout, const float *inp, const float *w);
-
-/* ---- batchnorm2d -------------------------------------------------------------------- */
-
-/* Training mode: normalise with the batch statistics over (N, H, W) per channel,
- * save mean (C) and rstd (C) = 1/sqrt(var_biased + eps) for backward, and update
- * running stats as PyTorch does:
- *   running_mean = (1-momentum)*running_mean + momentum*mean
- *   running_var  = (1-momentum)*running_var  + momentum*var_unbiased
- * out, inp (N,C,HW); gamma, beta, running_* (C). running_* may be NULL (no update). */
-void bn2d_forward_train(float *out, float *mean, float *rstd, const float *inp,
-                        const float *gamma, const float *beta, float *running_mean,
-                        float *running_var, int N, int C, int HW, float momentum, float eps);
-/* Eval mode: out = gamma * (inp - running_mean) / sqrt(running_var + eps) + beta. */
-void bn2d_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
-                       const float *running_mean, const float *running_var, int N, int C,
-                       int HW, float eps);
-/* Fused BN + ReLU: out = max(0, bn(inp)), one pass fewer and one buffer fewer
- * than bn2d_forward_* followed by relu_forward. Backward: relu_mask_grad on
- * the output gradient, then bn2d_backward / bn2d_backward_eval. */
-void bn2d_relu_forward_train(float *out, float *mean, float *rstd, const float *inp,
-                             const float *gamma, const float *beta, float *running_mean,
-                             float *running_var, int N, int C, int HW, float momentum, float eps);
-void bn2d_relu_forward_eval(float *out, const float *inp, const float *gamma, const float *beta,
-                            const float *running_mean, const float *running_var, int N, int C,
-                            int HW, float eps);
-/* Backward of training mode (batch statistics), using mean/rstd saved by forward.
- * dinp (N,C,HW) may be NULL; dgamma, dbeta (C) may be NULL. */
-void bn2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                   const float *inp, const float *mean, const float *rstd, const float *gamma,
-                   int N, int C, int HW);
-/* Backward of eval mode (fixed statistics): a per-channel affine map. */
-void bn2d_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                        const float *inp, const float *gamma, const float *running_mean,
-                        const float *running_var, int N, int C, int HW, float eps);
-
-/* Synchronized (cross-rank) training mode, in four calls around two sums over
- * ranks; the result equals bn2d_forward_train / bn2d_backward on the
- * concatenation of every rank's rows. N may be 0 (a rank with no rows still
- * takes part). Per-rank gamma/beta gradients stay local sums.
- *   1. bn2d_sync_stats_partial: sums (2C+1) = [M = N*HW, sum x (C), sum x^2 (C)]
- *      of this rank's inp (N,C,HW), in double.
- *   -- the caller adds sums over ranks --
- *   2. bn2d_sync_forward_train: mean, rstd (C) from the global sums, running
- *      stats updated with them (unbiased var with the global M), out (N,C,HW)
- *      normalised (fused ReLU when relu). All-zero sums (no rows anywhere):
- *      nothing changes. Needs global M > 1.
- * backward (after relu_mask_grad on dout when fused):
- *   3. bn2d_sync_backward_partial: dgamma, dbeta (C) += this rank's sums (NULL =
- *      skip); sums (2C) = [sum dy (C), sum dy*(x-mean) (C)] of this rank.
- *   -- the caller adds sums over ranks --
- *   4. bn2d_sync_backward_input: dinp (N,C,HW) += the input gradient of BN over
- *      the global batch of M values per channel (M = global sums[0] of step 1). */
-void bn2d_sync_stats_partial(double *sums, const float *inp, int N, int C, int HW);
-void bn2d_sync_forward_train(float *out, float *mean, float *rstd, const float *inp,
-                             const float *gamma, const float *beta, float *running_mean,
-                             float *running_var, const double *sums, int N, int C, int HW,
-                             float momentum, float eps, int relu);
-void bn2d_sync_backward_partial(double *sums, float *dgamma, float *dbeta, const float *dout,
-                                const float *inp, const float *mean, const float *rstd, int N,
-                                int C, int HW);
-void bn2d_sync_backward_input(float *dinp, const double *sums, double M, const float *dout,
-                              const float *inp, const float *mean, const float *rstd,
-                              const float *gamma, int N, int C, int HW);
 
 /* ---- activations (elementwise over n floats) ------------------------------------------ */
 

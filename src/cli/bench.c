@@ -21,7 +21,6 @@
 #include "medssl/common.h"
 #include "medssl/json.h"
 #include "medssl/dist.h"
-#include "medssl/layers.h"
 #include "medssl/loss.h"
 #include "medssl/model.h"
 #include "medssl/optim.h"

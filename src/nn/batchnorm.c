@@ -1,5 +1,5 @@
 /* batchnorm — batchnorm2d forward (train / eval, optionally fused with ReLU)
- * and backward (see include/medssl/layers.h).
+ * and backward (see include/medssl/batchnorm.h).
  *
  * Dimension legend: N batch, C channels, HW = H*W, M = N*HW values per channel.
  *
@@ -16,7 +16,7 @@
  * different shifts add up. The variance E[x^2]-E[x]^2 is formed in double
  * (relative error ~1e-16 * mean^2/var, harmless for float outputs).
  */
-#include "medssl/layers.h"
+#include "medssl/batchnorm.h"
 #include "medssl/common.h"
 #include "vec.h"
 

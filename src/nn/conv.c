@@ -1,4 +1,4 @@
-/* conv — 2-D convolution as im2col + cblas_sgemm over groups of images (see include/medssl/layers.h).
+/* conv — 2-D convolution as im2col + GEMM over groups of images (see include/medssl/conv.h).
  *
  * Dimension legend:
  *   N  batch size          C  input channels      H, W    input height, width
@@ -16,7 +16,7 @@
  * (VEC_FOR): at -O2, GCC 12's "very cheap" cost model leaves a plain loop with
  * an unknown trip count scalar, but vectorises a constant 8-iteration body.
  */
-#include "medssl/layers.h"
+#include "medssl/conv.h"
 #include "medssl/common.h"
 #include "medssl/parallel.h"
 #include "vec.h"

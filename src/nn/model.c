@@ -8,6 +8,8 @@
  */
 #include "medssl/model.h"
 #include "medssl/common.h"
+#include "medssl/batchnorm.h"
+#include "medssl/conv.h"
 #include "medssl/layers.h"
 #include "medssl/parallel.h"
 #include "medssl/rng.h"
