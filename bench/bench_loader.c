@@ -284,19 +284,15 @@ static ms_loader_cfg loader_cfg(const bench_opts *o, const ms_augment *aug)
 }
 
 /* Any rank's failure fails every rank (so none waits in a collective). */
+static const ms_dist *world; /* every rank (main sets it) */
+
 static int agree(int rc)
 {
-    int worst = rc;
-    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    const int worst = dist_max_int(world, rc);
     return worst ? (rc ? rc : MS_FAIL(worst, "another rank failed")) : MS_OK;
 }
 
-static double max_over_ranks(double x)
-{
-    double m = x;
-    MPI_Allreduce(&x, &m, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return m;
-}
+static double max_over_ranks(double x) { return dist_max_double(world, x); }
 
 /* One epoch of this rank's share, with o->allreduce_floats floats all-reduced
  * per batch (started before loader_next, waited after, as a training step
@@ -308,16 +304,16 @@ static int measure_epoch(const bench_opts *o, ms_corpus *c, const ms_augment *au
     int rc = loader_open(&L, c, &cfg);
     if (rc) return rc;
     float *grad = o->allreduce_floats ? ms_calloc((size_t)o->allreduce_floats, sizeof(float)) : NULL;
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_barrier(world);
     double t0 = ms_now();
     rc = loader_start_epoch(L, 0);
     long long steps = rc ? 0 : loader_steps(L), seen = 0;
     for (long long s = 0; s < steps && !rc; s++) {
-        MPI_Request req = MPI_REQUEST_NULL;
-        if (grad) MPI_Iallreduce(MPI_IN_PLACE, grad, (int)o->allreduce_floats, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
+        ms_dist_pending req;
+        if (grad) dist_sum_floats_start(world, grad, (size_t)o->allreduce_floats, &req);
         ms_batch b;
         rc = loader_next(L, &b);
-        if (grad) MPI_Wait(&req, MPI_STATUS_IGNORE);
+        if (grad) dist_wait(&req);
         if (s == 0) r->first_batch_s = ms_now() - t0;
         seen += rc ? 0 : b.n;
     }
@@ -325,7 +321,7 @@ static int measure_epoch(const bench_opts *o, ms_corpus *c, const ms_augment *au
     loader_close(L);
     free(grad);
     rc = agree(rc);
-    MPI_Allreduce(&seen, &r->seen, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    r->seen = dist_sum_ll(world, seen);
     r->epoch_s = max_over_ranks(epoch_s);
     r->first_batch_s = max_over_ranks(r->first_batch_s);
     r->images_per_s = (double)r->seen / r->epoch_s;
@@ -429,7 +425,7 @@ static int part_a(const bench_opts *o, driver_result res[MAX_DRIVERS])
         corpus_close(&c);
     }
     unsetenv("MEDSSL_HDF5_DRIVER");
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_barrier(world);
     if (o->rank == 0) unlink(path);
     return rc;
 }
@@ -575,7 +571,7 @@ static int part_c(const bench_opts *o, sparse_result res[N_SPARSE])
         cfg.repeat = rep;
         ms_loader *L;
         if ((rc = loader_open(&L, &c, &cfg))) break;
-        MPI_Barrier(MPI_COMM_WORLD);
+        dist_barrier(world);
         double t0 = ms_now();
         rc = loader_start_epoch(L, 0);
         for (long long s = 0, steps = rc ? 0 : loader_steps(L); s < steps && !rc; s++) {
@@ -610,7 +606,7 @@ static int part_c(const bench_opts *o, sparse_result res[N_SPARSE])
     free(img);
     free(rows);
     corpus_close(&c);
-    MPI_Barrier(MPI_COMM_WORLD);
+    dist_barrier(world);
     if (o->rank == 0) unlink(path);
     return rc;
 }
@@ -619,16 +615,10 @@ static int part_c(const bench_opts *o, sparse_result res[N_SPARSE])
 
 static const char *const aug_short[N_AUG] = { "none", "full", "full+elastic" };
 
-static const char *thread_level_name(int level)
-{
-    return level == MPI_THREAD_MULTIPLE ? "multiple" : level == MPI_THREAD_SERIALIZED ? "serialized"
-         : level == MPI_THREAD_FUNNELED ? "funneled" : "single";
-}
-
 static void print_table(const bench_opts *o, const driver_result *dr, const rss_result *b, const sparse_result *sp)
 {
     printf("loader, %d rank(s) (MPI thread level %s): %d images of 1x64x64 uint8, batch %d per rank, shuffle buffer "
-           "%lld (load average %.2f before, %.2f after)\n", o->size, thread_level_name(o->provided), o->images, o->batch,
+           "%lld (load average %.2f before, %.2f after)\n", o->size, dist_thread_level_name(o->provided), o->images, o->batch,
            o->buffer, o->load_before, o->load_after);
     printf("  full = %s\n  full+elastic = full,elastic:34:4\n", AUG_FULL);
     if (o->allreduce_floats) printf("  an all-reduce of %ld floats per batch during the epoch\n", o->allreduce_floats);
@@ -691,7 +681,7 @@ static void print_json(const bench_opts *o, const driver_result *dr, const rss_r
     printf("{\"date\": \"%s\", \"load_before\": %.2f, \"load_after\": %.2f, \"ranks\": %d, \"mpi_thread_level\": \"%s\", "
            "\"throughput\": {\"images\": %d, \"shape\": [1, 64, 64], \"dtype\": \"uint8\", \"batch\": %d, \"buffer\": %lld, "
            "\"allreduce_floats\": %ld, \"drivers\": [",
-           date, o->load_before, o->load_after, o->size, thread_level_name(o->provided), o->images, o->batch, o->buffer,
+           date, o->load_before, o->load_after, o->size, dist_thread_level_name(o->provided), o->images, o->batch, o->buffer,
            o->allreduce_floats);
     for (int d = 0; d < o->n_drivers; d++) {
         printf("%s{\"requested\": \"%s\", \"driver\": \"%s\", \"runs\": [", d ? ", " : "", o->drivers[d], dr[d].driver);
@@ -818,12 +808,12 @@ int main(int argc, char **argv)
         if (rc) fprintf(stderr, "bench_loader: %s\n", ms_last_error());
         return rc;
     }
-    if (MPI_Init_thread(&argc, &argv, o.thread_level, &o.provided) != MPI_SUCCESS) return 1;
-    MPI_Comm_rank(MPI_COMM_WORLD, &o.rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &o.size);
-    if (dist_init(&o.dist, &argc, &argv)) return 1; /* MPI is running: describes the world */
-    o.pid = (long)getpid();
-    MPI_Bcast(&o.pid, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (dist_init_thread(&o.dist, &argc, &argv, o.thread_level)) return 1;
+    world = &o.dist;
+    o.provided = dist_thread_level();
+    o.rank = o.dist.rank;
+    o.size = o.dist.size;
+    o.pid = dist_bcast_long(world, (long)getpid());
     if (o.size > 1) o.no_rss = 1; /* one process per corpus size: a one-rank measurement */
     driver_result a[MAX_DRIVERS];
     rss_result b[MAX_RSS_SIZES];
@@ -834,11 +824,11 @@ int main(int argc, char **argv)
     if (!rc && !o.no_sparse) rc = part_c(&o, c);
     if (rc) {
         fprintf(stderr, "bench_loader (rank %d): %s\n", o.rank, ms_last_error());
-        MPI_Abort(MPI_COMM_WORLD, rc);
+        dist_abort(world, rc);
     }
     o.load_after = load_average();
     if (o.rank == 0 && o.json) print_json(&o, a, b, c);
     else if (o.rank == 0) print_table(&o, a, b, c);
-    MPI_Finalize();
+    dist_finalize(&o.dist);
     return 0;
 }

@@ -27,6 +27,10 @@ typedef struct {
 /* Initializes MPI if needed; d describes dist_comm(): the world, or the
  * calling rank's group while a dist_split is in force. */
 int dist_init(ms_dist *d, int *argc, char ***argv);
+/* As dist_init, asking MPI_Init_thread for `level` (MPI_THREAD_FUNNELED ..
+ * MPI_THREAD_MULTIPLE; dist_init asks MULTIPLE): for measuring what the level
+ * changes (bench/bench_loader.c). */
+int dist_init_thread(ms_dist *d, int *argc, char ***argv, int level);
 void dist_finalize(ms_dist *d);
 /* The communicator runs train on while a dist_split is in force (the world
  * otherwise), for code started inside a group without an ms_dist at hand
@@ -101,5 +105,25 @@ void dist_sum_doubles_inplace(double *buf, int count, void *dist);
 /* The thread level MPI provides (MPI_THREAD_SINGLE .. MPI_THREAD_MULTIPLE),
  * or -1 when MPI is not running (before MPI_Init or after MPI_Finalize). */
 int dist_thread_level(void);
+/* "single", "funneled", "serialized" or "multiple". */
+const char *dist_thread_level_name(int level);
+/* 1 when MPI lets a second thread call it while the main one does
+ * (MPI_THREAD_MULTIPLE): the loader's prefetch thread may then read through
+ * MPI-IO during the training collectives. */
+int dist_threads_call_mpi(void);
+
+/* ---- for benchmarks: the world's extremes, a broadcast, a pending sum ---- */
+
+double dist_max_double(const ms_dist *d, double x);
+/* Rank 0's x, on every rank. */
+long dist_bcast_long(const ms_dist *d, long x);
+/* A float sum over the ranks in flight (in place, n < DIST_CHUNK), finished by dist_wait. */
+typedef struct {
+    MPI_Request req;
+} ms_dist_pending;
+void dist_sum_floats_start(const ms_dist *d, float *x, size_t n, ms_dist_pending *p);
+void dist_wait(ms_dist_pending *p);
+/* Ends every rank of d at once with exit code `code` (a failure nothing else can recover). */
+void dist_abort(const ms_dist *d, int code);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include <errno.h>
 #include <math.h>
-#include <mpi.h>
+#include <mpi.h> /* MPI_INFO_NULL for H5Pset_fapl_mpio: HDF5's MPI-IO driver takes the communicator itself */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,12 +320,6 @@ static int open_checked(ms_corpus *c)
     return check_labels_domains(c);
 }
 
-static const char *thread_level_name(int level)
-{
-    return level == MPI_THREAD_SINGLE ? "MPI_THREAD_SINGLE" : level == MPI_THREAD_FUNNELED ? "MPI_THREAD_FUNNELED"
-         : level == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED" : "MPI_THREAD_MULTIPLE";
-}
-
 /* The file driver of corpus_open ("mpio" or "sec2" into c->driver): MPI-IO
  * when MPI is running, d has more than one rank and MPI provides
  * MPI_THREAD_MULTIPLE, unless MEDSSL_HDF5_DRIVER says otherwise; never
@@ -349,16 +343,17 @@ static int choose_driver(ms_corpus *c, const ms_dist *d)
         if (!mpi)
             fprintf(stderr, "medssl: %s: sec2 driver despite MEDSSL_HDF5_DRIVER=mpio: %s\n", c->path,
                     d ? "MPI is not running" : "opened by this process alone");
-        else if (level != MPI_THREAD_MULTIPLE && rank == 0)
-            fprintf(stderr, "medssl: %s: MPI-IO driver (MEDSSL_HDF5_DRIVER=mpio) although MPI provides only %s: "
-                            "reading from the loader's prefetch thread during training collectives is unsafe\n",
-                    c->path, thread_level_name(level));
+        else if (!dist_threads_call_mpi() && rank == 0)
+            fprintf(stderr, "medssl: %s: MPI-IO driver (MEDSSL_HDF5_DRIVER=mpio) although MPI provides only the "
+                            "%s thread level: reading from the loader's prefetch thread during training collectives "
+                            "is unsafe\n",
+                    c->path, dist_thread_level_name(level));
     } else {
-        mpio = mpi && size > 1 && level == MPI_THREAD_MULTIPLE;
+        mpio = mpi && size > 1 && dist_threads_call_mpi();
         if (mpi && size > 1 && !mpio && rank == 0)
-            fprintf(stderr, "medssl: %s: sec2 driver, not MPI-IO: MPI provides %s and the loader's prefetch thread "
-                            "needs MPI_THREAD_MULTIPLE (MEDSSL_HDF5_DRIVER=mpio|sec2 overrides)\n",
-                    c->path, thread_level_name(level));
+            fprintf(stderr, "medssl: %s: sec2 driver, not MPI-IO: MPI provides the %s thread level and the loader's "
+                            "prefetch thread needs multiple (MEDSSL_HDF5_DRIVER=mpio|sec2 overrides)\n",
+                    c->path, dist_thread_level_name(level));
     }
     snprintf(c->driver, sizeof c->driver, "%s", mpio ? "mpio" : "sec2");
     return MS_OK;

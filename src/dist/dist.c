@@ -23,15 +23,20 @@ static void abort_world(int code)
 
 int dist_init(ms_dist *d, int *argc, char ***argv)
 {
+    /* MULTIPLE: with the MPI-IO driver the loader's prefetch thread reads the
+     * corpus (MPI-IO calls) while the main thread runs the gradient
+     * all-reduce; with less, corpus_open falls back to the sec2 driver. */
+    return dist_init_thread(d, argc, argv, MPI_THREAD_MULTIPLE);
+}
+
+int dist_init_thread(ms_dist *d, int *argc, char ***argv, int level)
+{
     memset(d, 0, sizeof *d);
     int inited = 0;
     MPI_Initialized(&inited);
     if (!inited) {
-        /* MULTIPLE: with the MPI-IO driver the loader's prefetch thread reads the
-         * corpus (MPI-IO calls) while the main thread runs the gradient
-         * all-reduce; with less, corpus_open falls back to the sec2 driver. */
         int provided;
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+        if (MPI_Init_thread(argc, argv, level, &provided) != MPI_SUCCESS)
             return MS_FAIL(MS_ERR_RUNTIME, "MPI_Init_thread failed");
         d->we_initialized = 1;
     }
@@ -234,12 +239,45 @@ void dist_library(char *mpi, size_t mpi_cap, char *level, size_t level_cap)
     MPI_Get_library_version(v, &len);
     v[strcspn(v, "\n,")] = '\0'; /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
     snprintf(mpi, mpi_cap, "%s", v);
-    snprintf(level, level_cap, "%s",
-             provided == MPI_THREAD_MULTIPLE     ? "multiple"
-             : provided == MPI_THREAD_SERIALIZED ? "serialized"
-             : provided == MPI_THREAD_FUNNELED   ? "funneled"
-                                                 : "single");
+    snprintf(level, level_cap, "%s", dist_thread_level_name(provided));
 }
+
+const char *dist_thread_level_name(int level)
+{
+    return level == MPI_THREAD_MULTIPLE     ? "multiple"
+           : level == MPI_THREAD_SERIALIZED ? "serialized"
+           : level == MPI_THREAD_FUNNELED   ? "funneled"
+                                            : "single";
+}
+
+int dist_threads_call_mpi(void) { return dist_thread_level() == MPI_THREAD_MULTIPLE; }
+
+double dist_max_double(const ms_dist *d, double x)
+{
+    double m = x;
+    if (d->size > 1) MPI_Allreduce(&x, &m, 1, MPI_DOUBLE, MPI_MAX, d->comm);
+    return m;
+}
+
+long dist_bcast_long(const ms_dist *d, long x)
+{
+    if (d->size > 1) MPI_Bcast(&x, 1, MPI_LONG, 0, d->comm);
+    return x;
+}
+
+void dist_sum_floats_start(const ms_dist *d, float *x, size_t n, ms_dist_pending *p)
+{
+    p->req = MPI_REQUEST_NULL;
+    CHECK(n < DIST_CHUNK);
+    if (d->size > 1) MPI_Iallreduce(MPI_IN_PLACE, x, (int)n, MPI_FLOAT, MPI_SUM, d->comm, &p->req);
+}
+
+void dist_wait(ms_dist_pending *p)
+{
+    if (p->req != MPI_REQUEST_NULL) MPI_Wait(&p->req, MPI_STATUS_IGNORE);
+}
+
+void dist_abort(const ms_dist *d, int code) { MPI_Abort(d->comm, code); }
 
 void dist_barrier(const ms_dist *d)
 {
