@@ -25,6 +25,7 @@
 #include "medssl/model.h"
 #include "medssl/optim.h"
 #include "medssl/parallel.h"
+#include "medssl/pretext.h"
 #include "medssl/rng.h"
 #include "medssl/trainer.h"
 
@@ -98,6 +99,29 @@ static double bench_loss(void *ctx, uint64_t key)
     return b->loss;
 }
 
+/* demo's batch: images (n, C, S, S), the first n of x, become their 4
+ * rotations x (4n, C, S, S) with targets y (4n) = 0..3 per image, through
+ * the rotation pretext (pretext_make); the exit code of a refusal. */
+static int rotation_rows(float *x, int32_t *y, int n, int C, int S, int stages)
+{
+    ms_pretext pt;
+    pretext_defaults(&pt, PRETEXT_ROTATION, 7, C, S, S, 1 << (stages - 1));
+    if (pretext_init(&pt)) {
+        pretext_free(&pt);
+        return cli_report("bench", MS_ERR_INPUT);
+    }
+    const size_t img = (size_t)C * S * S;
+    float *images = ms_aligned((size_t)n * img * sizeof(float));
+    int64_t *index = ms_malloc((size_t)n * sizeof(int64_t));
+    memcpy(images, x, (size_t)n * img * sizeof(float));
+    for (int i = 0; i < n; i++) index[i] = i;
+    pretext_make(&pt, images, index, n, 0, x, y, NULL);
+    free(images);
+    free(index);
+    pretext_free(&pt);
+    return 0;
+}
+
 static int run(const bench_opts *o, const ms_dist *d)
 {
     if (o->batch % d->size != 0) {
@@ -119,25 +143,37 @@ static int run(const bench_opts *o, const ms_dist *d)
             fprintf(stderr, "medssl bench: --spec needs a head (e.g. ;head:type=linear,classes=4) or a decoder\n");
         return 2;
     }
+    if (o->wl == WL_DEMO && (spec.head == HEAD_NONE || spec.classes != 4)) {
+        if (d->rank == 0) fprintf(stderr, "medssl bench: --spec needs head:...,classes=4 for --workload demo\n");
+        return 2;
+    }
     /* N model rows per rank: images x their rotations (demo) */
-    int N = o->batch / d->size * WORKLOADS[o->wl].rows_per_image, K = spec.classes, C = spec.in_channels;
+    int rc, N = o->batch / d->size * WORKLOADS[o->wl].rows_per_image, K = spec.classes, C = spec.in_channels;
     ms_model m;
     model_build(&m, &spec);
     model_init_weights(&m, 1);
     dist_broadcast_params(d, &m.slab);
     if (model_plan(&m, N, o->size, o->size)) {
-        int rc = cli_report("bench", MS_ERR_INPUT);
+        rc = cli_report("bench", MS_ERR_INPUT);
         model_free(&m);
         return rc;
     }
 
-    /* Random data, different per rank, fixed across runs. */
+    /* Random data, different per rank, fixed across runs. demo: the images'
+     * rotations by the rotation pretext's own code (rows k = 0..3 of each
+     * image, target k), made once as bench/torch_twins.py makes them. */
     size_t in_floats = (size_t)N * C * o->size * o->size;
     float *x = ms_aligned(in_floats * sizeof(float));
     int32_t *y = ms_malloc((size_t)N * sizeof(int32_t));
     ms_rng r = rng_stream(rng_key(7, 0, (uint64_t)d->rank, RNG_DATA));
     for (size_t i = 0; i < in_floats; i++) x[i] = rng_normal(&r);
     for (int i = 0; i < N && K > 0; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)K);
+    if (o->wl == WL_DEMO && (rc = rotation_rows(x, y, N / 4, C, o->size, spec.n_stages))) {
+        free(x);
+        free(y);
+        model_free(&m);
+        return rc;
+    }
 
     double sgemm = measure_sgemm(o->sgemm_n, 0.5);
     double sgemm_avg = dist_sum_double(d, sgemm) / d->size;
