@@ -22,7 +22,9 @@ medssl's (printed as "params"; compare.sh checks them).
 --batch is the global batch of images (default: the workload's, as in
 medssl bench); --ddp P runs P processes (torch.multiprocessing, gloo on
 127.0.0.1), each with 1 thread and batch B/P, gradients averaged by
-DistributedDataParallel. Prints one JSON line.
+DistributedDataParallel. --jit trains torch.jit.trace(model); where tracing
+or its first training step fails, the line says "supported": false and the
+error instead of a speed. Prints one JSON line.
 """
 import argparse
 import json
@@ -119,8 +121,12 @@ def train(args, rank, world):
         x = x.contiguous(memory_format=torch.channels_last)
         if args.workload == "unet":
             y = x
+    jit_error = None
     if args.jit:
-        model = torch.jit.trace(model, x)
+        try:
+            model = torch.jit.trace(model, x)
+        except Exception as e:  # noqa: BLE001 -- any failure means "not supported here"
+            jit_error = e
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -133,6 +139,15 @@ def train(args, rank, world):
         opt.step()
         return loss.item()
 
+    if args.jit and jit_error is None:
+        try:  # a trace can succeed and its training step still fail
+            step()
+        except Exception as e:  # noqa: BLE001
+            jit_error = e
+    if jit_error is not None:  # reported, not timed: the eager model must not run under the jit's name
+        return {"workload": args.workload, "supported": False,
+                "error": f"{type(jit_error).__name__}: {str(jit_error).splitlines()[0] if str(jit_error) else ''}",
+                "params": params, "batch": args.batch, "steps": 0}
     for _ in range(args.warmup):
         step()
     if world > 1:
