@@ -5,7 +5,8 @@
 #   medssl   1 rank x 2 threads; 2 ranks x 1 thread (mpirun --bind-to none)
 #   PyTorch  1 process x 2 threads at the global batch; DDP (gloo) 2 processes
 #            x 1 thread at the global batch; channels_last and torch.jit at the
-#            global batch; 1 process x 2 threads at other per-step batches
+#            global batch; 1 process x 2 threads with OMP_WAIT_POLICY=PASSIVE
+#            (as medssl runs); 1 process x 2 threads at other per-step batches
 # Every run's JSON goes to OUT (default bench/runs/compare-<UTC time>/);
 # bench/compare_summary.py OUT prints the tables (medians, best of each side,
 # the ratios, peak RSS).
@@ -48,6 +49,9 @@ for r in $(seq "$ROUNDS"); do
     run torch-ddp2x1 $PY bench/torch_twins.py --workload "$w" --steps "$s" --ddp 2
     run torch-1x2-channels_last $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2 --channels-last
     run torch-1x2-jit $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2 --jit
+    # medssl sets OMP_WAIT_POLICY=PASSIVE itself (active waiting halved its throughput); PyTorch's
+    # OpenMP spins by default, which a shared machine punishes: offer it the same policy
+    run torch-1x2-passive env OMP_WAIT_POLICY=PASSIVE $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2
     for b in $(other_batches "$w"); do
       run "torch-1x2-b$b" $PY bench/torch_twins.py --workload "$w" --steps "$s" --threads 2 --batch "$b"
     done

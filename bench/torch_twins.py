@@ -203,7 +203,8 @@ def main():
     else:
         r = train(args, 0, 1)
     config = (f"DDP {world}x1" if world > 1 else f"1x{args.threads}") + (" channels_last" if args.channels_last else "") \
-        + (" jit" if args.jit else "")
+        + (" jit" if args.jit else "") \
+        + (f" OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else "")
     r.update({"config": config, "torch": torch.__version__, "threads": args.threads, "processes": world})
     print(json.dumps(r))
 
