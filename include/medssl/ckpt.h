@@ -26,7 +26,7 @@
  *
  * ckpt_save writes `<path>.tmp.<pid>`, flushes, fsyncs and renames it over
  * `path`: a crash never leaves a half-written file under the final name.
- * Every HDF5 call holds h5_lock() (corpus.h).
+ * Every HDF5 call holds h5_lock() (h5util.h).
  */
 #ifndef MEDSSL_CKPT_H
 #define MEDSSL_CKPT_H

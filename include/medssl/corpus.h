@@ -28,7 +28,7 @@
  * across nodes). With MPI-IO, corpus_open and corpus_close are collective
  * over d's ranks: each must open and close the same corpora in the same
  * order. Reads are independent (each rank reads its own rows, from any
- * thread, under h5_lock).
+ * thread, under h5_lock: medssl/h5util.h).
  *
  * A writer creates `<path>.tmp.<pid>` next to the final path and renames it
  * over `path` only in corpus_writer_finish, after a flush and fsync: a crash
@@ -127,11 +127,5 @@ int corpus_writer_append(ms_corpus_writer *w, long long count, const void *image
 int corpus_writer_finish(ms_corpus_writer *w);
 /* Removes the temporary file (after an error). */
 void corpus_writer_abort(ms_corpus_writer *w);
-
-/* The process-wide lock every HDF5 call in medssl takes (Debian's parallel
- * HDF5 is not thread-safe; loaders read from background threads). Code
- * outside corpus.c that calls HDF5 (checkpoints) must hold it too. */
-void h5_lock(void);
-void h5_unlock(void);
 
 #endif

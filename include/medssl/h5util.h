@@ -1,5 +1,7 @@
-/* h5util — the HDF5 helpers corpora and checkpoints share: attribute writers,
- * checked attribute readers, and telling a checksum failure from another.
+/* h5util — the HDF5 helpers corpora, checkpoints and other HDF5 outputs
+ * share: the process-wide HDF5 lock, quieting HDF5's error printing, closing
+ * a dataset handle, attribute writers, checked attribute readers, and telling
+ * a checksum failure from another.
  *
  * Writers put one value under a scalar dataspace and return 0, or -1 when an
  * HDF5 call failed (no message: the caller names what it was writing).
@@ -15,8 +17,7 @@
  * checksum mismatch in the object header or attribute heap is
  * "<path>: checksum mismatch in the attributes of <object> (the file is corrupt)".
  *
- * Every call holds h5_lock() (corpus.h) with HDF5's error printing off
- * (H5Eset_auto2(H5E_DEFAULT, NULL, NULL)).
+ * Every call holds h5_lock() with HDF5's error printing off (h5_quiet).
  */
 #ifndef MEDSSL_H5UTIL_H
 #define MEDSSL_H5UTIL_H
@@ -28,6 +29,19 @@
 
 /* The longest fixed-length string attribute a reader takes (bytes). */
 #define H5_ATTR_STR_MAX ((size_t)1 << 20)
+
+/* ---- the lock and handles ------------------------------------------------------------ */
+
+/* The process-wide lock every HDF5 call in medssl takes (Debian's parallel
+ * HDF5 is not thread-safe; loaders read from background threads): corpora,
+ * checkpoints and any other code that calls HDF5 must hold it. */
+void h5_lock(void);
+void h5_unlock(void);
+/* Switches HDF5's own error-stack printing off (each failure becomes one
+ * message of ours). Call with h5_lock() held. */
+void h5_quiet(void);
+/* Closes a dataset handle if open and marks it closed. */
+void h5_close_dset(hid_t *d);
 
 /* ---- writing ------------------------------------------------------------------------ */
 

@@ -13,6 +13,7 @@
 #include "medssl/common.h"
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
+#include "medssl/h5util.h"
 #include "medssl/list.h"
 #include "medssl/metrics.h"
 #include "medssl/parallel.h"
@@ -77,7 +78,7 @@ static int write_probabilities(const char *path, const float *probs, long long n
     if (rc) return rc;
     hsize_t dims[4] = { (hsize_t)n, (hsize_t)K, (hsize_t)H, (hsize_t)W };
     h5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hid_t sp = f >= 0 ? H5Screate_simple(per_pixel ? 4 : 2, dims, NULL) : -1;
     hid_t ds = sp >= 0 ? H5Dcreate2(f, "probabilities", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;

@@ -1,9 +1,8 @@
 /* main — the medssl binary: dispatches to one subcommand per file in src/cli/. */
 #include "cli.h"
 #include "medssl/common.h"
+#include "medssl/h5util.h"
 #include "medssl/parallel.h"
-
-#include <hdf5.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +54,9 @@ int main(int argc, char **argv)
 {
     ensure_passive_openmp(argv);
     /* errors become one message each (ms_last_error); never HDF5's own error stack */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_lock();
+    h5_quiet();
+    h5_unlock();
     if (argc < 2) {
         usage(stderr);
         return 2;

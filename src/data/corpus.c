@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <math.h>
 #include <mpi.h> /* MPI_INFO_NULL for H5Pset_fapl_mpio: HDF5's MPI-IO driver takes the communicator itself */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,22 +26,6 @@ static const char *const dtype_names[DTYPE__COUNT] = { "uint8", "float32" };
 _Static_assert(sizeof dtype_names / sizeof *dtype_names == DTYPE__COUNT, "dtype names");
 
 const char *corpus_dtype_name(ms_dtype d) { return dtype_names[d]; }
-
-void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-/* Debian's parallel HDF5 is not built thread-safe, and loaders read from
- * background threads: every HDF5 call in medssl runs under this one lock. */
-static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
-void h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
-void h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
-
-/* HDF5 never hands out id 0: a struct that was zeroed and never opened (a
- * command that failed before opening its corpus) closes nothing. */
-void h5_close_dset(hid_t *d)
-{
-    if (*d > 0) H5Dclose(*d);
-    *d = H5I_INVALID_HID;
-}
 
 /* ---- reading ---------------------------------------------------------------------- */
 

@@ -115,7 +115,7 @@ int ckpt_save(const char *path, const ms_slab *s, const ms_optim *opt, const ms_
      * error, never a half-closed HDF5 file (HDF5 1.10 crashes at exit closing
      * a file whose H5Fclose failed for lack of space). */
     h5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_quiet();
     hid_t f = ckpt_image_create(tmp); /* the checksummed format (ckpt_checksum.c) */
     int rc = MS_OK;
     void *image = NULL;
@@ -197,7 +197,7 @@ static hid_t open_checkpoint(const char *path)
 int ckpt_read_meta(const char *path, char *model_spec, size_t spec_cap, char *task, size_t task_cap)
 {
     h5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_quiet();
     hid_t f = open_checkpoint(path);
     int rc = f < 0 ? MS_ERR_INPUT : MS_OK;
     const h5_attr_where at = { path, "attribute" };
@@ -214,7 +214,7 @@ int ckpt_read_string(const char *path, const char *name, char *buf, size_t cap, 
 {
     *present = 0;
     h5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_quiet();
     hid_t f = open_checkpoint(path);
     int rc = f < 0 ? MS_ERR_INPUT : MS_OK;
     const h5_attr_where at = { path, "attribute" };
@@ -229,7 +229,7 @@ int ckpt_read_permutations(const char *path, uint8_t *perms, int cap, int *P)
 {
     *P = 0;
     h5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_quiet();
     hid_t f = open_checkpoint(path);
     int rc = f < 0 ? MS_ERR_INPUT : MS_OK;
     htri_t has = rc ? 0 : H5Lexists(f, "pretext", H5P_DEFAULT); /* < 0: unreadable, not absent */
@@ -441,7 +441,7 @@ static int load_state(const char *path, hid_t f, ms_train_state *st)
 int ckpt_load(const char *path, ms_slab *s, const char *prefix, ms_optim *opt, ms_train_state *st, int *n_ignored)
 {
     h5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_quiet();
     hid_t f = open_checkpoint(path);
     int rc = f < 0 ? MS_ERR_INPUT : load_params(path, f, s, prefix ? prefix : "", n_ignored);
     if (!rc && opt) rc = load_optim(path, f, s, opt);

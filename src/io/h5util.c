@@ -1,11 +1,30 @@
-/* h5util — attribute writers, checked attribute readers and checksum failures
- * (see include/medssl/h5util.h). */
+/* h5util — the HDF5 lock, error quieting, dataset closing, attribute writers,
+ * checked attribute readers and checksum failures (see include/medssl/h5util.h). */
 #include "medssl/h5util.h"
 #include "medssl/common.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- the lock and handles ------------------------------------------------------------ */
+
+/* Debian's parallel HDF5 is not built thread-safe, and loaders read from
+ * background threads: every HDF5 call in medssl runs under this one lock. */
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+void h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
+void h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
+
+void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* HDF5 never hands out id 0: a struct that was zeroed and never opened (a
+ * command that failed before opening its corpus) closes nothing. */
+void h5_close_dset(hid_t *d)
+{
+    if (*d > 0) H5Dclose(*d);
+    *d = H5I_INVALID_HID;
+}
 
 /* ---- writing ------------------------------------------------------------------------ */
 
