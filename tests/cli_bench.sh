@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CLI test of `medssl bench`: help, usage errors (exit 2, one message naming the
 # flag), a real short run with --json checked for the DESIGN.md keys and for a
-# falling loss, and the same under mpirun -np 2 (gradients all-reduced).
+# falling loss, and the same under mpirun -np 2 (gradients all-reduced); each
+# --workload (encoder, unet, demo) for 2 steps with the keys bench/compare.sh
+# reads, and the pretext workloads learning on 2 ranks.
 set -euo pipefail
 MEDSSL=$1
 fail() { echo "FAIL: $*"; exit 1; }
@@ -25,6 +27,8 @@ expect_usage_error "--batch" bench --batch
 set +e; err=$("$MEDSSL" bench --workload bogus 2>&1 >/dev/null); rc=$?; set -e
 [ "$rc" = 2 ] && [ "$err" = "medssl bench: --workload bogus: expected encoder, unet or demo" ] ||
   fail "--workload bogus: exit $rc, '$err'"
+"$MEDSSL" bench --help | grep -q -- "--workload" || fail "bench --help lacks --workload"
+expect_usage_error "--spec: give only the encoder part" bench --workload unet --spec "encoder:widths=8-16;head:type=linear,classes=4"
 expect_usage_error "model spec" bench --spec "encoder:widths=8,colour=red;head:linear,classes=2" --steps 1
 set +e; err=$(mpirun -np 2 "$MEDSSL" bench --batch 7 --steps 1 --threads 1 --size 16 2>&1 >/dev/null); rc=$?; set -e
 [ "$rc" = 2 ] || fail "mpirun -np 2 bench --batch 7 exited $rc, expected 2"
@@ -50,18 +54,43 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 check_json "$out/one.json" 1 || fail "1-rank JSON: $(cat "$out/one.json")"
 mpirun -np 2 "$MEDSSL" bench --json --steps 12 --warmup 0 --batch 8 --size 32 --sgemm-n 128 --threads 1 > "$out/two.json" 2> "$out/two.err"
 check_json "$out/two.json" 2 || fail "2-rank JSON: $(cat "$out/two.json")"
-# the other workloads: the U-Net (MSE against the input, falling) and the demo's rotation batches
-# (4 rows per image); each reports its workload, parameter count, peak RSS and GEMM backend
-for w in unet:16:1947713 demo:28:72276; do
-  IFS=: read -r name size params <<< "$w"
-  "$MEDSSL" bench --workload "$name" --json --steps 8 --warmup 0 --batch 4 --size "$size" --sgemm-n 128 --threads 1 \
-    > "$out/$name.json" 2> "$out/$name.err"
-  /usr/bin/python3 - "$out/$name.json" "$name" "$params" <<'PY' || fail "$name JSON: $(cat "$out/$name.json")"
+# every workload: 2 steps at its own input size (small batches), one JSON line with the keys
+# bench/compare.sh reads; the pretext workloads train with their pretext's batches and loss
+for w in encoder:8:1173668:1:9 unet:4:1947713:1:15 demo:8:72276:4:7; do
+  IFS=: read -r name batch params rows layers <<< "$w"
+  "$MEDSSL" bench --workload "$name" --json --steps 2 --warmup 0 --batch "$batch" --sgemm-n 128 --threads 1 \
+    > "$out/$name.json" 2> "$out/$name.err" || fail "--workload $name exited $?: $(cat "$out/$name.err")"
+  [ "$(wc -l < "$out/$name.json")" = 1 ] || fail "--workload $name: --json printed more than one line"
+  /usr/bin/python3 - "$out/$name.json" "$name" "$batch" "$params" "$rows" "$layers" <<'PY' ||
+import json, math, sys
+d = json.loads(open(sys.argv[1]).read())
+name, batch, params, rows, layers = sys.argv[2], *map(int, sys.argv[3:])
+for k in ("workload", "spec", "gemm", "params", "peak_rss_mb", "peak_rss_mb_per_rank", "images_per_s", "ranks",
+          "threads", "sgemm_gflops", "batch", "size", "rows_per_image", "steps", "gflop_per_image",
+          "achieved_gflops", "layers", "step_ms", "layers_ms", "loss_first", "loss_last"):
+    assert k in d, f"missing key {k}"
+assert d["workload"] == name and d["batch"] == batch and d["steps"] == 2 and d["ranks"] == 1, d
+assert d["size"] == {"encoder": 64, "unet": 96, "demo": 28}[name], d["size"]
+assert d["params"] == params, d["params"]
+assert d["rows_per_image"] == rows, d["rows_per_image"]
+assert len(d["peak_rss_mb_per_rank"]) == 1 and d["peak_rss_mb"] == max(d["peak_rss_mb_per_rank"]) > 0, d
+assert d["images_per_s"] > 0 and d["sgemm_gflops"] > 0 and d["gemm"], d
+assert math.isfinite(d["loss_first"]) and math.isfinite(d["loss_last"]), d
+assert len(d["layers"]) == layers and all(l["gflops"] > 0 for l in d["layers"]), d["layers"]
+PY
+    fail "--workload $name JSON: $(cat "$out/$name.json")"
+done
+# the pretext workloads learn (U-Net: MSE against the image; demo: the rotation of each image) and
+# split their global batch over 2 ranks, each reporting its peak RSS
+for w in unet:16 demo:28; do
+  IFS=: read -r name size <<< "$w"
+  mpirun -np 2 --bind-to none "$MEDSSL" bench --workload "$name" --json --steps 8 --warmup 0 --batch 4 \
+    --size "$size" --sgemm-n 128 --threads 1 > "$out/$name.2.json" 2> "$out/$name.2.err" ||
+    fail "mpirun -np 2 --workload $name: $(cat "$out/$name.2.err")"
+  /usr/bin/python3 - "$out/$name.2.json" <<'PY' || fail "2-rank $name JSON: $(cat "$out/$name.2.json")"
 import json, sys
 d = json.loads(open(sys.argv[1]).read())
-assert d["workload"] == sys.argv[2], d["workload"]
-assert d["params"] == int(sys.argv[3]), d["params"]
-assert d["peak_rss_mb"] > 0 and d["images_per_s"] > 0 and d["gemm"], d
+assert d["ranks"] == 2 and d["batch"] == 4 and len(d["peak_rss_mb_per_rank"]) == 2, d
 assert d["loss_last"] < d["loss_first"], (d["loss_first"], d["loss_last"])
 PY
 done

@@ -1,21 +1,33 @@
 /* bench — `medssl bench`: trains one of three workloads for a fixed number
  * of steps on random data and reports images/s, the GEMM GFLOP/s ceiling
  * measured in the same run, each conv layer's GFLOP/s and % of it, and the
- * peak RSS. SGD momentum 0.9, weight decay 5e-4, the global batch split over
- * the ranks. bench/torch_twins.py trains the same networks in PyTorch.
+ * peak RSS of every rank. SGD momentum 0.9, weight decay 5e-4, the global
+ * batch split over the ranks; every step is train_step() (src/train/step.c),
+ * the step pretrain and finetune run. bench/torch_twins.py trains the same
+ * networks in PyTorch (bench/compare.sh runs both sides).
  *
  *   encoder  the reference encoder (issue 2): input 1x64x64; widths
  *            32-64-128-256, 2x (conv3x3 no bias, BN, ReLU) per stage; 2x2
  *            max-pool between stages; global average pool; linear 256->4;
- *            softmax cross-entropy; global batch 64
- *   unet     the U-Net `pretrain --task autoencoder` and `finetune --task
- *            segment` build by default: that encoder plus a decoder (bilinear
- *            2x up, concat with the skip, 2x conv-BN-ReLU per level, 1x1 out);
- *            input 1x96x96, MSE against the input; global batch 16
- *   demo     the demo's rotation pretraining: encoder 16-32-64 at 28x28, every
- *            image in its 4 rotations (4 model rows per image), 4-way softmax
- *            cross-entropy; global batch 128 images (512 rows); images/s
- *            counts images, as pretrain does
+ *            softmax cross-entropy on random labels; global batch 64
+ *   unet     what `pretrain --task autoencoder` trains by default: pretrain's
+ *            default encoder (pretrain_cfg_defaults: 32-64-128-256) plus the
+ *            autoencoder pretext's decoder (pretext_head_spec: bilinear 2x up,
+ *            concat with the skip, 2x conv-BN-ReLU per level, 1x1 out), the
+ *            spec composed as pretrain composes it; input 1x96x96; the
+ *            pretext's own batches and loss (pretext_train_ops: MSE against
+ *            the clean image); global batch 16
+ *   demo     the demo's rotation pretraining (jobs/demo.sh: --encoder
+ *            "encoder:widths=16-32-64,convs=2" --batch 128) at 28x28: the
+ *            rotation pretext's batches (every image in its 4 rotations, 4
+ *            model rows per image) and loss (4-way softmax cross-entropy on
+ *            the rotation index); global batch 128 images (512 rows);
+ *            images/s counts images, as pretrain does
+ *
+ * The pretext workloads run, per step, what the trainer runs per step
+ * (src/train/trainer.c): the task's prepare() on a batch of images, then
+ * train_step() with the task's loss. The images are random (a fixed batch per
+ * rank) with a vertical ramp added, so the rotation of an image can be learned.
  */
 #include "cli.h"
 #include "medssl/common.h"
@@ -27,6 +39,7 @@
 #include "medssl/parallel.h"
 #include "medssl/pretext.h"
 #include "medssl/rng.h"
+#include "medssl/run.h"
 #include "medssl/trainer.h"
 
 #include <stdio.h>
@@ -37,14 +50,15 @@
 
 typedef enum { WL_ENCODER, WL_UNET, WL_DEMO, WL__COUNT } bench_workload;
 static const struct {
-    const char *name, *spec;
-    int size, batch, rows_per_image; /* model rows per image: 4 rotations in demo */
+    const char *name;
+    const char *spec;    /* encoder: the whole model; pretext workloads: the encoder part, NULL = pretrain's default */
+    int pretext;         /* an ms_pretext_kind, or -1: random labels, cross-entropy */
+    int size, batch;     /* input side, global batch of images */
 } WORKLOADS[WL__COUNT] = {
-    [WL_ENCODER] = { "encoder", "encoder:in=1,widths=32-64-128-256,block=plain,convs=2;head:type=linear,classes=4", 64,
-                     64, 1 },
-    [WL_UNET] = { "unet", "encoder:in=1,widths=32-64-128-256,block=plain,convs=2;decoder:out=1,up=bilinear", 96, 16,
-                  1 },
-    [WL_DEMO] = { "demo", "encoder:in=1,widths=16-32-64,block=plain,convs=2;head:type=linear,classes=4", 28, 128, 4 },
+    [WL_ENCODER] = { "encoder", "encoder:in=1,widths=32-64-128-256,block=plain,convs=2;head:type=linear,classes=4", -1,
+                     64, 64 },
+    [WL_UNET] = { "unet", NULL, PRETEXT_AUTOENCODER, 96, 16 },
+    [WL_DEMO] = { "demo", "encoder:widths=16-32-64,convs=2", PRETEXT_ROTATION, 28, 128 }, /* jobs/demo.sh */
 };
 
 /* GFLOP/s of a square single-precision GEMM on this rank's threads (the same
@@ -79,47 +93,72 @@ typedef struct {
     const char *spec;
 } bench_opts;
 
-/* The bench step's loss: cross-entropy of the random batch's random labels,
- * or (a decoder) the MSE of the reconstruction against the input. */
+/* The encoder workload's step loss: cross-entropy of the random batch's
+ * random labels. */
 typedef struct {
     ms_model *m;
     const float *x;
     const int32_t *y;
     int N, K;
-    size_t out_floats; /* decoder: the output's floats (N, C, H, W); 0: a classifier */
     double loss;
 } bench_batch;
 
 static double bench_loss(void *ctx, uint64_t key)
 {
     bench_batch *b = ctx;
-    float *out = model_forward(b->m, b->x, 1, key);
-    b->loss = b->out_floats ? mse_loss(model_output_grad(b->m), out, b->x, b->out_floats, 1.0f)
-                            : softmax_ce_loss(model_output_grad(b->m), out, b->y, NULL, -1, b->N, b->K, 1, 1.0f);
+    float *logits = model_forward(b->m, b->x, 1, key);
+    b->loss = softmax_ce_loss(model_output_grad(b->m), logits, b->y, NULL, -1, b->N, b->K, 1, 1.0f);
     return b->loss;
 }
 
-/* demo's batch: images (n, C, S, S), the first n of x, become their 4
- * rotations x (4n, C, S, S) with targets y (4n) = 0..3 per image, through
- * the rotation pretext (pretext_make); the exit code of a refusal. */
-static int rotation_rows(float *x, int32_t *y, int n, int C, int S, int stages)
-{
+/* A pretext workload: the task as the trainer sees it (pretext_train_ops over
+ * an ms_pretext_train) and this rank's batch of random images. */
+typedef struct {
     ms_pretext pt;
-    pretext_defaults(&pt, PRETEXT_ROTATION, 7, C, S, S, 1 << (stages - 1));
-    if (pretext_init(&pt)) {
-        pretext_free(&pt);
-        return cli_report("bench", MS_ERR_INPUT);
-    }
-    const size_t img = (size_t)C * S * S;
-    float *images = ms_aligned((size_t)n * img * sizeof(float));
-    int64_t *index = ms_malloc((size_t)n * sizeof(int64_t));
-    memcpy(images, x, (size_t)n * img * sizeof(float));
-    for (int i = 0; i < n; i++) index[i] = i;
-    pretext_make(&pt, images, index, n, 0, x, y, NULL);
-    free(images);
-    free(index);
-    pretext_free(&pt);
-    return 0;
+    ms_pretext_train task;
+    const ms_task_ops *ops;
+    ms_batch b;
+    int terms;
+    double loss;
+} bench_pretext;
+
+/* The trainer's step loss (task_loss in src/train/trainer.c): the task's
+ * forward and loss of the prepared batch; every rank has the same share, so
+ * the loss weight is 1. */
+static double pretext_loss(void *ctx, uint64_t key)
+{
+    bench_pretext *p = ctx;
+    double score = 0, count = 0;
+    p->loss = p->ops->loss(&p->task, p->terms, 1, 1.0f, key, &score, &count);
+    return p->loss;
+}
+
+/* The model spec of a pretext workload, composed as pretrain composes it
+ * (src/train/pretrain_run.c, setup): the encoder part (--spec, else the
+ * workload's, else pretrain's default encoder) with 1 input channel, then the
+ * pretext's head or decoder. Also sets up the pretext p for size x size images. */
+static int pretext_spec(const bench_opts *o, ms_pretext *p, char *spec, size_t cap)
+{
+    ms_pretrain_cfg defaults;
+    pretrain_cfg_defaults(&defaults);
+    const char *text = o->spec ? o->spec : WORKLOADS[o->wl].spec ? WORKLOADS[o->wl].spec : defaults.encoder;
+    ms_model_spec enc;
+    char enc_text[512];
+    snprintf(enc_text, sizeof enc_text, "%s", text);
+    int rc = model_spec_parse(&enc, enc_text);
+    if (rc) return MS_FAIL(rc, "--spec: %s", ms_last_error());
+    if (enc.head != HEAD_NONE || enc.has_decoder)
+        return MS_FAIL(MS_ERR_INPUT, "--spec: give only the encoder part for --workload %s; the pretext task adds "
+                       "its head", WORKLOADS[o->wl].name);
+    enc.in_channels = 1;
+    pretext_defaults(p, (ms_pretext_kind)WORKLOADS[o->wl].pretext, 1, 1, o->size, o->size, 1 << (enc.n_stages - 1));
+    if ((rc = pretext_init(p))) return rc;
+    char head[256];
+    model_spec_format(&enc, spec, cap);
+    pretext_head_spec(p, head, sizeof head);
+    const size_t len = strlen(spec);
+    snprintf(spec + len, cap - len, ";%s", head);
+    return MS_OK;
 }
 
 static int run(const bench_opts *o, const ms_dist *d)
@@ -136,43 +175,78 @@ static int run(const bench_opts *o, const ms_dist *d)
     }
     parallel_set_threads(threads);
 
+    const int is_pretext = WORKLOADS[o->wl].pretext >= 0;
+    bench_pretext *bp = is_pretext ? ms_calloc(1, sizeof *bp) : NULL;
+    char spec_text[1024];
+    if (is_pretext) {
+        int rc = pretext_spec(o, &bp->pt, spec_text, sizeof spec_text);
+        if (rc) {
+            pretext_free(&bp->pt);
+            free(bp);
+            return cli_report("bench", rc);
+        }
+    } else
+        snprintf(spec_text, sizeof spec_text, "%s", o->spec);
     ms_model_spec spec;
-    if (model_spec_parse(&spec, o->spec)) return cli_report("bench", MS_ERR_INPUT);
-    if (spec.head == HEAD_NONE && !spec.has_decoder) {
-        if (d->rank == 0)
-            fprintf(stderr, "medssl bench: --spec needs a head (e.g. ;head:type=linear,classes=4) or a decoder\n");
+    if (model_spec_parse(&spec, spec_text)) {
+        if (bp) pretext_free(&bp->pt);
+        free(bp);
+        return cli_report("bench", MS_ERR_INPUT);
+    }
+    if (!is_pretext && spec.head == HEAD_NONE) {
+        if (d->rank == 0) fprintf(stderr, "medssl bench: --spec needs a head (e.g. ;head:type=linear,classes=4)\n");
         return 2;
     }
-    if (o->wl == WL_DEMO && (spec.head == HEAD_NONE || spec.classes != 4)) {
-        if (d->rank == 0) fprintf(stderr, "medssl bench: --spec needs head:...,classes=4 for --workload demo\n");
-        return 2;
-    }
-    /* N model rows per rank: images x their rotations (demo) */
-    int rc, N = o->batch / d->size * WORKLOADS[o->wl].rows_per_image, K = spec.classes, C = spec.in_channels;
+    /* n images per rank; N model rows per rank: images x their rotations (demo) */
+    const int n = o->batch / d->size, K = spec.classes, C = spec.in_channels;
     ms_model m;
     model_build(&m, &spec);
     model_init_weights(&m, 1);
     dist_broadcast_params(d, &m.slab);
-    if (model_plan(&m, N, o->size, o->size)) {
-        rc = cli_report("bench", MS_ERR_INPUT);
+    int rows_per_image = 1, in_h = o->size, in_w = o->size;
+    if (is_pretext) {
+        pretext_train_init(&bp->task, &bp->pt, &m, n, NULL, 0, 0, d->rank);
+        rows_per_image = bp->task.R;
+        in_h = bp->task.in_h;
+        in_w = bp->task.in_w;
+        bp->ops = pretext_train_ops(bp->pt.kind);
+    }
+    const int N = n * rows_per_image;
+    if (model_plan(&m, N, in_h, in_w)) {
+        int rc = cli_report("bench", MS_ERR_INPUT);
         model_free(&m);
+        if (bp) {
+            pretext_train_free(&bp->task);
+            pretext_free(&bp->pt);
+            free(bp);
+        }
         return rc;
     }
 
-    /* Random data, different per rank, fixed across runs. demo: the images'
-     * rotations by the rotation pretext's own code (rows k = 0..3 of each
-     * image, target k), made once as bench/torch_twins.py makes them. */
-    size_t in_floats = (size_t)N * C * o->size * o->size;
-    float *x = ms_aligned(in_floats * sizeof(float));
-    int32_t *y = ms_malloc((size_t)N * sizeof(int32_t));
+    /* Random data, different per rank, fixed across runs: the model's input
+     * (encoder), or the images the pretext turns into inputs and targets. */
     ms_rng r = rng_stream(rng_key(7, 0, (uint64_t)d->rank, RNG_DATA));
-    for (size_t i = 0; i < in_floats; i++) x[i] = rng_normal(&r);
-    for (int i = 0; i < N && K > 0; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)K);
-    if (o->wl == WL_DEMO && (rc = rotation_rows(x, y, N / 4, C, o->size, spec.n_stages))) {
-        free(x);
-        free(y);
-        model_free(&m);
-        return rc;
+    float *x = NULL;
+    int32_t *y = NULL;
+    if (is_pretext) {
+        const int H = o->size, W = o->size;
+        bp->b.n = n;
+        bp->b.images = ms_aligned((size_t)n * C * H * W * sizeof(float));
+        bp->b.index = ms_malloc((size_t)n * sizeof(int64_t));
+        for (int i = 0; i < n; i++) {
+            bp->b.index[i] = (int64_t)d->rank * n + i;
+            for (int c = 0; c < C; c++)
+                for (int yy = 0; yy < H; yy++)
+                    for (int xx = 0; xx < W; xx++) /* noise on a top-to-bottom ramp: rotations differ */
+                        bp->b.images[(((size_t)i * C + c) * H + yy) * W + xx] =
+                            (float)yy / (float)H + 0.25f * rng_normal(&r);
+        }
+    } else {
+        size_t in_floats = (size_t)N * C * o->size * o->size;
+        x = ms_aligned(in_floats * sizeof(float));
+        y = ms_malloc((size_t)N * sizeof(int32_t));
+        for (size_t i = 0; i < in_floats; i++) x[i] = rng_normal(&r);
+        for (int i = 0; i < N; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)K);
     }
 
     double sgemm = measure_sgemm(o->sgemm_n, 0.5);
@@ -189,9 +263,17 @@ static int run(const bench_opts *o, const ms_dist *d)
             m.prof = prof;
             t_start = ms_now();
         }
-        bench_batch bb = { &m, x, y, N, K, spec.has_decoder ? in_floats : 0, 0 };
-        train_step(&m, &sync, &opt, 0.01f, rng_key(1, 0, (uint64_t)step, RNG_DROPOUT), bench_loss, &bb, NULL);
-        const double loss = bb.loss;
+        const uint64_t key = rng_key(1, 0, (uint64_t)step, RNG_DROPOUT);
+        double loss;
+        if (is_pretext) { /* the trainer's step: the task prepares the batch, then train_step */
+            bp->terms = bp->ops->prepare(&bp->task, &bp->b, 0, 1);
+            train_step(&m, &sync, &opt, 0.01f, key, pretext_loss, bp, NULL);
+            loss = bp->loss;
+        } else {
+            bench_batch bb = { &m, x, y, N, K, 0 };
+            train_step(&m, &sync, &opt, 0.01f, key, bench_loss, &bb, NULL);
+            loss = bb.loss;
+        }
         if (step == 0) loss_first = loss;
         loss_last = loss;
         if (!o->json && d->rank == 0 && step >= o->warmup)
@@ -200,12 +282,17 @@ static int run(const bench_opts *o, const ms_dist *d)
     dist_barrier(d);
     double elapsed = ms_now() - t_start;
     double images_per_s = (double)o->batch * o->steps / elapsed;
-    double gflop_per_image = 3.0 * model_forward_flops(&m) * WORKLOADS[o->wl].rows_per_image * 1e-9;
+    double gflop_per_image = 3.0 * model_forward_flops(&m) * rows_per_image * 1e-9;
     char gemm[128];
     parallel_gemm_describe(gemm, sizeof gemm);
+    /* peak RSS of every rank (ru_maxrss: KiB on Linux), gathered by a sum of one slot each */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    const int peak_rss_mb = dist_max_int(d, (int)(ru.ru_maxrss / 1024)); /* ru_maxrss: KiB on Linux */
+    double *rss = ms_calloc((size_t)d->size, sizeof(double));
+    rss[d->rank] = (double)ru.ru_maxrss / 1024.0;
+    dist_sum(d, rss, d->size);
+    double peak_rss_mb = 0;
+    for (int k = 0; k < d->size; k++) peak_rss_mb = rss[k] > peak_rss_mb ? rss[k] : peak_rss_mb;
 
     ms_json j;
     json_begin(&j, 0);
@@ -213,16 +300,20 @@ static int run(const bench_opts *o, const ms_dist *d)
         if (o->json) {
             json_object(&j, NULL);
             json_str(&j, "workload", WORKLOADS[o->wl].name);
-            json_str(&j, "spec", o->spec);
+            json_str(&j, "spec", spec_text);
             json_str(&j, "gemm", gemm);
             json_int(&j, "params", (long long)slab_count_trainable(&m.slab));
-            json_int(&j, "peak_rss_mb", peak_rss_mb);
+            json_fixed(&j, "peak_rss_mb", peak_rss_mb, 1);
+            json_array_inline(&j, "peak_rss_mb_per_rank");
+            for (int k = 0; k < d->size; k++) json_fixed(&j, NULL, rss[k], 1);
+            json_end(&j);
             json_fixed(&j, "images_per_s", images_per_s, 2);
             json_int(&j, "ranks", d->size);
             json_int(&j, "threads", threads);
             json_fixed(&j, "sgemm_gflops", sgemm_avg, 2);
             json_int(&j, "batch", o->batch);
             json_int(&j, "size", o->size);
+            json_int(&j, "rows_per_image", rows_per_image);
             json_int(&j, "steps", o->steps);
             json_fixed(&j, "gflop_per_image", gflop_per_image, 4);
             json_fixed(&j, "achieved_gflops", images_per_s * gflop_per_image, 2);
@@ -230,8 +321,11 @@ static int run(const bench_opts *o, const ms_dist *d)
         } else {
             printf("medssl bench: %s, %d rank(s) x %d thread(s), global batch %d, %dx%d input, %d steps\n",
                    WORKLOADS[o->wl].name, d->size, threads, o->batch, o->size, o->size, o->steps);
-            printf("sgemm ceiling (n=%d, per rank, %s): %.1f GFLOP/s; peak RSS %d MiB per rank (the largest)\n\n",
-                   o->sgemm_n, gemm, sgemm_avg, peak_rss_mb);
+            printf("model %s (%lld parameters)\n", spec_text, (long long)slab_count_trainable(&m.slab));
+            printf("sgemm ceiling (n=%d, per rank, %s): %.1f GFLOP/s\npeak RSS per rank (MiB):", o->sgemm_n, gemm,
+                   sgemm_avg);
+            for (int k = 0; k < d->size; k++) printf(" %.1f", rss[k]);
+            printf("\n\n");
             printf("%-28s %10s %10s %10s %8s\n", "layer", "fwd ms", "bwd ms", "GFLOP/s", "% sgemm");
         }
     }
@@ -286,8 +380,16 @@ static int run(const bench_opts *o, const ms_dist *d)
     }
     json_free(&j);
     free(prof);
+    free(rss);
     free(x);
     free(y);
+    if (bp) {
+        free(bp->b.images);
+        free(bp->b.index);
+        pretext_train_free(&bp->task);
+        pretext_free(&bp->pt);
+        free(bp);
+    }
     model_free(&m);
     return 0;
 }
@@ -305,19 +407,25 @@ int cmd_bench(int argc, char **argv)
         { "size", ARG_INT, &o.size, 8, 4096, "S", "input is 1xSxS (default: the workload's: 64, 96, 28)" },
         { "threads", ARG_INT, &o.threads, 1, 256, NULL,
           "threads per rank (default: cores / ranks)" },
-        { "spec", ARG_STRING, &o.spec, 0, 0, "SPEC", "model spec (default: the workload's)" },
+        { "spec", ARG_STRING, &o.spec, 0, 0, "SPEC", "encoder: the whole model spec (default: the reference "
+                                                        "encoder); unet, demo: the encoder part, as pretrain's "
+                                                        "--encoder (default: pretrain's, the demo's)" },
         { "sgemm-n", ARG_INT, &o.sgemm_n, 64, 8192, NULL, "size of the sgemm ceiling GEMM (default 1024)" },
     };
-    int rc = cli_parse("bench", "[--workload encoder|unet|demo] [--json] [--steps N] [--batch B] [--threads T]",
-                       "Trains a workload on random data (SGD momentum 0.9, wd 5e-4); reports images/s, the\n"
-                       "GEMM ceiling measured in the same run, each layer's GFLOP/s and % of it, peak RSS.\n"
-                       "  encoder  the reference encoder: 1x64x64, widths 32-64-128-256, 2 conv-BN-ReLU per\n"
-                       "           stage, linear 256->4, cross-entropy, batch 64\n"
-                       "  unet     the autoencoder/segmenter U-Net: that encoder + a bilinear decoder with\n"
-                       "           skips, 1x96x96, MSE against the input, batch 16\n"
-                       "  demo     the demo's rotation pretraining: encoder 16-32-64, 1x28x28, each image\n"
-                       "           in 4 rotations, 4-way cross-entropy, batch 128 images (images/s counts images)\n"
-                       "Run under mpirun for data parallelism (gradients all-reduced).",
+    int rc = cli_parse("bench", "[--workload encoder|unet|demo] [--json] [--steps N] [--batch B] [--size S] "
+                                "[--threads T]",
+                       "Trains a workload on random data with SGD (momentum 0.9, wd 5e-4) and the training\n"
+                       "step pretrain runs; reports images/s, the GEMM ceiling measured in the same run, each\n"
+                       "layer's GFLOP/s and % of it, and every rank's peak RSS. --workload W is one of:\n"
+                       "  encoder  (default) the reference encoder: 1x64x64, widths 32-64-128-256, 2 conv-BN-ReLU\n"
+                       "           per stage, linear 256->4, cross-entropy on random labels, batch 64\n"
+                       "  unet     what `pretrain --task autoencoder` trains by default: pretrain's encoder\n"
+                       "           (32-64-128-256) + the U-Net decoder, 1x96x96, the autoencoder's MSE, batch 16\n"
+                       "  demo     the demo's rotation pretraining (jobs/demo.sh): encoder 16-32-64, 1x28x28,\n"
+                       "           each image in its 4 rotations, the rotation task's 4-way cross-entropy, batch\n"
+                       "           128 images (images/s counts images, not the 4x as many model rows)\n"
+                       "Run under mpirun for data parallelism (the global batch split over the ranks, gradients\n"
+                       "all-reduced). bench/compare.sh compares all three with their PyTorch twins.",
                        args, (int)(sizeof args / sizeof *args), argc, argv, NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     int wl = -1;
