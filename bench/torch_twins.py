@@ -4,32 +4,40 @@ an honest speed comparison (bench/compare.sh runs both sides interleaved).
 
   encoder  1x64x64, widths 32-64-128-256, 2x (conv3x3 no bias, BN, ReLU) per
            stage, 2x2 max-pool between stages, global average pool, linear
-           256->4, cross-entropy on random labels
+           256->4, cross-entropy on random labels; global batch 64
   unet     that encoder at 1x96x96 plus medssl's decoder: per level bilinear
            2x upsampling (align_corners=False), concat with the skip, 2x
            (conv3x3 no bias, BN, ReLU); a 1x1 conv with bias to 1 channel;
-           MSE against the input
+           MSE against the input image (the plain autoencoder); global batch 16
   demo     encoder 16-32-64 at 1x28x28 + linear 64->4; every image in its 4
-           rotations (4 rows per image), cross-entropy on the rotation index;
-           images/s counts images, as medssl bench does
+           rotations (built every step from the images, as medssl's rotation
+           pretext does), cross-entropy on the rotation index; global batch
+           128 images (512 model rows); images/s counts images, as medssl does
 
-SGD momentum 0.9, weight decay 5e-4, random data. The parameter counts equal
-medssl's (printed as "params"; compare.sh checks them).
+SGD momentum 0.9, weight decay 5e-4, lr 0.01; the same fixed random batch
+every step (noise on a vertical ramp, as medssl bench). Layer shapes and the
+parameter counts equal medssl's (printed as "params"; compare_summary.py
+checks them against medssl bench's); initialisation differs (irrelevant here).
 
-  torch_twins.py --workload W [--batch B] [--threads T] [--steps N] [--warmup N]
-                 [--channels-last] [--jit] [--ddp P]
+  torch_twins.py [--workload W] [--batch B] [--threads T] [--steps N] [--warmup N]
+                 [--channels-last] [--jit] [--ddp P] [--params]
 
---batch is the global batch of images (default: the workload's, as in
-medssl bench); --ddp P runs P processes (torch.multiprocessing, gloo on
-127.0.0.1), each with 1 thread and batch B/P, gradients averaged by
-DistributedDataParallel. --jit trains torch.jit.trace(model); where tracing
-or its first training step fails, the line says "supported": false and the
-error instead of a speed. Prints one JSON line.
+--batch is the per-step batch of images of each process (default: the
+workload's global batch divided by the processes). --ddp P spawns P processes
+itself (torch.multiprocessing, no torchrun; gloo on 127.0.0.1), each with 1
+thread and B images, gradients averaged by DistributedDataParallel: the global
+batch is P x B. --jit trains torch.jit.trace's module (torch.jit.script's if
+tracing fails); where neither works, or its first training step fails, the
+line says "supported": false and the error instead of a speed (the eager model
+is not timed under the jit's name). OMP_WAIT_POLICY, when set, is named in
+the config. Prints one JSON line: workload, config, images_per_s (global
+images per second), peak_rss_mb (ru_maxrss, the largest process) and more.
 """
 import argparse
 import json
 import os
 import resource
+import socket
 import sys
 import time
 
@@ -39,7 +47,7 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 import torch.nn.functional as F
 
-WORKLOADS = {  # name: (widths, size, batch, rows per image)
+WORKLOADS = {  # name: (widths, size, global batch, rows per image)
     "encoder": ((32, 64, 128, 256), 64, 64, 1),
     "unet": ((32, 64, 128, 256), 96, 16, 1),
     "demo": ((16, 32, 64), 28, 128, 4),
@@ -97,15 +105,31 @@ def build(workload):
     return UNet(widths) if workload == "unet" else Classifier(widths)
 
 
-def batch_of(workload, images, gen):
-    size, rows = WORKLOADS[workload][1], WORKLOADS[workload][3]
-    x = torch.randn(images, 1, size, size, generator=gen)
-    if workload == "unet":
-        return x, x
-    if workload == "demo":  # the 4 rotations of every image, target = the rotation
-        x = torch.cat([torch.rot90(x, k, (2, 3)) for k in range(rows)])
-        return x, torch.arange(rows).repeat_interleave(images)
-    return x, torch.randint(0, 4, (images,), generator=gen)
+def count_params(workload):
+    return sum(p.numel() for p in build(workload).parameters())
+
+
+def images_of(workload, n, gen):
+    """n random images (noise on a top-to-bottom ramp, as medssl bench) and,
+    for the encoder, random labels."""
+    size = WORKLOADS[workload][1]
+    ramp = (torch.arange(size, dtype=torch.float32) / size).view(1, 1, size, 1)
+    x = ramp + 0.25 * torch.randn(n, 1, size, size, generator=gen)
+    y = torch.randint(0, 4, (n,), generator=gen) if workload == "encoder" else None
+    return x, y
+
+
+def rotations(x):
+    """(n, C, S, S) -> the 4 rotations of every image, image by image (rows
+    4i..4i+3 = image i turned by 0..3 quarter turns, numpy.rot90's sense, as
+    medssl's rotation pretext), and their targets."""
+    n = x.shape[0]
+    rows = torch.stack([torch.rot90(x, k, (2, 3)) for k in range(4)], 1).flatten(0, 1)
+    return rows, torch.arange(4).repeat(n)
+
+
+def first_line(e):
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 def train(args, rank, world):
@@ -113,58 +137,77 @@ def train(args, rank, world):
     torch.manual_seed(0)
     model = build(args.workload)
     params = sum(p.numel() for p in model.parameters())
-    images = args.batch // world
     gen = torch.Generator().manual_seed(1 + rank)
-    x, y = batch_of(args.workload, images, gen)
+    images, labels = images_of(args.workload, args.batch, gen)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-        if args.workload == "unet":
-            y = x
-    jit_error = None
+
+    def inputs():
+        """the model's input and target for this step, built as medssl's task does"""
+        if args.workload == "demo":
+            x, y = rotations(images)
+            return x.contiguous(memory_format=fmt), y
+        x = images.contiguous(memory_format=fmt)
+        return x, (x if args.workload == "unet" else labels)
+
+    jit, jit_error = "", None
     if args.jit:
         try:
-            model = torch.jit.trace(model, x)
-        except Exception as e:  # noqa: BLE001 -- any failure means "not supported here"
-            jit_error = e
+            model = torch.jit.trace(model, inputs()[0])
+            jit = "trace"
+        except Exception as e:  # noqa: BLE001 - any tracing failure: try scripting
+            print(f"torch_twins: torch.jit.trace failed ({first_line(e)}); trying torch.jit.script", file=sys.stderr)
+            try:
+                model = torch.jit.script(model)
+                jit = "script"
+            except Exception as e2:  # noqa: BLE001 - neither: "not supported here"
+                jit_error = e2
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loss_fn = F.mse_loss if args.workload == "unet" else F.cross_entropy
 
     def step():
+        x, y = inputs()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
         return loss.item()
 
+    losses = []
     if args.jit and jit_error is None:
-        try:  # a trace can succeed and its training step still fail
-            step()
+        try:  # a module can compile and its training step still fail
+            losses.append(step())
         except Exception as e:  # noqa: BLE001
             jit_error = e
     if jit_error is not None:  # reported, not timed: the eager model must not run under the jit's name
-        return {"workload": args.workload, "supported": False,
-                "error": f"{type(jit_error).__name__}: {str(jit_error).splitlines()[0] if str(jit_error) else ''}",
-                "params": params, "batch": args.batch, "steps": 0}
-    for _ in range(args.warmup):
-        step()
+        return {"workload": args.workload, "supported": False, "error": first_line(jit_error), "params": params,
+                "batch": args.batch, "global_batch": args.batch * world, "steps": 0}
+    losses += [step() for _ in range(args.warmup - len(losses))]
+    warmup = len(losses)  # the jit's trial step is one of them
     if world > 1:
         dist.barrier()
     t0 = time.perf_counter()
     for _ in range(args.steps):
-        step()
+        losses.append(step())
     if world > 1:
         dist.barrier()
     elapsed = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB -> MiB
+    rss = [0.0] * world
+    rss[rank] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB -> MiB
     if world > 1:
-        t = torch.tensor([rss])
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        rss = float(t[0])
-    return {"workload": args.workload, "images_per_s": round(args.batch * args.steps / elapsed, 2),
-            "peak_rss_mb": round(rss, 1), "params": params, "batch": args.batch, "steps": args.steps}
+        t = torch.tensor(rss, dtype=torch.float64)
+        dist.all_reduce(t)
+        rss = t.tolist()
+    global_batch = args.batch * world
+    return {"workload": args.workload, "images_per_s": round(global_batch * args.steps / elapsed, 2),
+            "peak_rss_mb": round(max(rss), 1), "peak_rss_mb_per_process": [round(r, 1) for r in rss],
+            "params": params, "batch": args.batch, "global_batch": global_batch, "size": WORKLOADS[args.workload][1],
+            "rows_per_image": WORKLOADS[args.workload][3], "steps": args.steps, "warmup": warmup,
+            "step_ms": round(elapsed / args.steps * 1e3, 2), "jit": jit,
+            "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4)}
 
 
 def ddp_worker(rank, args, world, port, out):
@@ -177,35 +220,52 @@ def ddp_worker(rank, args, world, port, out):
     dist.destroy_process_group()
 
 
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                epilog="See the top of bench/torch_twins.py for the networks.")
     p.add_argument("--workload", choices=sorted(WORKLOADS), default="encoder")
-    p.add_argument("--batch", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--jit", action="store_true")
-    p.add_argument("--ddp", type=int, default=0)
+    p.add_argument("--batch", type=int, default=0,
+                   help="images per step per process (default: the workload's global batch / processes)")
+    p.add_argument("--threads", type=int, default=2, help="threads of the one process (--ddp: 1 each)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    p.add_argument("--channels-last", action="store_true", help="model and input in torch.channels_last")
+    p.add_argument("--jit", action="store_true", help="train torch.jit.trace's module (else torch.jit.script's)")
+    p.add_argument("--ddp", type=int, default=0, metavar="P",
+                   help="P processes x 1 thread, DistributedDataParallel over gloo on localhost")
+    p.add_argument("--params", action="store_true", help="print the parameter count and exit")
     args = p.parse_args()
-    if not args.batch:
-        args.batch = WORKLOADS[args.workload][2]
+    if args.params:
+        print(count_params(args.workload))
+        return
     world = max(args.ddp, 1)
-    if args.batch % world:
-        sys.exit(f"torch_twins: --batch {args.batch} is not divisible by --ddp {world}")
-    if args.ddp > 1:
+    if args.steps < 1 or args.warmup < 0 or args.batch < 0 or args.threads < 1:
+        p.error("--steps must be >= 1, --warmup and --batch >= 0, --threads >= 1")
+    if not args.batch:
+        if WORKLOADS[args.workload][2] % world:
+            p.error(f"--ddp {world}: the global batch {WORKLOADS[args.workload][2]} is not divisible; give --batch")
+        args.batch = WORKLOADS[args.workload][2] // world
+    if world > 1:
         args.threads = 1
         ctx = mp.get_context("spawn")
         out = ctx.SimpleQueue()
-        port = 29500 + os.getpid() % 1000
-        mp.spawn(ddp_worker, args=(args, world, port, out), nprocs=world, join=True)
+        mp.spawn(ddp_worker, args=(args, world, free_port(), out), nprocs=world, join=True)
         r = out.get()
     else:
         r = train(args, 0, 1)
-    config = (f"DDP {world}x1" if world > 1 else f"1x{args.threads}") + (" channels_last" if args.channels_last else "") \
-        + (" jit" if args.jit else "") \
+    config = (f"DDP {world}x1" if world > 1 else f"1x{args.threads}") \
+        + (" channels_last" if args.channels_last else "") \
+        + ((f" jit-{r['jit']}" if r.get("jit") else " jit") if args.jit else "") + f" b{args.batch}" \
         + (f" OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else "")
-    r.update({"config": config, "torch": torch.__version__, "threads": args.threads, "processes": world})
+    r.update({"config": config, "torch": torch.__version__, "threads": args.threads, "processes": world,
+              "channels_last": args.channels_last, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+              "mkldnn": torch.backends.mkldnn.is_available(), "python": sys.version.split()[0]})
     print(json.dumps(r))
 
 

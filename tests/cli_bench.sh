@@ -28,7 +28,8 @@ set +e; err=$("$MEDSSL" bench --workload bogus 2>&1 >/dev/null); rc=$?; set -e
 [ "$rc" = 2 ] && [ "$err" = "medssl bench: --workload bogus: expected encoder, unet or demo" ] ||
   fail "--workload bogus: exit $rc, '$err'"
 "$MEDSSL" bench --help | grep -q -- "--workload" || fail "bench --help lacks --workload"
-expect_usage_error "--spec: give only the encoder part" bench --workload unet --spec "encoder:widths=8-16;head:type=linear,classes=4"
+expect_usage_error "--spec: give only the encoder part" \
+  bench --workload unet --spec "encoder:widths=8-16;head:type=linear,classes=4"
 expect_usage_error "model spec" bench --spec "encoder:widths=8,colour=red;head:linear,classes=2" --steps 1
 set +e; err=$(mpirun -np 2 "$MEDSSL" bench --batch 7 --steps 1 --threads 1 --size 16 2>&1 >/dev/null); rc=$?; set -e
 [ "$rc" = 2 ] || fail "mpirun -np 2 bench --batch 7 exited $rc, expected 2"
