@@ -23,6 +23,9 @@ void runctl_install_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* the run stops at its next step boundary; meanwhile no system call of any
+     * thread (file reads, MPI's polls, library waits) fails with EINTR */
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
