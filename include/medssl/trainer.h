@@ -105,6 +105,18 @@ typedef struct {
  * no rows this step; it joins every collective with zero gradients), backward
  * with the gradient all-reduce overlapped in buckets, then the optimizer at lr
  * (opt NULL: gradients only). stats may be NULL. */
+/* The trainer's step loss over a task, an ms_step_loss_fn whose ctx is an
+ * ms_task_step: ops->loss(ctx) of the batch ops->prepare made, with its loss
+ * terms and weight (see above); the result also lands in loss. */
+typedef struct {
+    const ms_task_ops *ops;
+    void *ctx;
+    int terms;
+    float weight;
+    double loss;
+} ms_task_step;
+double task_step_loss(void *step, uint64_t dropout_key);
+
 void train_step(ms_model *m, ms_grad_sync *sync, ms_optim *opt, float lr, uint64_t key, ms_step_loss_fn loss,
                 void *ctx, ms_step_stats *stats);
 

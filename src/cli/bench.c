@@ -118,20 +118,7 @@ typedef struct {
     ms_pretext_train task;
     const ms_task_ops *ops;
     ms_batch b;
-    int terms;
-    double loss;
 } bench_pretext;
-
-/* The trainer's step loss (task_loss in src/train/trainer.c): the task's
- * forward and loss of the prepared batch; every rank has the same share, so
- * the loss weight is 1. */
-static double pretext_loss(void *ctx, uint64_t key)
-{
-    bench_pretext *p = ctx;
-    double score = 0, count = 0;
-    p->loss = p->ops->loss(&p->task, p->terms, 1, 1.0f, key, &score, &count);
-    return p->loss;
-}
 
 /* The model spec of a pretext workload, composed as pretrain composes it
  * (src/train/pretrain_run.c, setup): the encoder part (--spec, else the
@@ -266,9 +253,10 @@ static int run(const bench_opts *o, const ms_dist *d)
         const uint64_t key = rng_key(1, 0, (uint64_t)step, RNG_DROPOUT);
         double loss;
         if (is_pretext) { /* the trainer's step: the task prepares the batch, then train_step */
-            bp->terms = bp->ops->prepare(&bp->task, &bp->b, 0, 1);
-            train_step(&m, &sync, &opt, 0.01f, key, pretext_loss, bp, NULL);
-            loss = bp->loss;
+            /* the trainer's step; every rank has the same share, so the loss weight is 1 */
+            ms_task_step ts = { bp->ops, &bp->task, bp->ops->prepare(&bp->task, &bp->b, 0, 1), 1.0f, 0 };
+            train_step(&m, &sync, &opt, 0.01f, key, task_step_loss, &ts, NULL);
+            loss = ts.loss;
         } else {
             bench_batch bb = { &m, x, y, N, K, 0 };
             train_step(&m, &sync, &opt, 0.01f, key, bench_loss, &bb, NULL);

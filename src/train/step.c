@@ -20,3 +20,11 @@ void train_step(ms_model *m, ms_grad_sync *sync, ms_optim *opt, float lr, uint64
     }
     if (opt) optim_step(opt, &m->slab, lr);
 }
+
+double task_step_loss(void *step, uint64_t dropout_key)
+{
+    ms_task_step *s = step;
+    double score = 0, count = 0;
+    s->loss = s->ops->loss(s->ctx, s->terms, 1, s->weight, dropout_key, &score, &count);
+    return s->loss;
+}

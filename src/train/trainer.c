@@ -309,22 +309,6 @@ static int end_epoch(ms_trainer *t, long epoch, double train_loss, double ips, f
     return 0;
 }
 
-/* The trainer's step loss: the task's forward and loss of the prepared batch. */
-typedef struct {
-    ms_trainer *t;
-    int terms;
-    float weight;
-    double loss;
-} step_ctx;
-
-static double task_loss(void *ctx, uint64_t key)
-{
-    step_ctx *c = ctx;
-    double score = 0, count = 0;
-    c->loss = c->t->ops->loss(c->t->ctx, c->terms, 1, c->weight, key, &score, &count);
-    return c->loss;
-}
-
 int trainer_run(ms_trainer *t)
 {
     const long long steps_per_epoch = loader_steps(t->train);
@@ -364,9 +348,9 @@ int trainer_run(ms_trainer *t)
         const float weight = terms_all > 0 ? (float)terms * (float)t->d->size / (float)terms_all : 0.0f;
         const uint64_t key = rng_key(t->st.seed, (uint64_t)epoch, (uint64_t)t->st.step, RNG_DROPOUT);
         const float lr = sched_lr(&t->sched, t->st.step);
-        step_ctx sc = { t, terms, weight, 0 };
+        ms_task_step sc = { t->ops, t->ctx, terms, weight, 0 };
         ms_step_stats stats;
-        train_step(t->model, &t->sync, t->opt, lr, key, terms > 0 ? task_loss : NULL, &sc, &stats);
+        train_step(t->model, &t->sync, t->opt, lr, key, terms > 0 ? task_step_loss : NULL, &sc, &stats);
         t->t_allreduce_wait += stats.allreduce_wait_s;
         const double loss = sc.loss;
         t->st.step++;
