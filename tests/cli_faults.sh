@@ -118,6 +118,17 @@ for trial in 1 2 3; do
     sleep "0.$((RANDOM % 10))"
     pids=($(ranks_of $mp))
     [ "${#pids[@]}" = 2 ] || { wait $mp || true; fail "signal trial $trial: the run ended before the signal; make it longer"; }
+    # one thread per rank takes the stop signals; every other thread (MPI's,
+    # OpenMP's, oneDNN's, the loader's) blocks them, so no signal frame lands on
+    # a compute kernel (a SIGUSR1 inside oneDNN's sgemm corrupted the heap)
+    for p in "${pids[@]}"; do
+        open=0
+        for st in /proc/$p/task/*/status; do
+            blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$st" 2>/dev/null) || continue
+            [ -n "$blk" ] && [ $(( 0x$blk >> 14 & 1 )) = 0 ] && open=$((open + 1))
+        done
+        [ $open = 1 ] || { kill -KILL $mp; fail "signal trial $trial: $open threads of rank pid $p take SIGTERM, expected 1"; }
+    done
     kill -$sig "${pids[$victim]}"
     set +e; timeout 120 tail --pid=$mp -f /dev/null; wait $mp; rc=$?; set -e
     [ $rc -eq 0 ] || { cat sig.err; fail "SIG$sig to rank $victim: exit $rc"; }

@@ -3,7 +3,7 @@
  * run folder's checkpoints (finding the newest complete one for --resume auto,
  * keeping the last K); and metrics.jsonl lines.
  *
- * Signals only set a flag (async-signal-safe); the trainer polls
+ * Signals only set a flag, in a thread of their own; the trainer polls
  * runctl_stop_signal() once per step and OR-reduces it over the ranks (in its
  * one per-step agreement), so every rank stops after the same step.
  */
@@ -15,7 +15,15 @@
 
 #include "medssl/dist.h"
 
-/* Installs handlers for SIGTERM and SIGUSR1 (SIGINT too) that request a stop. */
+/* Starts the thread that alone takes SIGTERM, SIGUSR1 and SIGINT; the calling
+ * thread, and every thread it starts afterwards, blocks them. Call it first
+ * in main, before MPI, OpenMP or the loader start threads: a signal handler
+ * then never runs on a thread inside a compute kernel (oneDNN's sgemm was seen
+ * to corrupt the heap when a stop signal landed on it). Until
+ * runctl_install_signals, the signals end the process as by default. */
+void runctl_signals_init(void);
+/* From now on SIGTERM and SIGUSR1 (SIGINT too) request a stop
+ * (runctl_stop_signal) instead of ending the process. */
 void runctl_install_signals(void);
 /* Which signal asked to stop (0 = none). */
 int runctl_stop_signal(void);

@@ -3,6 +3,7 @@
 #include "medssl/common.h"
 #include "medssl/h5util.h"
 #include "medssl/parallel.h"
+#include "medssl/runctl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ static void ensure_passive_openmp(char **argv)
 int main(int argc, char **argv)
 {
     ensure_passive_openmp(argv);
+    runctl_signals_init(); /* before any library starts a thread */
     /* errors become one message each (ms_last_error); never HDF5's own error stack */
     h5_lock();
     h5_quiet();

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +16,82 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_mode;    /* 0: a signal ends the process as by default; 1: it requests a stop */
+static pthread_once_t signal_thread_once = PTHREAD_ONCE_INIT;
+static int signal_thread_ok;
+
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGINT);
+}
+
+/* The one thread that takes the stop signals (every other thread blocks them),
+ * so no signal frame is ever pushed onto a thread in the middle of a compute
+ * kernel. Before a run asks for stops, a signal ends the process exactly as
+ * its default action would (SIGTERM: exit 143). */
+static void *signal_thread_main(void *arg)
+{
+    (void)arg;
+    sigset_t set;
+    stop_signals(&set);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (stop_mode) {
+            stop_signal = sig;
+            continue;
+        }
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(sig, &dfl, NULL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        raise(sig); /* delivered to this thread: the default action ends the process */
+        _exit(128 + sig);
+    }
+    return NULL;
+}
+
+static void start_signal_thread(void)
+{
+    sigset_t set, old;
+    stop_signals(&set);
+    /* block first: the new thread inherits the mask (sigwait needs it), and so
+     * does every thread the calling thread starts from now on */
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    signal_thread_ok = pthread_create(&th, &attr, signal_thread_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    if (!signal_thread_ok) pthread_sigmask(SIG_SETMASK, &old, NULL); /* leave signals to the handler below */
+}
+
+void runctl_signals_init(void)
+{
+    pthread_once(&signal_thread_once, start_signal_thread);
+}
 
 static void on_signal(int sig) { stop_signal = sig; }
 
 void runctl_install_signals(void)
 {
+    runctl_signals_init();
+    stop_mode = 1;
+    /* for threads started before runctl_signals_init (a library caller's own,
+     * or if the signal thread could not start), a handler that only sets the
+     * flag; SA_RESTART so no system call of theirs fails with EINTR */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    /* the run stops at its next step boundary; meanwhile no system call of any
-     * thread (file reads, MPI's polls, library waits) fails with EINTR */
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
