@@ -24,7 +24,7 @@ fi
 [ -n "${MEDSSL_BIN:-}" ] && [ -x "$MEDSSL_BIN" ] ||
   { echo "tests/fuzz/run.sh: no medssl binary (build it, or set MEDSSL_BIN)" >&2; exit 2; }
 OUT=${FUZZ_OUT:-$(dirname "$MEDSSL_BIN")/fuzz}
-TARGETS=${FUZZ_TARGETS:-"corpus ckpt png nifti idx model_spec augment"}
+TARGETS=${FUZZ_TARGETS:-"corpus ckpt png nifti idx model_spec augment jsonr"}
 JOBS=${FUZZ_JOBS:-$(nproc)}
 CC=${FUZZ_CC:-clang}
 command -v "$CC" > /dev/null || { echo "tests/fuzz/run.sh: $CC not found (apt-get install clang libomp-dev)" >&2; exit 2; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Seed files for the fuzz targets that need no medssl binary (make_seeds.sh
 calls this first): h5py corpora, PNGs of every colour type written with zlib,
-NIfTI-1/NIfTI-2 volumes, IDX files, model specs and augmentation pipelines.
+NIfTI-1/NIfTI-2 volumes, IDX files, model specs, augmentation pipelines and
+JSON texts.
 Usage: seeds.py OUT_DIR (OUT_DIR/<target>/ must exist)."""
 import gzip, os, struct, sys, zlib
 
@@ -120,3 +121,13 @@ pipes = ["flip:h,rotate:15,crop:0.8,shift:0.1,scale:0.9-1.1,noise:0.05,elastic:3
          "rotate:15@0.5", "flip:hv@0.3,crop:1", "none", "", "elastic:0:64,scale:0.1-10,gamma:10-10", "flip:v,shift:1@1"]
 for i, p in enumerate(pipes):
     put("augment", "aug%d.txt" % i, p.encode())
+
+# ---- jsonr: JSON texts like medssl's metrics.json / metrics.jsonl, and the grammar's corners ------
+texts = ['{"step": 12, "loss": 0.25, "lr": 1e-3, "ips": 1234.57, "nan": null, "path": "run/we\\"ird\\na\\tme"}',
+         '{\n  "accuracy": 0.8125,\n  "per_class": [\n    {"dsc": 0.5, "ci": [0.1, 0.9]},\n    {"dsc": null}\n  ],\n'
+         '  "none": [],\n  "env": {"mpi": true, "ranks": 2, "gemm": "openblas"}\n}\n',
+         '["\\" \\\\ \\/ \\b \\f \\n \\r \\t", "\\u0041\\u00e9\\u20AC\\uD83D\\uDE00", "\u00e9\\u007f"]',
+         '[-0, 0.5, -12.25e1, 1E+2, 1e-400, 1.7976931348623157e308, 123456789012345678901234567890, true, false, null]',
+         '{"a": {"a": [[{"": [{}]}]]}, "a": 1}', '"x"', " \t\r\n 7 "]
+for i, t in enumerate(texts):
+    put("jsonr", "text%d.json" % i, t.encode())
