@@ -8,6 +8,8 @@
 #ifndef MEDSSL_CLI_H
 #define MEDSSL_CLI_H
 
+#define MEDSSL_VERSION "0.1.0"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,5 +76,6 @@ int finetune_parse(ms_finetune_cfg *c, int *threads, int argc, char **argv);
 int cmd_ensemble(int argc, char **argv);
 
 int cmd_evaluate(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif
