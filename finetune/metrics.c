@@ -53,12 +53,15 @@ static int check_domains(const int32_t *domains, int64_t n)
     return MS_OK;
 }
 
+/* Whether sample i (domain id dom[i]) belongs to the subset `domain`. */
+static int in_subset(const int8_t *dom, int64_t i, int domain) { return domain == METRICS_ALL || dom[i] == domain; }
+
 /* Subset members (m) of `domain` among n samples with per-sample domain ids. */
 static int64_t subset_indices(int64_t *idx, const int8_t *dom, int64_t n, int domain)
 {
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++)
-        if (domain == METRICS_ALL || dom[i] == domain) idx[m++] = i;
+        if (in_subset(dom, i, domain)) idx[m++] = i;
     return m;
 }
 
@@ -134,26 +137,35 @@ static void sort_by_score(int64_t *order, const int64_t *idx, int64_t m, const f
     free(tmp);
 }
 
+/* The tie group of equal scores starting at order[g] (order as for
+ * auc_sorted): its weighted positives *gp and negatives *gn; returns the
+ * index one past the group. */
+static int64_t tie_group(const int64_t *order, int64_t m, int64_t g, const float *score, int64_t stride,
+                         const uint8_t *pos, const double *w, double *gp, double *gn)
+{
+    float s = score[order[g] * stride];
+    int64_t e = g;
+    *gp = *gn = 0;
+    for (; e < m && score[order[e] * stride] == s; e++) {
+        int64_t i = order[e];
+        double wi = w ? w[i] : 1.0;
+        if (pos[i]) *gp += wi; else *gn += wi;
+    }
+    return e;
+}
+
 /* Mann-Whitney AUC over order (m, sorted by score ascending): a positive beats
  * the negatives below its tie group and half of those inside it. score and pos
  * are indexed by sample (score with stride); w by sample, NULL = 1. */
 static double auc_sorted(const int64_t *order, int64_t m, const float *score, int64_t stride,
                          const uint8_t *pos, const double *w)
 {
-    double P = 0, N = 0, U = 0;
+    double P = 0, N = 0, U = 0, gp, gn;
     for (int64_t g = 0; g < m;) {
-        float s = score[order[g] * stride];
-        double gp = 0, gn = 0;
-        int64_t e = g;
-        for (; e < m && score[order[e] * stride] == s; e++) {
-            int64_t i = order[e];
-            double wi = w ? w[i] : 1.0;
-            if (pos[i]) gp += wi; else gn += wi;
-        }
+        g = tie_group(order, m, g, score, stride, pos, w, &gp, &gn);
         U += gp * (N + 0.5 * gn);
         P += gp;
         N += gn;
-        g = e;
     }
     return (P > 0 && N > 0) ? U / (P * N) : NAN;
 }
@@ -354,6 +366,52 @@ void metrics_cls_result_free(metrics_cls_result *res)
     res->per_class = NULL;
 }
 
+/* The tie groups of class k's score, ascending (the groups auc_sorted walks),
+ * give the vertices from the top: vertex v (v = 0..G) classifies the v highest
+ * groups as positive, so the trapezoids between vertices sum to the
+ * Mann-Whitney AUC (a tie group is one diagonal segment: half its pairs). */
+int metrics_cls_roc(const metrics_cls *acc, int domain, int k, int max_points, double *fpr, double *tpr)
+{
+    CHECKM(domain >= METRICS_ALL && domain < METRICS_MAX_DOMAINS, "metrics_cls_roc: bad domain");
+    CHECKM(k >= 0 && k < acc->K && (max_points == 0 || max_points >= 2), "metrics_cls_roc: bad class or max_points");
+    int K = acc->K;
+    int64_t n = acc->n, n1 = n ? n : 1;
+    int64_t *idx = ms_malloc((size_t)n1 * sizeof *idx), *order = ms_malloc((size_t)n1 * sizeof *order);
+    uint8_t *pos = ms_malloc((size_t)n1 * sizeof *pos);
+    double *gp = ms_malloc((size_t)n1 * sizeof *gp), *gn = ms_malloc((size_t)n1 * sizeof *gn); /* (G) per group */
+    int64_t m = subset_indices(idx, acc->domain, n, domain), G = 0;
+    sort_by_score(order, idx, m, acc->probs + k, K);
+    for (int64_t i = 0; i < n; i++) pos[i] = acc->labels[i] == k;
+    double P = 0, N = 0;
+    for (int64_t g = 0; g < m; G++) {
+        g = tie_group(order, m, g, acc->probs + k, K, pos, NULL, &gp[G], &gn[G]);
+        P += gp[G];
+        N += gn[G];
+    }
+    int64_t V = G + 1, keep = (max_points > 0 && V > max_points) ? max_points : V, out = 0;
+    if (P > 0 && N > 0) {
+        CHECKM(keep <= INT32_MAX, "metrics_cls_roc: too many vertices");
+        double tp = 0, fp = 0;
+        for (int64_t v = 0; v < V; v++) {
+            if (v > 0) {
+                tp += gp[G - v];
+                fp += gn[G - v];
+            }
+            if (v == out * (V - 1) / (keep - 1)) { /* evenly spaced ranks; every vertex unthinned */
+                fpr[out] = fp / N;
+                tpr[out] = tp / P;
+                out++;
+            }
+        }
+    }
+    free(idx);
+    free(order);
+    free(pos);
+    free(gp);
+    free(gn);
+    return (int)out;
+}
+
 /* ---- segmentation ---------------------------------------------------------------------- */
 
 metrics_seg *metrics_seg_new(int K)
@@ -429,6 +487,18 @@ double metrics_seg_image_dsc(const metrics_seg *acc, int64_t image, int c)
     const int64_t *cnt = acc->counts + image * SEG_STRIDE(acc->K);
     double den = (double)(cnt[acc->K + c] + cnt[2 * acc->K + c]);
     return den > 0 ? 2.0 * (double)cnt[c] / den : NAN;
+}
+
+int64_t metrics_seg_dsc_per_image(const metrics_seg *acc, int domain, int c, double *dsc)
+{
+    CHECKM(domain >= METRICS_ALL && domain < METRICS_MAX_DOMAINS, "metrics_seg_dsc_per_image: bad domain");
+    CHECKM(c >= 0 && c < acc->K, "metrics_seg_dsc_per_image: bad class");
+    int64_t m = 0;
+    for (int64_t i = 0; i < acc->n; i++) {
+        double x = in_subset(acc->domain, i, domain) ? metrics_seg_image_dsc(acc, i, c) : NAN;
+        if (!isnan(x)) dsc[m++] = x; /* NaN = excluded for c, as in metrics_seg_finish's mean_std */
+    }
+    return m;
 }
 
 /* Mean and sample std (n - 1; 0 for one value) of the non-NaN entries of v (n). */

@@ -1,8 +1,10 @@
 /* metrics_report — metrics.json and the human table of the metrics
  * accumulators (layout and conventions in include/medssl/metrics.h). Uses
  * only the public metrics API: a finished result is turned into a
- * report_view (named summary numbers, per-class rows, intervals, confusion)
- * that one JSON writer and one table printer serve for both tasks.
+ * report_view (named summary numbers, per-class rows, intervals, confusion,
+ * per-class point lists: ROC vertices or per-image DSC) that one JSON writer
+ * and one table printer serve for both tasks (the table leaves the point
+ * lists out).
  */
 #include "medssl/metrics.h"
 #include "medssl/common.h"
@@ -16,7 +18,11 @@
 /* ---- reports ---------------------------------------------------------------------------- */
 
 /* A finished result as the report writers see it: "n", named summary numbers,
- * one row of named numbers per class, intervals, the confusion matrix if any. */
+ * one row of named numbers per class, intervals, the confusion matrix if any,
+ * and one list of points per class for the JSON (ROC vertices, per-image DSC):
+ * the member series_key holds K entries, each an array of series_len[k]
+ * numbers (nseries = 1) or an object of nseries such arrays named
+ * series_names, or null where series_len[k] < 0. */
 typedef struct {
     int domain, K, nsum, ncol, nci, B;
     int64_t n;
@@ -26,7 +32,29 @@ typedef struct {
     metrics_interval ci[3];
     double *cols;        /* (K, ncol), owned */
     int64_t *confusion;  /* (K, K) owned, or NULL */
+    const char *series_key;
+    const char *const *series_names; /* (nseries) when nseries > 1 */
+    int nseries;
+    int64_t stride;      /* points room per class and series */
+    int64_t *series_len; /* (K) owned */
+    double *series;      /* (K, nseries, stride) owned */
 } report_view;
+
+/* Room in v for K lists of nseries series of up to `stride` points each. */
+static void view_series(report_view *v, const char *key, const char *const *names, int nseries, int64_t stride)
+{
+    v->series_key = key;
+    v->series_names = names;
+    v->nseries = nseries;
+    v->stride = stride > 0 ? stride : 1;
+    v->series_len = ms_malloc((size_t)v->K * sizeof *v->series_len);
+    v->series = ms_malloc((size_t)(v->K * nseries * v->stride) * sizeof *v->series);
+}
+
+static double *view_points(const report_view *v, int k, int s)
+{
+    return v->series + ((int64_t)k * v->nseries + s) * v->stride;
+}
 
 typedef void (*view_fn)(const void *acc, int domain, const metrics_report_opts *o, report_view *v);
 
@@ -49,6 +77,12 @@ static void cls_view(const void *acc, int domain, const metrics_report_opts *o, 
     }
     r.confusion = NULL; /* now the view's */
     metrics_cls_result_free(&r);
+    static const char *const roc[2] = { "fpr", "tpr" };
+    view_series(v, "roc", roc, 2, METRICS_ROC_POINTS);
+    for (int k = 0; k < v->K; k++) {
+        int nv = metrics_cls_roc(acc, domain, k, METRICS_ROC_POINTS, view_points(v, k, 0), view_points(v, k, 1));
+        v->series_len[k] = nv > 0 ? nv : -1;
+    }
 }
 
 static void seg_view(const void *acc, int domain, const metrics_report_opts *o, report_view *v)
@@ -69,12 +103,42 @@ static void seg_view(const void *acc, int domain, const metrics_report_opts *o, 
         memcpy(v->cols + c * 6, row, sizeof row);
     }
     metrics_seg_result_free(&r);
+    view_series(v, "dsc_per_image", NULL, 1, v->n);
+    for (int c = 0; c < v->K; c++) v->series_len[c] = metrics_seg_dsc_per_image(acc, domain, c, view_points(v, c, 0));
 }
 
 static void view_free(report_view *v)
 {
     free(v->cols);
     free(v->confusion);
+    free(v->series_len);
+    free(v->series);
+}
+
+/* n numbers as an array on one line. */
+static void json_points(ms_json *j, const char *key, const double *x, int64_t n)
+{
+    json_array_inline(j, key);
+    for (int64_t t = 0; t < n; t++) json_num(j, NULL, x[t], 6);
+    json_end(j);
+}
+
+/* The member series_key of v: one entry per class (see report_view). */
+static void json_series(ms_json *j, const report_view *v)
+{
+    json_array(j, v->series_key);
+    for (int k = 0; k < v->K; k++) {
+        if (v->series_len[k] < 0) {
+            json_null(j, NULL);
+        } else if (v->nseries == 1) {
+            json_points(j, NULL, view_points(v, k, 0), v->series_len[k]);
+        } else {
+            json_object(j, NULL);
+            for (int s = 0; s < v->nseries; s++) json_points(j, v->series_names[s], view_points(v, k, s), v->series_len[k]);
+            json_end(j);
+        }
+    }
+    json_end(j);
 }
 
 /* The members of one metrics object, into the open object of j. */
@@ -99,6 +163,7 @@ static void json_view(ms_json *j, const report_view *v)
         json_end(j);
     }
     json_end(j);
+    json_series(j, v);
     if (v->nci == 0) return;
     json_object(j, "ci95");
     json_int(j, "resamples", v->B);

@@ -47,6 +47,7 @@ names = ("average", "sum", "min", "max", "vote", "weighted-vote", "moe")
 for k in names:
     assert k in d["combiners"], k
     assert "accuracy" in d["combiners"][k] and "confusion" in d["combiners"][k]
+    assert len(d["combiners"][k]["roc"]) == 3 and all(r["fpr"][-1] == r["tpr"][-1] == 1 for r in d["combiners"][k]["roc"])
 acc = [m["metrics"]["accuracy"] for m in d["members"]]
 avg = d["combiners"]["average"]["accuracy"]
 assert min(acc) > 0.6, acc                       # chance is 1/3
@@ -109,6 +110,8 @@ assert set(d["combiners"]) == {"average", "vote", "weighted-vote"}, d["combiners
 m = [x["metrics"]["dsc_mean"] for x in d["members"]]
 a = d["combiners"]["average"]["dsc_mean"]
 assert a > 0.5 and a >= min(m) - 0.02, (a, m)
+avg = d["combiners"]["average"]
+assert [len(v) for v in avg["dsc_per_image"]] == [c["n"] for c in avg["per_class"]]
 print("segmentation members", m, "average", a)
 PY
 

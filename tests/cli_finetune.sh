@@ -8,7 +8,8 @@
 #   - classification learns (test accuracy far above chance), segmentation reaches
 #     a high Dice; supervised domain adaptation: a few target labels beat
 #     source-only on the target domain, by both protocols;
-#   - evaluate's metrics.json keys, per domain; 1 and 2 MPI ranks agree;
+#   - evaluate's metrics.json keys, per domain (with the ROC vertices and the
+#     per-image DSC lists); 1 and 2 MPI ranks agree;
 #   - resume is bit-identical; early stopping; bad input exits 2 with a message.
 set -euo pipefail
 MEDSSL=$1
@@ -96,6 +97,13 @@ assert len(d["per_class"]) == 3 and len(d["confusion"]) == 3
 for c in d["per_class"]:
     for k in ("sensitivity", "specificity", "precision", "f1", "auc"):
         assert k in c, k
+# ROC curves for the HTML report: K entries per metrics object, (0,0) to (1,1), <= 200 vertices
+for o in [d] + list(d["domains"].values()):
+    assert len(o["roc"]) == 3, o["roc"]
+    for c, r in zip(o["per_class"], o["roc"]):
+        assert r is not None and c["auc"] is not None
+        assert 2 <= len(r["fpr"]) == len(r["tpr"]) <= 200, len(r["fpr"])
+        assert [r["fpr"][0], r["tpr"][0]] == [0, 0] and [r["fpr"][-1], r["tpr"][-1]] == [1, 1], r
 src = d["domains"]["0"]["accuracy"]
 assert src > 0.85, src                            # chance is 1/3
 print("scratch, source-domain test accuracy", src, "target", d["domains"]["1"]["accuracy"])
@@ -132,6 +140,9 @@ d = json.load(open(sys.argv[1]))
 for k in ("dsc_mean", "dsc_std", "per_class"):
     assert k in d, k
 assert len(d["per_class"]) == 3
+# per-image DSC for the HTML report: one list per class, the per_class n images
+assert [len(v) for v in d["dsc_per_image"]] == [c["n"] for c in d["per_class"]], d["dsc_per_image"]
+assert d["per_class"][1]["n"] > 0 and all(0 <= x <= 1 for v in d["dsc_per_image"] for x in v)
 assert d["dsc_mean"] > 0.75, d["dsc_mean"]
 print("segmentation test DSC %.3f +- %.3f" % (d["dsc_mean"], d["dsc_std"]))
 PY

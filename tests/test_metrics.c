@@ -5,6 +5,10 @@
  * empty prediction, empty truth, both empty and ignored pixels; per-domain
  * results equal to separate accumulators; bootstrap intervals (contain the
  * point estimate, deterministic for a seed, plausible width); input errors;
+ * ROC vertices worked by hand (ties, K = 2 and one-vs-rest K = 3, thinning,
+ * classes without positives), their trapezoid area equal to the AUC with many
+ * ties, thinned curves monotone at evenly spaced ranks; per-image DSC lists by
+ * hand and consistent with per_class n and dsc_mean;
  * the JSON report parsed back by python3 (when available) and checked for the
  * DESIGN.md keys.
  *
@@ -293,6 +297,144 @@ static void test_cls_bootstrap(void)
     TU_CHECK(isnan(metrics_quantile(v2, 3, 0.5)));
 }
 
+/* ---- ROC curves ------------------------------------------------------------------------ */
+
+/* Trapezoid area under the vertices (n). */
+static double trapezoid(const double *fpr, const double *tpr, int n)
+{
+    double a = 0;
+    for (int t = 1; t < n; t++) a += (fpr[t] - fpr[t - 1]) * (tpr[t] + tpr[t - 1]) / 2;
+    return a;
+}
+
+/* Checks the vertices (n) against want (2 n: fpr, tpr pairs). */
+static void check_roc(const double *fpr, const double *tpr, int n, const double *want, int n_want)
+{
+    TU_CHECKF(n == n_want, "%d vertices, expected %d", n, n_want);
+    for (int t = 0; t < n && t < n_want; t++) {
+        TU_CLOSE(fpr[t], want[2 * t], 1e-15, 0);
+        TU_CLOSE(tpr[t], want[2 * t + 1], 1e-15, 0);
+    }
+}
+
+static void test_roc_hand(void)
+{
+    /* K = 2, 6 samples, class 1's score .9 .8 .8 .6 .4 .2 with labels 1 1 0 1 0 0 (P = N = 3).
+     * Tie groups from the top: .9 {+}, .8 {+, -}, .6 {+}, .4 {-}, .2 {-}, so the vertices
+     * (0,0) (0,1/3) (1/3,2/3) (1/3,1) (2/3,1) (1,1); area 1/6 + 1/3 + 1/3 = 5/6 =
+     * Mann-Whitney (3 + 2.5 + 2) / 9. Class 0 (score .1 .2 .2 .4 .6 .8, positives the
+     * labels 0): .8 {+}, .6 {+}, .4 {-}, .2 {-, +}, .1 {-}: (0,0) (0,1/3) (0,2/3) (1/3,2/3)
+     * (2/3,1) (1,1), area 2/9 + 5/18 + 1/3 = 5/6. */
+    const float p[6 * 2] = { .1f, .9f, .2f, .8f, .2f, .8f, .4f, .6f, .6f, .4f, .8f, .2f };
+    const int32_t y[6] = { 1, 1, 0, 1, 0, 0 };
+    metrics_cls *acc = metrics_cls_new(2);
+    TU_CHECK(metrics_cls_add(acc, p, y, NULL, 6) == MS_OK);
+    double fpr[7], tpr[7];
+    const double w1[] = { 0, 0, 0, 1.0 / 3, 1.0 / 3, 2.0 / 3, 1.0 / 3, 1, 2.0 / 3, 1, 1, 1 };
+    const double w0[] = { 0, 0, 0, 1.0 / 3, 0, 2.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3, 1, 1, 1 };
+    int n1 = metrics_cls_roc(acc, METRICS_ALL, 1, 0, fpr, tpr);
+    check_roc(fpr, tpr, n1, w1, 6);
+    TU_CLOSE(trapezoid(fpr, tpr, n1), 5.0 / 6, 1e-15, 0);
+    int n0 = metrics_cls_roc(acc, METRICS_ALL, 0, 200, fpr, tpr);
+    check_roc(fpr, tpr, n0, w0, 6);
+    TU_CLOSE(trapezoid(fpr, tpr, n0), 5.0 / 6, 1e-15, 0);
+    metrics_cls_result r;
+    metrics_cls_finish(acc, METRICS_ALL, 0, 0, &r);
+    TU_CLOSE(r.per_class[0].auc, 5.0 / 6, 1e-15, 0);
+    TU_CLOSE(r.per_class[1].auc, 5.0 / 6, 1e-15, 0);
+    metrics_cls_result_free(&r);
+    /* Thinned to 3 vertices: ranks floor(i 5 / 2) = 0, 2, 5. */
+    TU_CHECK(metrics_cls_roc(acc, METRICS_ALL, 1, 3, fpr, tpr) == 3);
+    const double w1t[] = { 0, 0, 1.0 / 3, 2.0 / 3, 1, 1 };
+    check_roc(fpr, tpr, 3, w1t, 3);
+    metrics_cls_free(acc);
+
+    /* K = 3, one-vs-rest, labels 0 1 2 0 1 2:
+     * class 0: scores .5 .2 .35 .3 .1 .2, positives .5 .3 (P 2, N 4): .5 {+}, .35 {-}, .3 {+},
+     *          .2 {-, -}, .1 {-}: (0,0) (0,1/2) (1/4,1/2) (1/4,1) (3/4,1) (1,1), area 7/8;
+     * class 1: positives .5 .6 above every negative: (0,0) (0,1/2) (0,1) (1/4,1) ... (1,1);
+     * class 2: scores .2 .3 .3 .3 .3 .6, positives .3 .6: .6 {+}, .3 {-, +, -, -}, .2 {-}:
+     *          (0,0) (0,1/2) (3/4,1) (1,1), area 3/4 * 3/4 + 1/4 = 13/16 = (4 + 1 + 1.5) / 8. */
+    const float q[6 * 3] = { .5f, .3f, .2f, .2f, .5f, .3f, .35f, .35f, .3f,
+                             .3f, .4f, .3f, .1f, .6f, .3f, .2f, .2f, .6f };
+    const int32_t z[6] = { 0, 1, 2, 0, 1, 2 };
+    metrics_cls *a3 = metrics_cls_new(3);
+    TU_CHECK(metrics_cls_add(a3, q, z, NULL, 6) == MS_OK);
+    metrics_cls_finish(a3, METRICS_ALL, 0, 0, &r);
+    const double c0[] = { 0, 0, 0, .5, .25, .5, .25, 1, .75, 1, 1, 1 };
+    const double c1[] = { 0, 0, 0, .5, 0, 1, .25, 1, .5, 1, .75, 1, 1, 1 };
+    const double c2[] = { 0, 0, 0, .5, .75, 1, 1, 1 };
+    const double *want[3] = { c0, c1, c2 };
+    const int nwant[3] = { 6, 7, 4 };
+    const double auc[3] = { 7.0 / 8, 1, 13.0 / 16 };
+    for (int k = 0; k < 3; k++) {
+        int nv = metrics_cls_roc(a3, METRICS_ALL, k, 0, fpr, tpr);
+        check_roc(fpr, tpr, nv, want[k], nwant[k]);
+        TU_CLOSE(r.per_class[k].auc, auc[k], 1e-15, 0);
+        TU_CLOSE(trapezoid(fpr, tpr, nv), r.per_class[k].auc, 1e-15, 0);
+    }
+    metrics_cls_result_free(&r);
+    metrics_cls_free(a3);
+
+    /* No positives of class 2 (or, in a one-class domain, no negatives): 0 vertices. */
+    const float u[4 * 3] = { .8f, .1f, .1f, .7f, .2f, .1f, .6f, .3f, .1f, .2f, .7f, .1f };
+    const int32_t uy[4] = { 0, 0, 1, 1 }, ud[4] = { 3, 3, 5, 5 };
+    metrics_cls *au = metrics_cls_new(3);
+    TU_CHECK(metrics_cls_add(au, u, uy, ud, 4) == MS_OK);
+    TU_CHECK(metrics_cls_roc(au, METRICS_ALL, 2, 200, fpr, tpr) == 0);
+    TU_CHECK(metrics_cls_roc(au, METRICS_ALL, 0, 200, fpr, tpr) == 5); /* .8, .7 {+}; .6, .2 {-} */
+    TU_CHECK(metrics_cls_roc(au, 3, 0, 200, fpr, tpr) == 0);
+    TU_CHECK(metrics_cls_roc(au, 4, 0, 200, fpr, tpr) == 0); /* empty domain */
+    metrics_cls_free(au);
+}
+
+/* Many ties: the area equals the AUC; many distinct scores: thinned to 200
+ * vertices at the evenly spaced ranks of the full list, monotone, (0,0) to (1,1). */
+static void test_roc_random(void)
+{
+    enum { N = 5000, K = 3, M = METRICS_ROC_POINTS };
+    float *p = malloc(N * K * sizeof *p);
+    int32_t y[N], dom[N];
+    double *fpr = malloc((N + 1) * sizeof *fpr), *tpr = malloc((N + 1) * sizeof *tpr);
+    double tf[M], tt[M];
+    make_cls(p, y, dom, N, K, 17, 0.3f);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            for (int j = 0; j < N * K; j++) p[j] = floorf(p[j] * 20) / 20; /* <= 21 levels */
+        else
+            make_cls(p, y, dom, N, K, 18, 0.3f);
+        metrics_cls *acc = metrics_cls_new(K);
+        TU_CHECK(metrics_cls_add(acc, p, y, dom, N) == MS_OK);
+        for (int d = METRICS_ALL; d <= 2; d += 3) { /* all samples, domain 2 */
+            metrics_cls_result r;
+            metrics_cls_finish(acc, d, 0, 0, &r);
+            for (int k = 0; k < K; k++) {
+                int V = metrics_cls_roc(acc, d, k, 0, fpr, tpr);
+                int nt = metrics_cls_roc(acc, d, k, M, tf, tt);
+                TU_CHECKF(pass == 1 ? V > M : V <= 22, "pass %d: %d vertices", pass, V);
+                TU_CLOSE(trapezoid(fpr, tpr, V), r.per_class[k].auc, 1e-12, 0);
+                TU_CHECK(nt == (V < M ? V : M));
+                TU_CHECK(tf[0] == 0 && tt[0] == 0 && tf[nt - 1] == 1 && tt[nt - 1] == 1);
+                int mono = 1, ranks = 1;
+                for (int t = 1; t < nt; t++) mono &= tf[t] >= tf[t - 1] && tt[t] >= tt[t - 1];
+                for (int t = 0; t < nt; t++) {
+                    int64_t v = V <= M ? t : (int64_t)t * (V - 1) / (M - 1);
+                    ranks &= tf[t] == fpr[v] && tt[t] == tpr[v];
+                }
+                TU_CHECKF(mono && ranks, "pass %d domain %d class %d: monotone %d, at the ranks %d", pass, d, k,
+                          mono, ranks);
+                if (pass == 1) /* thinned: the area moves a little */
+                    TU_CLOSE(trapezoid(tf, tt, nt), r.per_class[k].auc, 2e-3, 0);
+            }
+            metrics_cls_result_free(&r);
+        }
+        metrics_cls_free(acc);
+    }
+    free(p);
+    free(fpr);
+    free(tpr);
+}
+
 static void test_cls_errors(void)
 {
     metrics_cls *acc = metrics_cls_new(3);
@@ -410,6 +552,58 @@ static void test_seg_edge_cases(void)
     metrics_seg_free(acc);
 }
 
+/* Per-image DSC lists: K = 2, three 1x4 images, domains 0 1 0.
+ * A: truth 0 1 1 0, pred 0 1 0 0: c0 T{0,3} P{0,2,3} -> 4/5; c1 T{1,2} P{1} -> 2/3
+ * B: truth 0 0 0 0, pred 0 0 0 0: c0 -> 1; c1 absent from both: excluded
+ * C: truth 1 1 1 0, pred 1 0 0 0: c0 T{3} P{1,2,3} -> 1/2; c1 T{0,1,2} P{0} -> 1/2 */
+static void dsc_list_is(const double *v, const double *want, int n)
+{
+    for (int i = 0; i < n; i++) TU_CLOSE(v[i], want[i], 1e-15, 0);
+}
+
+static void test_seg_dsc_per_image(void)
+{
+    const uint8_t t[3 * 4] = { 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0 };
+    const uint8_t p[3 * 4] = { 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 };
+    const int32_t dom[3] = { 0, 1, 0 };
+    metrics_seg *acc = metrics_seg_new(2);
+    TU_CHECK(metrics_seg_add(acc, p, t, dom, 3, 1, 4) == MS_OK);
+    double v[3];
+    const double c0[3] = { 0.8, 1, 0.5 }, c1[2] = { 2.0 / 3, 0.5 };
+    TU_CHECK(metrics_seg_dsc_per_image(acc, METRICS_ALL, 0, v) == 3);
+    dsc_list_is(v, c0, 3);
+    TU_CHECK(metrics_seg_dsc_per_image(acc, METRICS_ALL, 1, v) == 2);
+    dsc_list_is(v, c1, 2);
+    TU_CHECK(metrics_seg_dsc_per_image(acc, 1, 1, v) == 0); /* B only: excluded */
+    TU_CHECK(metrics_seg_dsc_per_image(acc, 0, 0, v) == 2 && v[0] == 0.8 && v[1] == 0.5);
+    /* The lists are the images behind per_class n and dsc_mean, everywhere. */
+    for (int d = METRICS_ALL; d <= 1; d++) {
+        metrics_seg_result r;
+        metrics_seg_finish(acc, d, 0, 0, &r);
+        for (int c = 0; c < 2; c++) {
+            int64_t n = metrics_seg_dsc_per_image(acc, d, c, v);
+            double mean = 0;
+            for (int64_t i = 0; i < n; i++) mean += v[i] / (double)n;
+            TU_CHECK(n == r.per_class[c].n);
+            TU_CHECK(n ? fabs(mean - r.per_class[c].dsc_mean) < 1e-15 : isnan(r.per_class[c].dsc_mean));
+        }
+        metrics_seg_result_free(&r);
+    }
+    metrics_seg_free(acc);
+    /* The 4-image case above (SEG_T, SEG_P, K = 3, image D all ignored). */
+    metrics_seg *a3 = metrics_seg_new(3);
+    TU_CHECK(metrics_seg_add(a3, SEG_P, SEG_T, NULL, 4, 2, 3) == MS_OK);
+    const double s0[3] = { 2.0 / 3, 10.0 / 11, 0.8 }, s1[2] = { 0.5, 0 }, s2[2] = { 2.0 / 3, 0 };
+    double w[4];
+    TU_CHECK(metrics_seg_dsc_per_image(a3, METRICS_ALL, 0, w) == 3);
+    dsc_list_is(w, s0, 3);
+    TU_CHECK(metrics_seg_dsc_per_image(a3, METRICS_ALL, 1, w) == 2);
+    dsc_list_is(w, s1, 2);
+    TU_CHECK(metrics_seg_dsc_per_image(a3, METRICS_ALL, 2, w) == 2);
+    dsc_list_is(w, s2, 2);
+    metrics_seg_free(a3);
+}
+
 static void test_seg_domains_bootstrap(void)
 {
     metrics_seg *acc = metrics_seg_new(3);
@@ -476,6 +670,19 @@ static int python_check(const char *json, const char *task, int K)
              "    assert len(o['per_class']) == K and all(set(c) == pc for c in o['per_class'])\n"
              "    assert task == 'seg' or (len(o['confusion']) == K and all(len(r) == K for r in o['confusion']))\n"
              "    assert 'ci95' not in o or all(len(v) == 2 for k, v in o['ci95'].items() if k not in ('resamples', 'seed'))\n"
+             "    if task == 'seg':\n"
+             "        assert [len(v) for v in o['dsc_per_image']] == [c['n'] for c in o['per_class']], o['dsc_per_image']\n"
+             "        assert all(v == [] or abs(sum(v) / len(v) - c['dsc_mean']) < 1e-5 for v, c in zip(o['dsc_per_image'], o['per_class']))\n"
+             "        continue\n"
+             "    assert len(o['roc']) == K\n"
+             "    for c, r in zip(o['per_class'], o['roc']):\n"
+             "        assert (r is None) == (c['auc'] is None), (r, c)\n"
+             "        if r is None: continue\n"
+             "        f, t = r['fpr'], r['tpr']\n"
+             "        assert 2 <= len(f) == len(t) <= 200 and f[0] == t[0] == 0 and f[-1] == t[-1] == 1, r\n"
+             "        assert all(a <= b for a, b in zip(f, f[1:])) and all(a <= b for a, b in zip(t, t[1:])), r\n"
+             "        area = sum((f[i + 1] - f[i]) * (t[i + 1] + t[i]) / 2 for i in range(len(f) - 1))\n"
+             "        assert len(f) == 200 or abs(area - c['auc']) < 1e-5, (area, c['auc'])\n"
              "assert d.get('model') == 'a ' + chr(34) + 'quoted' + chr(34) + ' <path>' + chr(92) + 'x', d.get('model')\n"
              "\" %s %d", task, K);
     FILE *py = popen(cmd, "w");
@@ -564,9 +771,12 @@ int main(void)
     TU_RUN(test_binary_macro_auc);
     TU_RUN(test_cls_domains);
     TU_RUN(test_cls_bootstrap);
+    TU_RUN(test_roc_hand);
+    TU_RUN(test_roc_random);
     TU_RUN(test_cls_errors);
     TU_RUN(test_seg_hand);
     TU_RUN(test_seg_edge_cases);
+    TU_RUN(test_seg_dsc_per_image);
     TU_RUN(test_seg_domains_bootstrap);
     TU_RUN(test_json_reports);
     return tu_summary();

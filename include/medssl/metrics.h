@@ -72,6 +72,10 @@
  *     { "n": 120, "accuracy": a, "balanced_accuracy": b, "macro_auc": m,
  *       "confusion": [[c00, c01, ...], ...],            (K rows, true class)
  *       "per_class": [{"sensitivity":, "specificity":, "precision":, "f1":, "auc":}, ...],
+ *       "roc": [{"fpr": [0, ..., 1], "tpr": [0, ..., 1]}, null, ...],
+ *                    (K entries, class k positive one-vs-rest: metrics_cls_roc's
+ *                     vertices with at most METRICS_ROC_POINTS per class, 6
+ *                     significant digits; null without positives or negatives)
  *       "ci95": {"resamples": B, "seed": s, "accuracy": [lo, hi],
  *                "balanced_accuracy": [lo, hi], "macro_auc": [lo, hi]},   (if B > 0)
  *       "domains": {"0": {same keys, without "domains"}, "3": {...}},      (if by_domain)
@@ -80,6 +84,10 @@
  *     { "n": images, "n_fg": images with foreground, "dsc_mean": m, "dsc_std": s,
  *       "per_class": [{"dsc_mean":, "dsc_std":, "sensitivity":, "specificity":,
  *                      "n":, "n_empty":}, ...],         (K entries, class 0 first)
+ *       "dsc_per_image": [[d, ...], ...],  (K arrays, class 0 first: class c's
+ *                    per-image DSC in sample order, the per_class[c].n images
+ *                    not excluded for c (metrics_seg_dsc_per_image), 6
+ *                    significant digits; [] when n = 0)
  *       "ci95": {"resamples": B, "seed": s, "dsc_mean": [lo, hi]},         (if B > 0)
  *       "domains": {...}, <extra members> }
  * Domain objects are keyed by the decimal domain id, in increasing order, and
@@ -101,6 +109,7 @@
 #define METRICS_ALL (-1)       /* "every sample", as the domain argument */
 #define METRICS_IGNORE 255     /* true-mask value excluded from segmentation counts */
 #define METRICS_MAX_CLASSES 255
+#define METRICS_ROC_POINTS 200 /* ROC vertices per class in metrics.json, at most */
 /* Offset of the bootstrap keys' epoch field (keeps them apart from other RNG_SPLIT streams). */
 #define METRICS_BOOT_TAG 0x6d6574726963ull /* "metric" */
 
@@ -163,6 +172,21 @@ void metrics_cls_finish(const metrics_cls *acc, int domain, int B, uint64_t seed
                         metrics_cls_result *res);
 void metrics_cls_result_free(metrics_cls_result *res);
 
+/* The one-vs-rest ROC curve of class k (positive) over the samples of
+ * `domain`, by the score probs[:, k]: its vertices (fpr, tpr) from (0, 0) to
+ * (1, 1), one per distinct score (tied scores form one step, a diagonal
+ * segment), by decreasing threshold: vertex v counts the samples of the v
+ * highest distinct scores as positive. The trapezoid area under all the
+ * vertices equals per_class[k].auc (the Mann-Whitney statistic with ties 1/2).
+ * max_points >= 2 thins the list to at most max_points vertices when there are
+ * more, keeping those at evenly spaced ranks v = floor(i (V - 1) / (max_points
+ * - 1)), i = 0..max_points-1 (the first and last among them; still monotone,
+ * but the area may then differ from the AUC); max_points = 0 keeps every
+ * vertex. fpr and tpr hold max_points entries (0: metrics_cls_count(acc,
+ * domain) + 1). Returns the number of vertices written, 0 when the subset has
+ * no positives or no negatives of class k. */
+int metrics_cls_roc(const metrics_cls *acc, int domain, int k, int max_points, double *fpr, double *tpr);
+
 /* metrics.json for the accumulator (layout above); MS_ERR_RUNTIME on a write error. */
 int metrics_cls_write_json(FILE *f, const metrics_cls *acc, const metrics_report_opts *opts);
 /* The same report as the member `key` of an open JSON object (NULL: a value). */
@@ -209,6 +233,12 @@ int64_t metrics_seg_count(const metrics_seg *acc, int domain);
 int metrics_seg_domains(const metrics_seg *acc, int *ids);
 /* DSC(i, c) of the i-th image added (0-based, over all adds), NaN if excluded. */
 double metrics_seg_image_dsc(const metrics_seg *acc, int64_t image, int c);
+
+/* The DSC(i, c) of the images i of `domain` that are not excluded for class c
+ * (exactly the per_class[c].n images behind dsc_mean and dsc_std of
+ * metrics_seg_finish), in the order they were added, into dsc (capacity
+ * metrics_seg_count(acc, domain)); returns how many. */
+int64_t metrics_seg_dsc_per_image(const metrics_seg *acc, int domain, int c, double *dsc);
 
 void metrics_seg_finish(const metrics_seg *acc, int domain, int B, uint64_t seed,
                         metrics_seg_result *res);
