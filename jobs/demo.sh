@@ -7,7 +7,8 @@
 # 600 labeled images (1%, stratified) with each transfer strategy against
 # the same architecture from random weights, combines three of the runs into
 # an ensemble, and prints one comparison table on the 10,000 test images
-# (jobs/demo_table.py, from the run folders). Every fine-tuning protocol runs
+# (jobs/demo_table.py, from the run folders) and one HTML page of all runs
+# (medssl report: runs/demo/report.html). Every fine-tuning protocol runs
 # with seeds 0, 1 and 2. About 4 minutes on 2 cores (3 min 32 s to 4 min 33 s
 # measured 2026-12-04, depending on what else ran).
 #
@@ -88,7 +89,11 @@ echo "== ensemble of three seed-$s0 runs (different strategies): two-stage, scra
 echo "== Fashion-MNIST test set (10,000 images), 600 labeled training images"
 /usr/bin/python3 jobs/demo_table.py "$OUT" | tee "$OUT/table.md"
 
+echo "== report: one page with every run's curves, the evaluations and the ensemble"
+"$M" report "$OUT/rotation" "$OUT"/ft-*-s[0-9]*/ "$OUT/ensemble" --out "$OUT/report.html" \
+  --title "medssl demo: Fashion-MNIST, 1% labeled, rotation pretraining"
+
 echo "== engine benchmark (reference encoder), 2 ranks x 1 thread"
 mpirun -np 2 "$M" bench --steps 10 --threads 1
 echo "== done: $OUT/rotation/best.h5 is the pretrained encoder; $OUT/ft-*/test/metrics.json the evaluations;"
-echo "   $OUT/table.md the table (python3 jobs/demo_table.py $OUT prints it again)"
+echo "   $OUT/table.md the table (python3 jobs/demo_table.py $OUT prints it again); $OUT/report.html the page"

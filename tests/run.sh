@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
           libhdf5-openmpi-dev hdf5-tools libpng-dev zlib1g-dev libnifti2-dev python3 dataset-fashion-mnist
           slurm-wlm munge python3-h5py python3-numpy python3-torch clang libomp-dev libdnnl-dev"
+# the browser tests/cli_report.sh renders the report in; without it that test skips its browser checks
+OPTIONAL="chromium"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -22,6 +24,13 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
+for p in $OPTIONAL; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+  echo "tests/run.sh: installing $p"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p"; } ||
+    echo "tests/run.sh: $p could not be installed: the tests that need it skip those checks (with a note)"
+done
 
 # Open MPI refuses root without these; tests also oversubscribe the 2 cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

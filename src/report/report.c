@@ -341,8 +341,9 @@ static int epoch_series(const run_info *r, const char *key, int per_epoch, doubl
     return n;
 }
 
-/* The learning rate at every logged step, x in epochs (step / steps per epoch). */
-static int lr_series(const run_info *r, double *x, double *y)
+/* key at every logged step (step lines; the epoch lines when there are none),
+ * x in epochs: step / steps per epoch. */
+static int fine_series(const run_info *r, const char *key, double *x, double *y)
 {
     double spe = NAN;
     int steps = 0;
@@ -358,9 +359,9 @@ static int lr_series(const run_info *r, double *x, double *y)
     for (int i = 0; i < r->nlines; i++) {
         const ms_jv *v = r->lines[i];
         if (steps > 0 && is_epoch_line(v)) continue; /* step lines are finer */
-        const double lr = jv_num(jv_get(v, "lr"), NAN), s = jv_num(jv_get(v, "step"), NAN);
+        const double s = jv_num(jv_get(v, "step"), NAN);
         x[n] = isfinite(spe) && isfinite(s) ? s / spe : jv_num(jv_get(v, "epoch"), NAN) + 1;
-        y[n] = lr;
+        y[n] = jv_num(jv_get(v, key), NAN);
         n++;
     }
     return n;
@@ -381,7 +382,27 @@ static void cell_text(ms_text *t, const char *s)
     text_puts(t, "</td>");
 }
 
-typedef enum { CURVE_PLAIN, CURVE_PER_EPOCH, CURVE_LR } curve_kind;
+/* Draws chart c (NULL: nothing) of the n series in a box, then frees the series and their points. */
+static void line_chart_box(ms_text *t, const svg_chart *c, svg_series *s, int n)
+{
+    if (c) {
+        text_puts(t, "<div class=\"chart-box\">");
+        svg_line_chart(t, c, s, n);
+        text_puts(t, "</div>");
+    }
+    for (int j = 0; j < n; j++) {
+        free((void *)s[j].x);
+        free((void *)s[j].y);
+    }
+    free(s);
+}
+
+typedef enum {
+    CURVE_EPOCH,     /* epoch lines */
+    CURVE_PER_EPOCH, /* epoch lines, differences of a cumulative counter */
+    CURVE_STEPS,     /* step lines where logged */
+    CURVE_LR,        /* step lines, log axis */
+} curve_kind;
 
 /* One chart of key over the runs of one task (idx, n). */
 static void curve_chart(ms_text *t, run_info *runs, const int *idx, int n, const char *key, curve_kind kind,
@@ -393,21 +414,13 @@ static void curve_chart(ms_text *t, run_info *runs, const int *idx, int n, const
         run_info *r = &runs[idx[j]];
         double *x = ms_malloc((size_t)(r->nlines ? r->nlines : 1) * sizeof *x);
         double *y = ms_malloc((size_t)(r->nlines ? r->nlines : 1) * sizeof *y);
-        const int m = kind == CURVE_LR ? lr_series(r, x, y) : epoch_series(r, key, kind == CURVE_PER_EPOCH, x, y);
+        const int m = kind == CURVE_LR || kind == CURVE_STEPS ? fine_series(r, key, x, y)
+                                                              : epoch_series(r, key, kind == CURVE_PER_EPOCH, x, y);
         for (int i = 0; i < m; i++) any |= isfinite(y[i]) && y[i] != 0;
         s[j] = (svg_series){ r->name, x, y, m, (idx[j] / SVG_PALETTE) % 2 };
     }
-    if (any || kind == CURVE_PLAIN) {
-        text_puts(t, "<div class=\"chart-box\">");
-        svg_line_chart(t, &(svg_chart){ .title = title, .xlabel = "epoch", .ylabel = ylabel, .logy = kind == CURVE_LR },
-                       s, n);
-        text_puts(t, "</div>");
-    }
-    for (int j = 0; j < n; j++) {
-        free((void *)s[j].x);
-        free((void *)s[j].y);
-    }
-    free(s);
+    const svg_chart c = { .title = title, .xlabel = "epoch", .ylabel = ylabel, .logy = kind == CURVE_LR };
+    line_chart_box(t, any || kind == CURVE_EPOCH || kind == CURVE_STEPS ? &c : NULL, s, n);
 }
 
 static int any_key(run_info *runs, const int *idx, int n, const char *key)
@@ -424,8 +437,8 @@ static void curves_section(ms_text *t, run_info *runs, const int *idx, int n, co
     text_puts(t, "<section class=\"curves\"><h2>Training curves: ");
     text_html(t, task);
     text_printf(t, " (%d run%s)</h2><div class=\"charts\">", n, n == 1 ? "" : "s");
-    curve_chart(t, runs, idx, n, "loss", CURVE_PLAIN, "training loss", "loss (epoch mean)");
-    if (any_key(runs, idx, n, "val_loss")) curve_chart(t, runs, idx, n, "val_loss", CURVE_PLAIN, "validation loss", "loss");
+    curve_chart(t, runs, idx, n, "loss", CURVE_STEPS, "training loss", "loss (mean since the last line)");
+    if (any_key(runs, idx, n, "val_loss")) curve_chart(t, runs, idx, n, "val_loss", CURVE_EPOCH, "validation loss", "loss");
     /* every validation metric any of these runs logged */
     const char *seen[16];
     int ns = 0;
@@ -443,10 +456,10 @@ static void curves_section(ms_text *t, run_info *runs, const int *idx, int n, co
     for (int q = 0; q < ns; q++) {
         char title[96];
         snprintf(title, sizeof title, "validation %s", seen[q] + 4);
-        curve_chart(t, runs, idx, n, seen[q], CURVE_PLAIN, title, seen[q] + 4);
+        curve_chart(t, runs, idx, n, seen[q], CURVE_EPOCH, title, seen[q] + 4);
     }
     curve_chart(t, runs, idx, n, "lr", CURVE_LR, "learning rate", "lr (log)");
-    curve_chart(t, runs, idx, n, "images_per_s", CURVE_PLAIN, "training speed", "images/s");
+    curve_chart(t, runs, idx, n, "images_per_s", CURVE_STEPS, "training speed", "images/s");
     curve_chart(t, runs, idx, n, "loader_wait_s", CURVE_PER_EPOCH, "waiting for the loader", "s per epoch");
     curve_chart(t, runs, idx, n, "allreduce_wait_s", CURVE_PER_EPOCH, "waiting for the all-reduce", "s per epoch");
     text_puts(t, "</div></section>\n");
@@ -524,17 +537,10 @@ static void classify_block(ms_text *t, const ms_jv *m)
                      jv_num(jv_get(jv_at(pc, (size_t)k), "auc"), NAN));
             s[k] = (svg_series){ names[k], x, y, n, (k / SVG_PALETTE) % 2 };
         }
-        text_puts(t, "<div class=\"chart-box\">");
-        svg_line_chart(t, &(svg_chart){ .title = "ROC curves (one class against the rest)", .xlabel = "false positive rate",
+        line_chart_box(t, &(svg_chart){ .title = "ROC curves (one class against the rest)", .xlabel = "false positive rate",
                                         .ylabel = "true positive rate", .fixed = 1, .xmin = 0, .xmax = 1, .ymin = 0,
                                         .ymax = 1, .diagonal = 1, .height = 300, .width = 300 },
                        s, nr);
-        text_puts(t, "</div>");
-        for (int k = 0; k < nr; k++) {
-            free((void *)s[k].x);
-            free((void *)s[k].y);
-        }
-        free(s);
         free(names);
     }
     text_puts(t, "</div><table><tr><th>class</th><th>sensitivity</th><th>specificity</th><th>precision</th>"
@@ -743,8 +749,6 @@ static run_summary summarise(const run_info *r)
         const long e = (long)jv_num(jv_get(v, "epoch"), -1);
         if (e + 1 > s.epochs) s.epochs = e + 1;
         s.last_loss = jv_num(jv_get(v, "loss"), NAN);
-        const double x = jv_num(jv_get(v, "images_per_s"), NAN);
-        if (isfinite(x)) ips[nips++] = x;
         if (!s.key) continue;
         const double m = jv_num(jv_get(v, s.key), NAN);
         if (isfinite(m) && (!isfinite(s.best) || (lower_is_better(s.key) ? m < s.best : m > s.best))) {
@@ -752,6 +756,11 @@ static run_summary summarise(const run_info *r)
             s.best_epoch = e;
         }
     }
+    double *xs = ms_malloc((size_t)(r->nlines ? r->nlines : 1) * sizeof *xs);
+    const int m = fine_series(r, "images_per_s", xs, ips); /* as the speed chart shows it */
+    for (int i = 0; i < m; i++)
+        if (isfinite(ips[i])) ips[nips++] = ips[i];
+    free(xs);
     if (nips) {
         qsort(ips, (size_t)nips, sizeof *ips, cmp_double);
         s.ips = nips % 2 ? ips[nips / 2] : 0.5 * (ips[nips / 2 - 1] + ips[nips / 2]);
@@ -784,7 +793,7 @@ static void summary_table(ms_text *t, run_info *runs, int n)
         cell_num(t, s.best_epoch >= 0 ? (double)(s.best_epoch + 1) : NAN, 0);
         cell_num(t, s.last_loss, 4);
         cell_num(t, s.ips, 1);
-        text_puts(t, "<td>");
+        text_puts(t, "<td class=\"wrap\">");
         for (int e = 0; e < r->nevals; e++) {
             const ms_jv *v = r->evals[e].v, *comb = jv_get(v, "combiners");
             if (e) text_puts(t, "<br>");
@@ -839,6 +848,8 @@ static void run_section(ms_text *t, run_info *r, int i, const ms_logger *log)
     text_puts(t, "</section>\n");
 }
 
+static const char *task_of(const run_info *r) { return r->task[0] ? r->task : "training"; }
+
 static const char CSS[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:24px auto;"
     "max-width:1280px;padding:0 16px;color:#222;background:#fff}"
@@ -847,8 +858,8 @@ static const char CSS[] =
     ".meta{color:#666;font-size:12px;margin:2px 0 8px;word-break:break-all}"
     "table{border-collapse:collapse;font-size:13px;margin:6px 0 12px}"
     "th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f4f6f8}"
-    "td.num{text-align:right;font-variant-numeric:tabular-nums}.na{color:#999}"
-    "table.kv th{width:11em;font-weight:normal;color:#555}.ci{color:#666;font-size:12px}"
+    "td{white-space:nowrap}td.wrap{white-space:normal}td.num{text-align:right;font-variant-numeric:tabular-nums}.na{color:#999}"
+    "table.kv th{width:11em;font-weight:normal;color:#555}table.kv td{white-space:normal;word-break:break-all}.ci{color:#666;font-size:12px}"
     "pre.cmd{background:#f6f8fa;border:1px solid #e1e4e8;padding:8px;white-space:pre-wrap;word-break:break-all;font-size:12px}"
     ".charts{display:flex;flex-wrap:wrap;gap:12px}.chart-box{border:1px solid #eee;padding:4px}"
     "svg text{font-family:inherit;fill:#333}.headline{font-size:14px}"
@@ -894,20 +905,27 @@ int report_write(const ms_report_cfg *cfg)
     text_printf(&t, "</h1><p class=\"meta\">%d run folder%s &middot; written %s by medssl %s</p></header>\n",
                 cfg->nruns, cfg->nruns == 1 ? "" : "s", when, cfg->version ? cfg->version : "");
     summary_table(&t, runs, cfg->nruns);
-    /* curves: one section per task, the runs of that task overlaid */
-    int *idx = ms_malloc((size_t)cfg->nruns * sizeof *idx);
-    for (int i = 0; i < cfg->nruns; i++) {
-        if (!runs[i].nlines) continue;
-        const char *task = runs[i].task[0] ? runs[i].task : "training";
-        int first = 1;
-        for (int j = 0; j < i; j++)
-            first &= !(runs[j].nlines && strcmp(runs[j].task[0] ? runs[j].task : "training", task) == 0);
-        if (!first) continue;
+    /* curves: one section per task, the runs of that task overlaid; the task
+     * with the most runs (the comparison) first */
+    int *idx = ms_malloc((size_t)cfg->nruns * sizeof *idx), *done = ms_calloc((size_t)cfg->nruns, sizeof *done);
+    for (;;) {
+        int best = -1, best_n = 0;
+        for (int i = 0; i < cfg->nruns; i++) {
+            if (done[i] || !runs[i].nlines) continue;
+            int n = 0;
+            for (int j = i; j < cfg->nruns; j++) n += runs[j].nlines && strcmp(task_of(&runs[j]), task_of(&runs[i])) == 0;
+            if (n > best_n) best = i, best_n = n;
+        }
+        if (best < 0) break;
         int n = 0;
-        for (int j = i; j < cfg->nruns; j++)
-            if (runs[j].nlines && strcmp(runs[j].task[0] ? runs[j].task : "training", task) == 0) idx[n++] = j;
-        curves_section(&t, runs, idx, n, task);
+        for (int j = best; j < cfg->nruns; j++)
+            if (runs[j].nlines && strcmp(task_of(&runs[j]), task_of(&runs[best])) == 0) {
+                idx[n++] = j;
+                done[j] = 1;
+            }
+        curves_section(&t, runs, idx, n, task_of(&runs[best]));
     }
+    free(done);
     free(idx);
     for (int i = 0; i < cfg->nruns; i++) run_section(&t, &runs[i], i, &cfg->log);
     text_puts(&t, "<footer>medssl report: charts are inline SVG and pictures are inlined; this file needs nothing "
