@@ -6,11 +6,13 @@
 #include "medssl/runctl.h"
 #include "testutil.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char DIR_[256];
@@ -86,11 +88,18 @@ static void test_metrics_lines(void)
     TU_CHECK(n == 2);
 }
 
+/* A signal to the process (as SLURM and kill send it) sets the stop flag, taken
+ * by the signal thread: this thread blocks it (runctl_signals_init). */
 static void test_signals(void)
 {
+    runctl_signals_init();
     runctl_install_signals();
     TU_CHECK(runctl_stop_signal() == 0);
-    raise(SIGUSR1);
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    TU_CHECK(sigismember(&cur, SIGUSR1) && sigismember(&cur, SIGTERM) && sigismember(&cur, SIGINT));
+    kill(getpid(), SIGUSR1);
+    for (int i = 0; i < 1000 && runctl_stop_signal() == 0; i++) nanosleep(&(struct timespec){ 0, 1000000 }, NULL); /* the other thread's turn */
     TU_CHECK(runctl_stop_signal() == SIGUSR1);
 }
 

@@ -184,7 +184,7 @@ static void find_files(const char *dir, const char *rel, int depth, const char *
         }
     }
     closedir(d);
-    qsort(*out, (size_t)*n, sizeof **out, cmp_str);
+    if (*n > 1) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
 }
 
 static void read_evals(run_info *r, const ms_logger *log)
@@ -579,7 +579,8 @@ static void segment_block(ms_text *t, const ms_jv *m)
                 for (int i = 0; i < n; i++) v[i] = jv_num(jv_at(arr, (size_t)i), NAN);
                 if (nd > 0) snprintf(names[q], sizeof names[q], "class %d, %.60s", c, domains->keys[d]);
                 else snprintf(names[q], sizeof names[q], "class %d", c);
-                g[q++] = (svg_group){ names[q - 1], v, n };
+                g[q] = (svg_group){ names[q], v, n };
+                q++;
             }
         text_puts(t, "<div class=\"charts\"><div class=\"chart-box\">");
         svg_box_strip(t, nd > 0 ? "DSC per image, by class and domain" : "DSC per image, by class", "DSC", 0, 1, g, q);

@@ -2,7 +2,7 @@
 # Seed corpora for the fuzz targets, made fresh (nothing binary is committed):
 #   tests/fuzz/make_seeds.sh MEDSSL_BINARY OUT_DIR
 # writes OUT_DIR/<target>/<name> for the targets corpus, ckpt, png, nifti, idx,
-# model_spec, augment and jsonr: small valid files of each kind, made by medssl itself
+# model_spec, augment, jsonr and report: small valid files of each kind, made by medssl itself
 # (import idx, pretrain checkpoints), medssl_phantom (beside the binary), h5py
 # (corpora with every optional dataset, uint8/float32, chunked/gzip/contiguous)
 # and python's zlib/struct (PNG of every colour type, NIfTI-1/2, IDX), and
@@ -15,7 +15,7 @@ PHANTOM=$(dirname "$MEDSSL")/medssl_phantom
 OUT=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$OUT"
-mkdir -p "$OUT"/{corpus,ckpt,png,nifti,idx,model_spec,augment,jsonr}
+mkdir -p "$OUT"/{corpus,ckpt,png,nifti,idx,model_spec,augment,jsonr,report}
 OUT=$(cd "$OUT" && pwd)
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 # the Debian python (python3-h5py); a python3 earlier on PATH may lack h5py

@@ -24,7 +24,7 @@ fi
 [ -n "${MEDSSL_BIN:-}" ] && [ -x "$MEDSSL_BIN" ] ||
   { echo "tests/fuzz/run.sh: no medssl binary (build it, or set MEDSSL_BIN)" >&2; exit 2; }
 OUT=${FUZZ_OUT:-$(dirname "$MEDSSL_BIN")/fuzz}
-TARGETS=${FUZZ_TARGETS:-"corpus ckpt png nifti idx model_spec augment jsonr"}
+TARGETS=${FUZZ_TARGETS:-"corpus ckpt png nifti idx model_spec augment jsonr report"}
 JOBS=${FUZZ_JOBS:-$(nproc)}
 CC=${FUZZ_CC:-clang}
 command -v "$CC" > /dev/null || { echo "tests/fuzz/run.sh: $CC not found (apt-get install clang libomp-dev)" >&2; exit 2; }
@@ -52,7 +52,7 @@ compile() { # SRC: one object under $OUT/obj, mirroring the source path
   $CC $CFLAGS -I"$(dirname "$src")" -c "$src" -o "$obj.tmp" && mv "$obj.tmp" "$obj"
 }
 export -f compile
-LIB_SRCS=$(find "$ROOT/src/core" "$ROOT/src/nn" "$ROOT/src/data" "$ROOT/src/dist" "$ROOT/src/io" "$ROOT/src/train" \
+LIB_SRCS=$(find "$ROOT/src/core" "$ROOT/src/nn" "$ROOT/src/data" "$ROOT/src/dist" "$ROOT/src/io" "$ROOT/src/train" "$ROOT/src/report" \
                 "$ROOT/pretext" "$ROOT/finetune" -name '*.c' | sort)
 # shellcheck disable=SC2086
 printf '%s\n' $LIB_SRCS "$HERE"/fuzz_*.c | xargs -P "$JOBS" -I{} bash -c 'compile {}' ||

@@ -131,3 +131,22 @@ texts = ['{"step": 12, "loss": 0.25, "lr": 1e-3, "ips": 1234.57, "nan": null, "p
          '{"a": {"a": [[{"": [{}]}]]}, "a": 1}', '"x"', " \t\r\n 7 "]
 for i, t in enumerate(texts):
     put("jsonr", "text%d.json" % i, t.encode())
+
+# ---- report: a run folder's metrics.jsonl, "--8<--", its test/metrics.json ----------------------
+jsonl = ('{"event": "start", "time": "2026-12-04T12:53:39Z", "step": 0, "environment": {"ranks": 2, "gemm": "onednn"}}\n'
+         '{"epoch": 0, "step": 4, "loss": 1.5, "lr": 0.01, "images_per_s": 100.5}\n'
+         '{"epoch": 0, "step": 8, "loss": 1.2, "lr": 0.02, "images_per_s": 120, "loader_wait_s": 0.1, '
+         '"allreduce_wait_s": 0.2, "val_loss": 1.1, "val_accuracy": 0.5}\n'
+         '{"epoch": 1, "step": 16, "loss": null, "lr": 0.01, "images_per_s": 130, "loader_wait_s": 0.05, '
+         '"allreduce_wait_s": 0.3, "val_loss": null, "val_dsc": 0.7}\n')
+cls = ('{"n": 4, "accuracy": 0.75, "balanced_accuracy": 0.75, "macro_auc": 0.8, "confusion": [[1, 1], [0, 2]], '
+       '"per_class": [{"sensitivity": 0.5, "specificity": 1, "precision": 1, "f1": 0.67, "auc": 0.8}, '
+       '{"sensitivity": 1, "specificity": 0.5, "precision": 0.67, "f1": 0.8, "auc": 0.8}], '
+       '"roc": [{"fpr": [0, 0.5, 1], "tpr": [0, 1, 1]}, null], "ci95": {"resamples": 50, "seed": 0, '
+       '"accuracy": [0.5, 1]}, "domains": {"0": {"n": 2, "accuracy": 1}}, "model": "m<b>.h5", "task": "classify"}')
+seg = ('{"n": 3, "n_fg": 3, "dsc_mean": 0.8, "dsc_std": 0.1, "per_class": [{"dsc_mean": 0.9, "n": 3, "n_empty": 0}, '
+       '{"dsc_mean": 0.8, "n": 2, "n_empty": 1}], "dsc_per_image": [[0.9, 0.95, 0.85], [0.7, 0.9]], '
+       '"domains": {"a": {"n": 1, "dsc_per_image": [[1], [0.5]]}}}')
+ens = '{"task": "classify", "members": [{"path": "a.h5", "weight": 1, "metrics": %s}], "combiners": {"average": %s}}' % (cls, cls)
+for i, m in enumerate([cls, seg, ens, "", "[]"]):
+    put("report", "run%d.txt" % i, (jsonl + "--8<--\n" + m).encode())
