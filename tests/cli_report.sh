@@ -3,7 +3,8 @@
 # tools/render_html.sh):
 #   - real run folders (rotation pretraining on 2 ranks, two classify
 #     fine-tunings with evaluate --out and bootstrap intervals, an ensemble
-#     evaluation, a segmentation run with overlays) plus damaged ones: a
+#     evaluation, a segmentation run with overlays, an autoencoder run with its
+#     reconstructions) plus damaged ones: a
 #     metrics.jsonl line with NaN (not JSON) and one with null, an empty
 #     metrics.jsonl, a folder named with HTML that would run script, a title
 #     that closes <title> and opens <script>;
@@ -60,6 +61,8 @@ for r in scratch probe; do
 done
 "$MEDSSL" ensemble evaluate --members scratch/best.h5,probe/best.h5 --data c.h5 --combiner average,vote \
     --out ens > /dev/null 2>&1 || fail "ensemble evaluate"
+"$MEDSSL" pretrain --task autoencoder --corpus s.h5 --encoder "$ENC" --epochs 6 --batch 16 "${FT[@]}" \
+    --out ae 2> ae.log || { cat ae.log; fail "pretrain autoencoder"; }
 "$MEDSSL" finetune --task segment --train s.h5 --out seg --strategy scratch --encoder "$ENC" --epochs 2 \
     "${FT[@]}" 2> seg.log || { cat seg.log; fail "finetune segment"; }
 "$MEDSSL" evaluate --model seg/best.h5 --data s.h5 --out seg/test --overlays seg/test/overlays --overlay-count 3 \
@@ -81,8 +84,8 @@ mkdir emptyrun && : > emptyrun/metrics.jsonl
 XSS="x<img src=x onerror=document.body.setAttribute('data-pwned',1)>"
 cp -r probe "$XSS"
 TITLE="</title><script>document.body.setAttribute('data-pwned','2')</script> & co"
-RUNS=(rotation scratch probe ens seg nanrun emptyrun "$XSS")
-"$MEDSSL" report "${RUNS[@]}" --out report.html --title "$TITLE" 2> report.log || { cat report.log; fail "report"; }
+RUNS=(rotation scratch probe ens seg ae nanrun emptyrun "$XSS")
+"$MEDSSL" report "${RUNS[@]}" --out report.html --title "$TITLE" --pictures 4 2> report.log || { cat report.log; fail "report"; }
 grep -q "medssl report: nanrun: metrics.jsonl line 3 skipped: line 1, column 34: expected a value" report.log || { cat report.log; fail "no note for the NaN line"; }
 grep -q "<script" report.html && fail "report.html holds a <script"
 grep -qF "$XSS" report.html && fail "report.html holds the folder name unescaped"
@@ -95,7 +98,7 @@ fi
 "$RENDER" report.html shot 1280 2400 || fail "chromium could not render the report"
 K=$($PY -c 'import json; print(len(json.load(open("scratch/test/metrics.json"))["per_class"]))')
 KS=$($PY -c 'import json; print(len(json.load(open("seg/test/metrics.json"))["per_class"]))')
-NPNG=$(find seg -name '*.png' | wc -l)
+NPNG=$(( $(find seg -name "*.png" | wc -l) + 4 ))  # seg: 3 overlays; ae: 4 of its 6 reconstructions (--pictures 4)
 $PY - shot.png shot.dom.html shot.log "$K" "$KS" "$NPNG" <<'PY' || fail "the rendered report"
 import base64, html.parser, re, struct, sys, zlib
 
@@ -176,7 +179,8 @@ want = [("Training curves: classify (4 runs)", "training loss", 1, 4),    # scra
         ("Training curves: classify (4 runs)", "learning rate", 1, 4),
         ("Training curves: rotation (1 run)", "training loss", 1, 1),
         ("Training curves: rotation (1 run)", "waiting for the all-reduce", 1, 1),
-        ("Training curves: segment (1 run)", "validation dsc", 1, 1)]
+        ("Training curves: segment (1 run)", "validation dsc", 1, 1),
+        ("Training curves: autoencoder (1 run)", "validation psnr", 1, 1)]
 for sec, label, n, series in want:
     got = charts(sec, label)
     if len(got) != n or any(c["series"] != series for c in got):
@@ -189,7 +193,9 @@ if len(heat) != 6: problems.append("%d confusion heat maps, expected 6" % len(he
 if len(roc) != 6 or any(c["series"] != K for c in roc): problems.append("ROC charts %s, expected 6 of %d series" % ([c["series"] for c in roc], K))
 if len(box) != 1 or box[0]["series"] != KS - 1: problems.append("DSC box plots %s, expected 1 of %d groups" % ([c["series"] for c in box], KS - 1))
 # pictures: every one an inlined PNG that decodes
-if len(dom.imgs) != NPNG: problems.append("%d images, expected %d (the PNGs in seg/)" % (len(dom.imgs), NPNG))
+if len(dom.imgs) != NPNG: problems.append("%d images, expected %d (the PNGs in seg/ and ae/)" % (len(dom.imgs), NPNG))
+if "ae/recon/epoch-0006.png" not in " ".join(re.findall(r'alt="([^"]*)"', open(dom_path).read())) and \
+   not any("recon/epoch-0006.png" in t for t in dom.text): problems.append("the last reconstruction is not shown")
 for src in dom.imgs:
     if not src.startswith("data:image/png;base64,"): problems.append("an image is not inlined: %.60s" % src); continue
     try: png_decode(base64.b64decode(src.split(",", 1)[1], validate=True))

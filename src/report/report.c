@@ -272,9 +272,17 @@ static int read_run(run_info *r, const char *dir, int max_pictures, const ms_log
     if (!r->have_jsonl && !r->nevals && !r->ckpt[0] && !r->npictures)
         return MS_FAIL(MS_ERR_INPUT, "%s: not a run folder (no metrics.jsonl, metrics.json, checkpoint or PNG in it)",
                        dir);
-    if (r->npictures > max_pictures) {
-        note(r, log, "%d pictures; the first %d are shown", r->npictures, max_pictures);
-        for (int i = max_pictures; i < r->npictures; i++) free(r->pictures[i]);
+    if (r->npictures > max_pictures) { /* evenly spaced, the first and the last kept (an autoencoder's last epoch) */
+        note(r, log, "%d pictures; %d of them, evenly spaced, are shown", r->npictures, max_pictures);
+        const int n = r->npictures;
+        char **keep = ms_malloc((size_t)max_pictures * sizeof *keep);
+        for (int i = 0, next = 0; i < n; i++) {
+            const int want = max_pictures == 1 ? 0 : (int)((long long)next * (n - 1) / (max_pictures - 1));
+            if (next < max_pictures && i == want) keep[next++] = r->pictures[i];
+            else free(r->pictures[i]);
+        }
+        free(r->pictures);
+        r->pictures = keep;
         r->npictures = max_pictures;
     }
     /* the legend's name: the folder's last component */
@@ -459,7 +467,8 @@ static void curves_section(ms_text *t, run_info *runs, const int *idx, int n, co
         curve_chart(t, runs, idx, n, seen[q], CURVE_EPOCH, title, seen[q] + 4);
     }
     curve_chart(t, runs, idx, n, "lr", CURVE_LR, "learning rate", "lr (log)");
-    curve_chart(t, runs, idx, n, "images_per_s", CURVE_STEPS, "training speed", "images/s");
+    /* per epoch: a step line's images/s also counts the validation before it */
+    curve_chart(t, runs, idx, n, "images_per_s", CURVE_EPOCH, "training speed", "images/s (epoch)");
     curve_chart(t, runs, idx, n, "loader_wait_s", CURVE_PER_EPOCH, "waiting for the loader", "s per epoch");
     curve_chart(t, runs, idx, n, "allreduce_wait_s", CURVE_PER_EPOCH, "waiting for the all-reduce", "s per epoch");
     text_puts(t, "</div></section>\n");
@@ -758,7 +767,7 @@ static run_summary summarise(const run_info *r)
         }
     }
     double *xs = ms_malloc((size_t)(r->nlines ? r->nlines : 1) * sizeof *xs);
-    const int m = fine_series(r, "images_per_s", xs, ips); /* as the speed chart shows it */
+    const int m = epoch_series(r, "images_per_s", 0, xs, ips); /* as the speed chart shows it */
     for (int i = 0; i < m; i++)
         if (isfinite(ips[i])) ips[nips++] = ips[i];
     free(xs);
