@@ -1,5 +1,7 @@
 /* predict — running a fine-tuned model over a corpus (see medssl/predict.h). */
 #include "medssl/predict.h"
+#include "medssl/atomic.h"
+#include "medssl/h5util.h"
 #include "medssl/dist.h"
 
 #include "medssl/ckpt.h"
@@ -102,10 +104,11 @@ int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_dom
     const long long mine = counts[d->rank], rows = d->rank == 0 ? N : mine;
     const int HW = c->H * c->W;
     e->n = N;
-    e->labels = p->task->masks ? NULL : ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t));
+    /* the truth only when the corpus has it (predict runs on unlabeled images) */
+    e->labels = p->task->masks || !corpus_has_labels(c) ? NULL : ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t));
     e->domains = want_domains ? ms_malloc((size_t)(rows ? rows : 1) * sizeof(int32_t)) : NULL;
     float *probs = ms_malloc((size_t)(mine ? mine : 1) * p->K * (p->task->masks ? HW : 1) * sizeof(float));
-    uint8_t *truth = p->task->masks ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
+    uint8_t *truth = p->task->masks && corpus_has_masks(c) ? ms_malloc((size_t)(rows ? rows : 1) * HW) : NULL;
     int rc = predictor_run(p, c, first[d->rank], mine, probs, e->labels, truth, e->domains);
     const int bad = rc != 0, any = dist_any(d, bad);
     if (!any) {
@@ -117,7 +120,7 @@ int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_dom
                 probs = all;
             }
             dist_gather_rows(d, probs, mine, (size_t)(p->K * HW) * sizeof(float), first, counts);
-            dist_gather_rows(d, truth, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
+            if (truth) dist_gather_rows(d, truth, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
             e->probs = probs;
             e->truth = truth;
             probs = NULL;
@@ -129,7 +132,7 @@ int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_dom
             probs = NULL;
             /* rank 0's own share is already at the front of its arrays */
             dist_gather_rows(d, e->pred, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
-            dist_gather_rows(d, truth, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
+            if (truth) dist_gather_rows(d, truth, mine, (size_t)(HW) * sizeof(uint8_t), first, counts);
             e->truth = truth;
             truth = NULL;
         } else {
@@ -140,7 +143,7 @@ int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_dom
                 probs = all;
             }
             dist_gather_rows(d, probs, mine, (size_t)(p->K) * sizeof(float), first, counts);
-            dist_gather_rows(d, e->labels, mine, (size_t)(1) * sizeof(int32_t), first, counts);
+            if (e->labels) dist_gather_rows(d, e->labels, mine, (size_t)(1) * sizeof(int32_t), first, counts);
             e->probs = probs;
             probs = NULL;
         }
@@ -161,4 +164,27 @@ void predictions_free(ms_predictions *e)
     free(e->truth);
     free(e->labels);
     free(e->domains);
+}
+
+int predict_write_probabilities(const char *path, const float *probs, long long n, int K, int H, int W, int per_pixel)
+{
+    char tmp[4200];
+    int rc = atomic_tmp_name(path, tmp, sizeof tmp);
+    if (rc) return rc;
+    hsize_t dims[4] = { (hsize_t)n, (hsize_t)K, (hsize_t)H, (hsize_t)W };
+    h5_lock();
+    h5_quiet();
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = f >= 0 ? H5Screate_simple(per_pixel ? 4 : 2, dims, NULL) : -1;
+    hid_t ds = sp >= 0 ? H5Dcreate2(f, "probabilities", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, probs) >= 0;
+    if (ds >= 0) H5Dclose(ds);
+    if (sp >= 0) H5Sclose(sp);
+    if (f >= 0) ok &= H5Fclose(f) >= 0;
+    h5_unlock();
+    if (!ok) {
+        atomic_discard(tmp);
+        return MS_FAIL(MS_ERR_RUNTIME, "--probabilities %s: cannot write (is the folder writable?)", path);
+    }
+    return atomic_publish(tmp, path);
 }

@@ -99,43 +99,14 @@ fi
 K=$($PY -c 'import json; print(len(json.load(open("scratch/test/metrics.json"))["per_class"]))')
 KS=$($PY -c 'import json; print(len(json.load(open("seg/test/metrics.json"))["per_class"]))')
 NPNG=$(( $(find seg -name "*.png" | wc -l) + 4 ))  # seg: 3 overlays; ae: 4 of its 6 reconstructions (--pictures 4)
-$PY - shot.png shot.dom.html shot.log "$K" "$KS" "$NPNG" <<'PY' || fail "the rendered report"
-import base64, html.parser, re, struct, sys, zlib
+TEST_UTIL=$HERE/util $PY - shot.png shot.dom.html shot.log "$K" "$KS" "$NPNG" <<'PY' || fail "the rendered report"
+import base64, html.parser, os, re, sys
+
+sys.path.insert(0, os.environ["TEST_UTIL"])
+from pngdecode import decode as png_decode
 
 png_path, dom_path, log_path, K, KS, NPNG = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:])
 problems = []
-
-def png_decode(data):
-    """(width, height, channels, bytes) of an 8-bit non-interlaced PNG; raises on a bad file."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "signature"
-    pos, idat, ihdr, ended = 8, b"", None, False
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        crc, = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
-        assert len(body) == n and zlib.crc32(kind + body) == crc, "chunk %r CRC" % kind
-        if kind == b"IHDR": ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT": idat += body
-        elif kind == b"IEND": ended = True; break
-        pos += 12 + n
-    assert ihdr and ended, "IHDR/IEND"
-    w, h, depth, ctype, _, _, interlace = ihdr
-    ch = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
-    assert depth == 8 and interlace == 0, "depth/interlace"
-    raw, stride, out, prev = zlib.decompress(idat), w * ch, bytearray(), bytearray(w * ch)
-    for y in range(h):
-        f, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = row[i - ch] if i >= ch else 0
-            b, c = prev[i], prev[i - ch] if i >= ch else 0
-            if f == 1: row[i] = (row[i] + a) & 255
-            elif f == 2: row[i] = (row[i] + b) & 255
-            elif f == 3: row[i] = (row[i] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out += row; prev = row
-    return w, h, ch, bytes(out)
 
 # the screenshot is not blank
 w, h, ch, px = png_decode(open(png_path, "rb").read())

@@ -16,7 +16,8 @@
 #      and a fine-tuning job with afterok, the second starting from the first's
 #      last.h5; when the pretraining job fails, the fine-tuning job is cancelled;
 #   4. jobs/ensemble.sbatch as a 2-task array trains one bagging member per
-#      task; ensemble evaluate combines them.
+#      task; ensemble evaluate combines them;
+#   5. jobs/predict.sbatch on 2 tasks writes one prediction per image.
 # It fails (never skips) when SLURM cannot start. About 35 s (55 s with the
 # ASan+UBSan binary, which it also runs under: MEDSSL_SANITIZE=1 tests/run.sh).
 set -euo pipefail
@@ -241,6 +242,20 @@ done
   fail "ensemble evaluate after the array"
 grep -q '"average"' "$out/ens.json" || fail "no average combiner in the ensemble report"
 echo "ensemble.sbatch: array ${aid} of 2 members, combined; $((SECONDS - t4)) s"
+
+# --- 5. predict.sbatch: the ensemble's first member on the corpus, 2 tasks --------------------
+t5=$SECONDS
+member=$(ls "$out"/ens/member-0/best.h5 "$out"/ens/member-0/last.h5 2> /dev/null | head -1)
+[ -n "$member" ] || fail "no checkpoint in $out/ens/member-0"
+pid5=$(cd "$out" && sbatch --parsable -o "$out/pred.out" \
+       --export="ALL,MODEL=$member,DATA=fml.h5,OUT=pred,MEDSSL=$MEDSSL,LAUNCHER=$LAUNCHER" "$ROOT/jobs/predict.sbatch") ||
+  fail "sbatch predict.sbatch"
+wait_job "$pid5" 240
+[ "$state $code" = "COMPLETED 0:0" ] || fail "predict job $pid5: $state, exit $code ($(tail -3 "$out/pred.out"))"
+grep -q "2 rank(s)" "$out/pred.out" || fail "predict job $pid5 did not run on 2 ranks: $(tail -3 "$out/pred.out")"
+[ "$(wc -l < "$out/pred/predictions.csv")" -eq "$(( $("$MEDSSL" inspect "$out/fml.h5" --json | sed -n 's/.*"images": *\([0-9]*\).*/\1/p' | head -1) + 1 ))" ] ||
+  fail "predict job $pid5: $(wc -l < "$out/pred/predictions.csv") lines in predictions.csv"
+echo "predict.sbatch: job $pid5 on 2 tasks wrote pred/predictions.csv; $((SECONDS - t5)) s"
 
 echo "cli_slurm: $((SECONDS - t0)) s"
 echo "1 passed, 0 failed"

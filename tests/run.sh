@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
           libhdf5-openmpi-dev hdf5-tools libpng-dev zlib1g-dev libnifti2-dev python3 dataset-fashion-mnist
-          slurm-wlm munge python3-h5py python3-numpy python3-torch clang libomp-dev libdnnl-dev"
+          slurm-wlm munge python3-h5py python3-numpy python3-nibabel python3-torch clang libomp-dev libdnnl-dev"
 # the browser tests/cli_report.sh renders the report in; without it that test skips its browser checks
 OPTIONAL="chromium"
 missing=""

@@ -62,5 +62,10 @@ void png_import_opts_init(ms_png_import_opts *o);
  * differing without size, bad CSV lines or labels, too many classes, a labeled
  * subset without labels. Prints nothing. */
 int png_import(const ms_png_import_opts *o, ms_png_import_summary *done);
+/* The images png_import(o) would write, as paths relative to o->dir, in
+ * corpus order (sample i of the corpus is (*files)[i]); *n of them. The same
+ * discovery and errors as png_import's listing. Free with png_import_list_free. */
+int png_import_list(const ms_png_import_opts *o, char ***files, long long *n);
+void png_import_list_free(char **files, long long n);
 
 #endif

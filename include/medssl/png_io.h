@@ -36,6 +36,8 @@ int png_read(const char *path, float **pixels, int *H, int *W, int *C, int *bit_
  * Written to "<path>.tmp.<pid>", flushed and fsynced, then renamed over path:
  * a failure never leaves a partial file under `path`. */
 int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W);
+/* The same for gray (H,W) uint8: an 8-bit gray PNG (e.g. a label mask, pixel = class). */
+int png_write_gray8(const char *path, const uint8_t *gray, int H, int W);
 
 /* Draws img (C,H,W), min-max scaled to gray (or RGB when C == 3), with mask
  * (H,W) (NULL: none; 255 = not drawn) blended in a fixed palette of 10

@@ -56,4 +56,10 @@ void predictions_free(ms_predictions *e);
 /* Argmax over K of probs (n, K, HW) per pixel into pred (n, HW). */
 void predict_argmax_pixels(const float *probs, long long n, int K, int HW, uint8_t *pred);
 
+/* --probabilities FILE.h5 of evaluate and predict: /probabilities float32
+ * [n, K] (classify) or [n, K, H, W] (per_pixel: segment), in corpus order, for
+ * comparing with another implementation (tools/medssl_torch.py --check).
+ * Written to FILE.tmp.<pid> and renamed into place; the message names path. */
+int predict_write_probabilities(const char *path, const float *probs, long long n, int K, int H, int W, int per_pixel);
+
 #endif

@@ -40,6 +40,9 @@ int cli_parse(const char *cmd, const char *synopsis, const char *about, const ms
  * (whose values are the defaults shown in the help); returns the rows
  * written (at most cap). */
 int cli_run_flags(ms_arg *rows, int cap, ms_run_cfg *cfg);
+/* Threads per rank: `threads`, or when <= 0 the cores divided by the ranks
+ * (at least 1), set for the GEMMs and OpenMP (parallel_set_threads); returns it. */
+int cli_set_threads(const ms_dist *d, int threads);
 /* The start of a training command: the command line into cmdline (for the
  * checkpoints), MPI (dist_init), threads per rank (<= 0: cores / ranks), the
  * stop signals. Returns 0 or the exit code (the message is printed). */
@@ -77,5 +80,6 @@ int cmd_ensemble(int argc, char **argv);
 
 int cmd_evaluate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

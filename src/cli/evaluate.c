@@ -67,35 +67,6 @@ static int report(const evaluate_opts *o, ms_corpus *c, const ms_predictor *p, c
     return rc;
 }
 
-/* --probabilities FILE.h5: the softmax probabilities the metrics come from, for
- * comparing medssl with another implementation (tools/medssl_torch.py --check):
- * /probabilities float32 [N, K] (classify) or [N, K, H, W] (segment), every sample of
- * --data in corpus order (unlabeled ones too). Written to FILE.tmp.<pid>, renamed into place. */
-static int write_probabilities(const char *path, const float *probs, long long n, int K, int H, int W, int per_pixel)
-{
-    char tmp[4200];
-    int rc = atomic_tmp_name(path, tmp, sizeof tmp);
-    if (rc) return rc;
-    hsize_t dims[4] = { (hsize_t)n, (hsize_t)K, (hsize_t)H, (hsize_t)W };
-    h5_lock();
-    h5_quiet();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t sp = f >= 0 ? H5Screate_simple(per_pixel ? 4 : 2, dims, NULL) : -1;
-    hid_t ds = sp >= 0 ? H5Dcreate2(f, "probabilities", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, probs) >= 0;
-    if (ds >= 0) H5Dclose(ds);
-    if (sp >= 0) H5Sclose(sp);
-    if (f >= 0) ok &= H5Fclose(f) >= 0;
-    h5_unlock();
-    if (!ok) {
-        atomic_discard(tmp);
-        return MS_FAIL(MS_ERR_RUNTIME, "--probabilities %s: cannot write (is the folder writable?)", path);
-    }
-    if ((rc = atomic_publish(tmp, path))) return rc;
-    fprintf(stderr, "medssl evaluate: wrote %s (/probabilities, %lld samples)\n", path, n);
-    return MS_OK;
-}
-
 /* The data must look like what the model was trained on: at most the model's
  * classes (exactly, when the corpus names its classes), and the image size the
  * checkpoint records (input_size), or for older checkpoints that of the
@@ -177,12 +148,7 @@ int cmd_evaluate(int argc, char **argv)
     }
     ms_dist d;
     if (dist_init(&d, &argc, &argv)) return cli_report("evaluate", MS_ERR_RUNTIME);
-    int threads = o.threads;
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > d.size ? (int)(cores / d.size) : 1;
-    }
-    parallel_set_threads(threads);
+    cli_set_threads(&d, o.threads);
     ms_corpus c;
     ms_predictor p;
     ms_predictions e = { 0 };
@@ -209,8 +175,10 @@ int cmd_evaluate(int argc, char **argv)
             predict_argmax_pixels(e.probs, e.n, p.K, c.H * c.W, e.pred);
         }
         if (!rc && d.rank == 0 && o.probabilities &&
-            (rc = write_probabilities(o.probabilities, e.probs, e.n, p.K, c.H, c.W, p.task->masks)))
+            (rc = predict_write_probabilities(o.probabilities, e.probs, e.n, p.K, c.H, c.W, p.task->masks)))
             cli_report("evaluate", rc);
+        if (!rc && d.rank == 0 && o.probabilities)
+            fprintf(stderr, "medssl evaluate: wrote %s (/probabilities, %lld samples)\n", o.probabilities, e.n);
         if (!rc && d.rank == 0 && (rc = report(&o, &c, &p, &e))) cli_report("evaluate", rc);
     }
     predictions_free(&e);

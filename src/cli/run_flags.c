@@ -55,6 +55,16 @@ int cli_run_flags(ms_arg *rows, int cap, ms_run_cfg *c)
     return n;
 }
 
+int cli_set_threads(const ms_dist *d, int threads)
+{
+    if (threads <= 0) {
+        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > d->size ? (int)(cores / d->size) : 1;
+    }
+    parallel_set_threads(threads);
+    return threads;
+}
+
 int cli_run_start(ms_dist *d, const char *cmd, int *argc, char ***argv, int threads, char *cmdline, size_t cap)
 {
     size_t len = 0;
@@ -65,11 +75,7 @@ int cli_run_start(ms_dist *d, const char *cmd, int *argc, char ***argv, int thre
         fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
         return MS_ERR_RUNTIME;
     }
-    if (threads <= 0) {
-        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > d->size ? (int)(cores / d->size) : 1;
-    }
-    parallel_set_threads(threads);
+    cli_set_threads(d, threads);
     runctl_install_signals();
     return MS_OK;
 }

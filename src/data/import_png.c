@@ -371,6 +371,35 @@ void png_import_opts_init(ms_png_import_opts *o)
     *o = (ms_png_import_opts){ .fit = FIT_RESIZE, .labeled_per_class = -1, .labeled_fraction = -1 };
 }
 
+int png_import_list(const ms_png_import_opts *o, char ***files, long long *n)
+{
+    *files = NULL;
+    *n = 0;
+    if (!o->dir || !*o->dir) return MS_FAIL(MS_ERR_INPUT, "import png: no image folder given");
+    char dir[IMPORT_PATH_MAX];
+    folder_arg(dir, o->dir);
+    png_list l = { 0 };
+    int32_t *labels = NULL;
+    int n_classes = 0;
+    char *class_names = NULL;
+    int rc = png_list_images(o, dir, &l, &labels, &n_classes, &class_names);
+    if (!rc) {
+        *files = ms_malloc((size_t)l.n * sizeof **files);
+        for (int i = 0; i < l.n; i++) (*files)[i] = dup_str(l.v[i].rel);
+        *n = l.n;
+    }
+    free(labels);
+    free(class_names);
+    png_list_free(&l);
+    return rc;
+}
+
+void png_import_list_free(char **files, long long n)
+{
+    for (long long i = 0; i < n; i++) free(files[i]);
+    free(files);
+}
+
 int png_import(const ms_png_import_opts *o, ms_png_import_summary *done)
 {
     char dir[IMPORT_PATH_MAX], mask_dir[IMPORT_PATH_MAX];

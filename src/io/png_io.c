@@ -183,22 +183,23 @@ int png_read(const char *path, float **pixels, int *H, int *W, int *C, int *bit_
     return read_png(path, 1, pixels, H, W, C, bit_depth);
 }
 
-/* Encodes rgb (H,W,3) into ctx->f; the only writer function that calls setjmp. */
-static int encode(png_structp png, png_infop info, png_ctx *ctx, const uint8_t *rgb, int H, int W)
+/* Encodes px (H,W,ch), ch 1 (gray) or 3 (RGB), into ctx->f; the only writer
+ * function that calls setjmp. */
+static int encode(png_structp png, png_infop info, png_ctx *ctx, const uint8_t *px, int H, int W, int ch)
 {
     if (setjmp(png_jmpbuf(png))) return MS_FAIL(MS_ERR_RUNTIME, "%s: writing the PNG failed: %s", ctx->path, ctx->msg);
     png_set_write_fn(png, ctx, on_write, on_flush);
-    png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, ch == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    for (int y = 0; y < H; y++) png_write_row(png, rgb + (size_t)y * W * 3);
+    for (int y = 0; y < H; y++) png_write_row(png, px + (size_t)y * W * ch);
     png_write_end(png, NULL);
     return MS_OK;
 }
 
-int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W)
+static int write_png8(const char *path, const uint8_t *px, int H, int W, int ch)
 {
-    CHECK(rgb != NULL);
+    CHECK(px != NULL);
     if (H < 1 || W < 1 || H > PNG_IO_MAX_SIDE || W > PNG_IO_MAX_SIDE)
         return MS_FAIL(MS_ERR_INPUT, "%s: cannot write a %d x %d image (1 to %d pixels per side)", path, W, H,
                        PNG_IO_MAX_SIDE);
@@ -208,7 +209,7 @@ int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W)
     png_ctx ctx = { .path = path, .f = a.f };
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    rc = info ? encode(png, info, &ctx, rgb, H, W) : MS_FAIL(MS_ERR_RUNTIME, "%s: cannot set up libpng (out of memory?)", path);
+    rc = info ? encode(png, info, &ctx, px, H, W, ch) : MS_FAIL(MS_ERR_RUNTIME, "%s: cannot set up libpng (out of memory?)", path);
     if (png) png_destroy_write_struct(&png, info ? &info : NULL);
     if (rc) {
         atomic_abort(&a);
@@ -216,6 +217,10 @@ int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W)
     }
     return atomic_commit(&a);
 }
+
+int png_write_rgb8(const char *path, const uint8_t *rgb, int H, int W) { return write_png8(path, rgb, H, W, 3); }
+
+int png_write_gray8(const char *path, const uint8_t *gray, int H, int W) { return write_png8(path, gray, H, W, 1); }
 
 /* ---- drawing ---- */
 
