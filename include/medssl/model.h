@@ -204,6 +204,11 @@ typedef void (*ms_grads_ready_fn)(void *ctx, size_t offset, size_t count);
 void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx);
 
 float *model_output_grad(ms_model *m);
+/* The backward pass of only the ops after the one that produces `value`
+ * (which must carry a gradient): afterwards values[value].dx is d(loss)/d(value)
+ * itself, before its producer's backward would change it in place (a fused
+ * BN+ReLU masks it). Grad-CAM's gradient at a layer. No dropout (eval). */
+void model_backward_until(ms_model *m, int value);
 /* Runs the following passes on the first n input rows of the plan (1 <= n <=
  * planned N, a multiple of tiles): a short last batch is computed exactly, with
  * no padding rows in the BN statistics and no allocation. */

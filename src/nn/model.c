@@ -523,12 +523,13 @@ float *model_forward_from(ms_model *m, int from, int training, uint64_t dropout_
 
 float *model_output_grad(ms_model *m) { return m->values[m->output].dx; }
 
-void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx)
+/* The backward of ops n_ops-1 down to `last` (activation gradients zeroed first). */
+static void backward_ops(ms_model *m, int last, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx)
 {
     for (int v = 0; v < m->n_values; v++)
         if (v != m->output && m->values[v].dx && m->values[v].needs_grad)
             parallel_zero(m->values[v].dx, nflat(m, v));
-    for (int i = m->n_ops - 1; i >= 0; i--) {
+    for (int i = m->n_ops - 1; i >= last; i--) {
         ms_op *op = &m->ops[i];
         double t0 = m->prof ? ms_now() : 0;
         if (m->values[op->out].needs_grad) op_table[op->kind].backward(m, op, dropout_key);
@@ -539,6 +540,20 @@ void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_read
             on_ready(ctx, first->offset, last->offset + last->size - first->offset);
         }
     }
+}
+
+void model_backward(ms_model *m, uint64_t dropout_key, ms_grads_ready_fn on_ready, void *ctx)
+{
+    backward_ops(m, 0, dropout_key, on_ready, ctx);
+}
+
+void model_backward_until(ms_model *m, int value)
+{
+    CHECKM(m->values[value].dx != NULL, "model_backward_until: the value carries no gradient");
+    int producer = -1;
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].out == value) producer = i;
+    backward_ops(m, producer + 1, 0, NULL, NULL);
 }
 
 void model_set_bn_reducer(ms_model *m, ms_sum_fn sum, void *ctx)
