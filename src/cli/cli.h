@@ -81,5 +81,6 @@ int cmd_ensemble(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_gradcam(int argc, char **argv);
 
 #endif

@@ -11,7 +11,8 @@
  *
  * seg: 1-3 shapes per image, disks (mask class 1) and squares (class 2); the
  *      rest is background (class 0).
- * cls: one shape per image; label 0 disk, 1 square, 2 cross.
+ * cls: one shape per image; label 0 disk, 1 square, 2 cross (with --masks also
+ *      /masks: the shape's pixels 1, the rest 0).
  * Intensity: background ~0.2 + smooth gradient + noise, shapes ~0.75 + noise;
  * the domain's contrast shift maps I -> (1 - X) I + X (1 - I) (X = 1 inverts).
  * Samples 0..N-1 are domain 0 (no shift), N..N+M-1 domain 1 (shift X).
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
     long unlabeled_from = -1;
     double minority = 1; /* cls: fraction of class-2 samples that keep their label */
     double target_shift = 0;
+    int cls_masks = 0; /* cls --masks: /masks holds the shape (1) on background (0), for Grad-CAM's pointing game */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(a, "--kind")) kind = v;
@@ -69,6 +71,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--unlabeled-from")) unlabeled_from = atol(v);
         else if (!strcmp(a, "--minority")) minority = atof(v);
         else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--masks")) { cls_masks = 1; continue; }
         else { fprintf(stderr, "phantom: unknown flag %s\n", a); return 2; }
         i++;
     }
@@ -82,7 +85,7 @@ int main(int argc, char **argv)
     S = H < W ? H : W; /* shapes scale with the shorter side */
     const size_t HW = (size_t)H * W;
     float *img = ms_malloc((size_t)n * HW * sizeof(float));
-    uint8_t *mask = seg ? ms_malloc((size_t)n * HW) : NULL;
+    uint8_t *mask = seg || cls_masks ? ms_malloc((size_t)n * HW) : NULL;
     int32_t *labels = seg ? NULL : ms_malloc((size_t)n * sizeof(int32_t));
     int32_t *domains = ms_malloc((size_t)n * sizeof(int32_t));
     for (int i = 0; i < n; i++) {
@@ -90,7 +93,7 @@ int main(int argc, char **argv)
         const double shift = is_source ? 0 : target_shift;
         uint64_t key = rng_key((uint64_t)seed, 0, (uint64_t)i, (ms_rng_purpose)0), ctr = 0;
         float *im = img + (size_t)i * HW;
-        uint8_t *mk = seg ? mask + (size_t)i * HW : NULL;
+        uint8_t *mk = mask ? mask + (size_t)i * HW : NULL;
         double gy = uni(key, &ctr) - 0.5, gx = uni(key, &ctr) - 0.5;
         for (size_t p = 0; p < HW; p++) im[p] = (float)(0.2 + 0.15 * (gy * (double)(p / W) + gx * (double)(p % W)) / S);
         if (mk) memset(mk, 0, HW);
@@ -106,7 +109,7 @@ int main(int argc, char **argv)
             int cls = (int)(uni(key, &ctr) * 3);
             double r = S * (0.2 + 0.12 * uni(key, &ctr));
             double cy = r + uni(key, &ctr) * (H - 2 * r), cx = r + uni(key, &ctr) * (W - 2 * r);
-            paint(im, NULL, H, W, cls + 1, cy, cx, r, (float)(0.7 + 0.1 * uni(key, &ctr)), 0);
+            paint(im, mk, H, W, cls + 1, cy, cx, r, (float)(0.7 + 0.1 * uni(key, &ctr)), 1);
             labels[i] = (unlabeled_from >= 0 && i >= unlabeled_from) || (cls == 2 && minority < 1 && uni(key, &ctr) >= minority) ? -1 : cls;
         }
         for (size_t p = 0; p < HW; p++) {
@@ -118,7 +121,7 @@ int main(int argc, char **argv)
         domains[i] = is_source ? 0 : 1;
     }
     ms_corpus_writer w;
-    unsigned flags = (seg ? CORPUS_WITH_MASKS : CORPUS_WITH_LABELS) | CORPUS_WITH_DOMAINS;
+    unsigned flags = (seg ? CORPUS_WITH_MASKS : CORPUS_WITH_LABELS) | (cls_masks ? CORPUS_WITH_MASKS : 0) | CORPUS_WITH_DOMAINS;
     int rc = corpus_writer_create(&w, out, 1, H, W, DTYPE_F32, flags, 0, seg ? NULL : "disk,square,cross");
     if (!rc) rc = corpus_writer_append(&w, n, img, labels, mask, domains);
     if (!rc) rc = corpus_writer_finish(&w);
