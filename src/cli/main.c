@@ -26,6 +26,8 @@ static const struct {
     { "finetune", cmd_finetune, "transfer an encoder to classification or segmentation (strategies, domains)" },
     { "evaluate", cmd_evaluate, "metrics of a finetuned model on a labeled corpus (metrics.json)" },
     { "ensemble", cmd_ensemble, "ensembles: bagging, AdaBoost SAMME members; combiners incl. mixture of experts" },
+    { "features", cmd_features, "pooled encoder-stage features of every sample of a corpus (HDF5, CSV)" },
+    { "select", cmd_select, "choose a feature subset by CFS (Weka's CfsSubsetEval + BestFirst)" },
     { "report", cmd_report, "one self-contained HTML page of run folders: curves, tables, pictures" },
     { "bench", cmd_bench, "train the reference encoder on random data; images/s and GFLOP/s per layer" },
 };
