@@ -130,17 +130,18 @@ int cmd_features(int argc, char **argv)
     if (!rc) rc = stage_features_open(&s, model, stage, &c, batch);
     rc = dist_agree(&d, "features", rc);
     if (!rc) rc = dist_agree(&d, "features", compute(&d, &s, &c, &t));
+    int written = MS_OK; /* rank 0's write */
     if (!rc && d.rank == 0) {
         t.model = model;
         t.model_spec = s.spec;
         t.stage = s.stage;
-        rc = features_file_write(out, &t);
-        if (!rc && csv) rc = write_csv(csv, &t);
-        if (!rc)
+        if (csv) written = write_csv(csv, &t);
+        if (!written) written = features_file_write(out, &t);
+        if (!written)
             fprintf(stderr, "medssl features: wrote %s: %lld samples x %d features (stage %d)%s%s\n", out, t.N, t.F,
                     s.stage, csv ? " and " : "", csv ? csv : "");
     }
-    rc = dist_agree(&d, "features", rc); /* rank 0's write */
+    if (!rc) rc = dist_agree(&d, "features", written);
     features_table_free(&t);
     stage_features_close(&s);
     if (opened) corpus_close(&c);
