@@ -155,12 +155,7 @@ static int run(const bench_opts *o, const ms_dist *d)
             fprintf(stderr, "medssl bench: --batch %d is not divisible by the %d ranks\n", o->batch, d->size);
         return 2;
     }
-    int threads = o->threads;
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > d->size ? (int)(cores / d->size) : 1;
-    }
-    parallel_set_threads(threads);
+    const int threads = cli_set_threads(d, o->threads);
 
     const int is_pretext = WORKLOADS[o->wl].pretext >= 0;
     bench_pretext *bp = is_pretext ? ms_calloc(1, sizeof *bp) : NULL;

@@ -58,6 +58,10 @@ void cli_progress_begin(cli_progress *p, const char *cmd, const char *unit, long
 void cli_progress_update(cli_progress *p, long long done);
 void cli_progress_end(cli_progress *p, long long done);
 
+/* Sets the threads per rank (parallel_set_threads): `threads`, or when <= 0
+ * the cores divided among the ranks of d (at least 1). Returns the count. */
+int cli_set_threads(const ms_dist *d, int threads);
+
 /* Prints "medssl <cmd>: <message>" for the last library error and returns its code. */
 int cli_report(const char *cmd, int code);
 

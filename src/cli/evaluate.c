@@ -177,12 +177,7 @@ int cmd_evaluate(int argc, char **argv)
     }
     ms_dist d;
     if (dist_init(&d, &argc, &argv)) return cli_report("evaluate", MS_ERR_RUNTIME);
-    int threads = o.threads;
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > d.size ? (int)(cores / d.size) : 1;
-    }
-    parallel_set_threads(threads);
+    cli_set_threads(&d, o.threads);
     ms_corpus c;
     ms_predictor p;
     ms_predictions e = { 0 };

@@ -16,13 +16,11 @@
 #include "medssl/corpus.h"
 #include "medssl/dist.h"
 #include "medssl/features_file.h"
-#include "medssl/parallel.h"
 #include "medssl/stage_features.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* --csv: index,label,domain,f0..fF-1 (domain -1 when the corpus has none). */
 static int write_csv(const char *path, const ms_features_table *t)
@@ -58,10 +56,7 @@ static int compute(const ms_dist *d, ms_stage_features *s, ms_corpus *c, ms_feat
 {
     const long long N = c->N;
     long long *first = ms_malloc((size_t)d->size * sizeof(long long)), *counts = ms_malloc((size_t)d->size * sizeof(long long));
-    for (int r = 0; r < d->size; r++) {
-        first[r] = N * r / d->size;
-        counts[r] = N * (r + 1) / d->size - first[r];
-    }
+    dist_split_rows(d, N, first, counts);
     const long long mine = counts[d->rank], rows = d->rank == 0 ? N : mine;
     t->N = N;
     t->F = s->F;
@@ -114,11 +109,7 @@ int cmd_features(int argc, char **argv)
     }
     ms_dist d;
     if (dist_init(&d, &argc, &argv)) return cli_report("features", MS_ERR_RUNTIME);
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > d.size ? (int)(cores / d.size) : 1;
-    }
-    parallel_set_threads(threads);
+    cli_set_threads(&d, threads);
     ms_corpus c;
     ms_stage_features s;
     ms_features_table t;

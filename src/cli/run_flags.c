@@ -65,11 +65,17 @@ int cli_run_start(ms_dist *d, const char *cmd, int *argc, char ***argv, int thre
         fprintf(stderr, "medssl %s: %s\n", cmd, ms_last_error());
         return MS_ERR_RUNTIME;
     }
+    cli_set_threads(d, threads);
+    runctl_install_signals();
+    return MS_OK;
+}
+
+int cli_set_threads(const ms_dist *d, int threads)
+{
     if (threads <= 0) {
         const long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores > d->size ? (int)(cores / d->size) : 1;
     }
     parallel_set_threads(threads);
-    runctl_install_signals();
-    return MS_OK;
+    return threads;
 }
