@@ -152,6 +152,10 @@ with h5py.File("f.h5", "r") as a, h5py.File("oneclass.h5", "w") as b:
     for k in a.attrs: b.attrs[k] = a.attrs[k]
     b["features"] = a["features"][...]
     b["labels"] = np.where(a["labels"][...] >= 0, 1, -1).astype(np.int32)
+with h5py.File("f.h5", "r") as a, h5py.File("v2.h5", "w") as b:
+    for k in a.attrs: b.attrs[k] = a.attrs[k]
+    b.attrs["version"] = 2
+    b["features"] = a["features"][...]; b["labels"] = a["labels"][...]
 PY
 expect_error() { # want_line output_file args...
   local want=$1 outfile=$2; shift 2
@@ -179,6 +183,8 @@ expect_error "medssl select: missing.h5: cannot open (missing, or not an HDF5 fi
     select --features missing.h5 --method cfs --out x.json
 expect_error "medssl select: cls.h5: root attribute format is 'medssl-corpus', expected 'medssl-features' (from medssl features)" \
     x.json select --features cls.h5 --method cfs --out x.json
+expect_error "medssl select: v2.h5: root attribute version is 2, expected 1" x.json \
+    select --features v2.h5 --method cfs --out x.json
 expect_error "medssl select: --method relief: expected cfs" x.json select --features f.h5 --method relief --out x.json
 expect_error "medssl select: --out SUBSET.json is required (see medssl select --help)" x.json \
     select --features f.h5 --method cfs

@@ -87,7 +87,10 @@ int features_file_read(const char *path, ms_features_table *t)
     if (!rc && strcmp(format, FEATURES_FORMAT) != 0)
         rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute format is '%s', expected '%s' (from medssl features)", path,
                      format, FEATURES_FORMAT);
-    long long stage = 0;
+    long long version = 0, stage = 0;
+    if (!rc) rc = h5_attr_read_i64(&at, f, "version", &version, &present);
+    if (!rc && version != FEATURES_VERSION)
+        rc = MS_FAIL(MS_ERR_INPUT, "%s: root attribute version is %lld, expected %d", path, version, FEATURES_VERSION);
     if (!rc) rc = h5_attr_read_i64(&at, f, "stage", &stage, &present);
     t->stage = (int)stage;
     hsize_t dims[2] = { 0, 0 }, n1 = 0;
