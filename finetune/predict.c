@@ -97,10 +97,7 @@ int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_dom
 {
     const long long N = c->N;
     long long *first = ms_malloc((size_t)d->size * sizeof(long long)), *counts = ms_malloc((size_t)d->size * sizeof(long long));
-    for (int r = 0; r < d->size; r++) {
-        first[r] = N * r / d->size;
-        counts[r] = N * (r + 1) / d->size - first[r];
-    }
+    dist_split_rows(d, N, first, counts);
     const long long mine = counts[d->rank], rows = d->rank == 0 ? N : mine;
     const int HW = c->H * c->W;
     e->n = N;

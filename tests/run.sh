@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
           libhdf5-openmpi-dev hdf5-tools libpng-dev zlib1g-dev libnifti2-dev python3 dataset-fashion-mnist
           slurm-wlm munge python3-h5py python3-numpy python3-nibabel python3-torch clang libomp-dev libdnnl-dev"
-# the browser tests/cli_report.sh renders the report in; without it that test skips its browser checks
-OPTIONAL="chromium"
+# the browser tests/cli_report.sh renders the report in, and Weka (3.6, with Java) that tests/cli_select.sh
+# compares medssl select with; without them those tests skip those checks
+OPTIONAL="chromium weka"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

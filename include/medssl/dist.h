@@ -83,6 +83,10 @@ int dist_any(const ms_dist *d, int flag);
  * says so when only another rank failed; the error is then cleared
  * (ms_clear_error), so callers print nothing more. */
 int dist_agree(const ms_dist *d, const char *cmd, int rc);
+/* Contiguous ranges of N rows for the ranks of d, in rank order: rank r
+ * takes rows [first[r], first[r] + counts[r]) (sizes differ by at most 1);
+ * first and counts hold d->size values. */
+void dist_split_rows(const ms_dist *d, long long N, long long *first, long long *counts);
 /* Gathers the ranks' rows to rank 0 in rank order: rank r holds counts[r]
  * rows of row_bytes (mine of them: counts[rank]) that go to row first[r] of
  * rank 0's array; on rank 0, rows is the whole array with its own share

@@ -79,6 +79,8 @@ int finetune_parse(ms_finetune_cfg *c, int *threads, int argc, char **argv);
 int cmd_ensemble(int argc, char **argv);
 
 int cmd_evaluate(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+int cmd_select(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_gradcam(int argc, char **argv);

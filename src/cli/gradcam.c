@@ -224,10 +224,7 @@ int cmd_gradcam(int argc, char **argv)
         const size_t A = (size_t)lv->C * lv->H * lv->W;
         /* my share of the picked images, gathered on rank 0 in order */
         long long *first = ms_malloc((size_t)d.size * sizeof *first), *counts = ms_malloc((size_t)d.size * sizeof *counts);
-        for (int r = 0; r < d.size; r++) {
-            first[r] = n * r / d.size;
-            counts[r] = n * (r + 1) / d.size - first[r];
-        }
+        dist_split_rows(&d, n, first, counts);
         const long long mine = counts[d.rank], rows = d.rank == 0 ? n : mine;
         float *imgs = ms_malloc((size_t)(rows ? rows : 1) * C * HW * sizeof(float));
         float *maps = ms_malloc((size_t)(rows ? rows : 1) * HW * sizeof(float));

@@ -28,6 +28,8 @@ static const struct {
     { "ensemble", cmd_ensemble, "ensembles: bagging, AdaBoost SAMME members; combiners incl. mixture of experts" },
     { "predict", cmd_predict, "apply a fine-tuned model to new images: CSV, mask PNGs or a NIfTI label volume" },
     { "gradcam", cmd_gradcam, "Grad-CAM / Seg-Grad-CAM maps and feature maps: where a fine-tuned model looks" },
+    { "features", cmd_features, "pooled encoder-stage features of every sample of a corpus (HDF5, CSV)" },
+    { "select", cmd_select, "choose a feature subset by CFS (Weka's CfsSubsetEval + BestFirst)" },
     { "report", cmd_report, "one self-contained HTML page of run folders: curves, tables, pictures" },
     { "bench", cmd_bench, "train the reference encoder on random data; images/s and GFLOP/s per layer" },
 };

@@ -208,6 +208,14 @@ int dist_agree(const ms_dist *d, const char *cmd, int rc)
     return rc_all;
 }
 
+void dist_split_rows(const ms_dist *d, long long N, long long *first, long long *counts)
+{
+    for (int r = 0; r < d->size; r++) {
+        first[r] = N * r / d->size;
+        counts[r] = N * (r + 1) / d->size - first[r];
+    }
+}
+
 void dist_gather_rows(const ms_dist *d, void *rows, long long mine, size_t row_bytes, const long long *first,
                       const long long *counts)
 {
