@@ -79,6 +79,7 @@ int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, f
         float *dst = probs + (size_t)done * per;
         memcpy(dst, out, (size_t)b * per * sizeof(float));
         for (int i = 0; i < b; i++) softmax_channels(dst + (size_t)i * per, p->K, p->task->masks ? HW : 1);
+        if (p->on_batch) p->on_batch(p->on_batch_user, done + b, n);
     }
     return MS_OK;
 }

@@ -22,6 +22,10 @@ typedef struct {
     int C, H, W;
     float *images;        /* (batch, C, H, W) */
     char path[4096];
+    /* called after each batch of predictor_run with the images done so far
+     * (of its n), when set: a caller's progress line */
+    void (*on_batch)(void *user, long long done, long long n);
+    void *on_batch_user;
 } ms_predictor;
 
 /* Loads `ckpt` (its model_spec and every parameter) for images shaped like

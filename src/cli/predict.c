@@ -259,6 +259,14 @@ static int write_outputs(const predict_opts *o, ms_corpus *c, const ms_predictor
     return rc;
 }
 
+/* Rank 0's progress over its share of the images (a line every 5 s when it takes that long). */
+static void progress_batch(void *user, long long done, long long n)
+{
+    cli_progress *pr = user;
+    pr->total = n; /* the share is known once predictor_run runs */
+    cli_progress_update(pr, done);
+}
+
 int cmd_predict(int argc, char **argv)
 {
     predict_opts o = { .batch = 64 };
@@ -336,8 +344,15 @@ int cmd_predict(int argc, char **argv)
         if (d.rank == 0)
             fprintf(stderr, "medssl predict: %s model on %lld image%s of %dx%dx%d from %s, %d rank(s)\n", p.task->name,
                     c.N, c.N == 1 ? "" : "s", c.C, c.H, c.W, o.data ? o.data : o.png ? o.png : o.nifti, d.size);
+        cli_progress pr = { 0 };
+        if (d.rank == 0) {
+            cli_progress_begin(&pr, "predict", d.size > 1 ? "images (rank 0's share)" : "images", -1);
+            p.on_batch = progress_batch;
+            p.on_batch_user = &pr;
+        }
         const int keep = p.task->masks && o.probabilities;
         rc = dist_agree(&d, "predict", predict_corpus(&d, &p, &c, 0, keep, &e));
+        if (d.rank == 0 && pr.total > 0) cli_progress_end(&pr, pr.total);
         if (!rc && d.rank == 0) rc = write_outputs(&o, &c, &p, &ids, &e);
         rc = dist_agree(&d, "predict", rc);
     }
