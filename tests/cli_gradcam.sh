@@ -74,6 +74,9 @@ diff -r g1 g2 > /dev/null || fail "2 ranks wrote other files than 1"
     --epochs 2 --threads 2 --log-every 1000 2> fs.log || { cat fs.log; fail "finetune segment"; }
 "$MEDSSL" gradcam --model seg/best.h5 --data s.h5 --index 0,1 --class 1 --out gs 2> gs.log || { cat gs.log; fail "Seg-Grad-CAM"; }
 [ "$(tail -n +2 gs/gradcam.csv | cut -d, -f2 | sort -u)" = 1 ] || fail "Seg-Grad-CAM did not explain class 1: $(cat gs/gradcam.csv)"
+"$MEDSSL" gradcam --model seg/best.h5 --data s.h5 --index 0,1 --class 1 --region truth --out gst 2> gst.log ||
+    { cat gst.log; fail "Seg-Grad-CAM over the true region"; }
+[ "$(ls gst/gradcam-*.png | wc -l)" = 2 ] || fail "Seg-Grad-CAM --region truth: $(ls gst)"
 
 # --- bad input ---------------------------------------------------------------------------------------
 expect2() { # expected stderr line, then the arguments
@@ -85,6 +88,7 @@ expect2() { # expected stderr line, then the arguments
 expect2 "medssl gradcam: give --index I[,J..] or --all (see medssl gradcam --help)" --model trained/best.h5 --data te.h5 --out x
 expect2 "medssl gradcam: --index 5,100: '100' is not an image index in 0..99" --model trained/best.h5 --data te.h5 --index 5,100 --out x
 expect2 "medssl gradcam: --class 7: trained/best.h5 has classes 0..2" --model trained/best.h5 --data te.h5 --all --class 7 --out x
+expect2 "medssl gradcam: --region: trained/best.h5 is a classify model; regions are for segmentation" --model trained/best.h5 --data te.h5 --all --region truth --out x
 expect2 "medssl gradcam: --layer stage5: the encoder has stages 0..2" --model trained/best.h5 --data te.h5 --all --layer stage5 --out x
 [ ! -e x ] || fail "a failed gradcam left x/"
 echo "cli_gradcam: ok"

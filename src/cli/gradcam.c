@@ -32,7 +32,7 @@
 enum { SHEET_COLS = 8, SHEET_MAX = 64, BAR_W = 12, GAP = 4 };
 
 typedef struct {
-    const char *model, *data, *index, *layer, *out;
+    const char *model, *data, *index, *layer, *out, *region;
     int all, count, cls, feature_maps, threads;
 } gradcam_opts;
 
@@ -178,6 +178,8 @@ int cmd_gradcam(int argc, char **argv)
         { "count", ARG_INT, &o.count, 1, 100000000, "N", "with --all: the first N images" },
         { "class", ARG_INT, &o.cls, 0, 254, "C", "the class to explain (default: the predicted one)" },
         { "layer", ARG_STRING, &o.layer, 0, 0, "NAME", "stageK or an op name (default: the last encoder stage)" },
+        { "region", ARG_STRING, &o.region, 0, 0, "predicted|truth",
+          "segment: the pixels y_c sums over: predicted as the class (default) or the class in the corpus's /masks" },
         { "feature-maps", ARG_BOOL, &o.feature_maps, 0, 0, NULL, "also DIR/features-<i>.png: the layer's maps" },
         { "out", ARG_STRING, &o.out, 0, 0, "DIR", "the output folder (required)" },
         { "threads", ARG_INT, &o.threads, 1, 256, "T", "threads per rank (default: cores / ranks)" },
@@ -213,6 +215,13 @@ int cmd_gradcam(int argc, char **argv)
     opened = rc == 0;
     if (!rc) rc = predictor_open(&p, o.model, &c, 1);
     if (!rc && o.cls >= p.K) rc = MS_FAIL(MS_ERR_INPUT, "--class %d: %s has classes 0..%d", o.cls, o.model, p.K - 1);
+    const int truth = o.region && strcmp(o.region, "truth") == 0;
+    if (!rc && o.region && !truth && strcmp(o.region, "predicted") != 0)
+        rc = MS_FAIL(MS_ERR_INPUT, "--region %s: expected predicted or truth", o.region);
+    if (!rc && o.region && !p.task->masks)
+        rc = MS_FAIL(MS_ERR_INPUT, "--region: %s is a %s model; regions are for segmentation", o.model, p.task->name);
+    if (!rc && truth && o.cls < 0) rc = MS_FAIL(MS_ERR_INPUT, "--region truth needs --class C (the class whose pixels to use)");
+    if (!rc && truth && !corpus_has_masks(&c)) rc = MS_FAIL(MS_ERR_INPUT, "--region truth: %s has no /masks", o.data);
     if (!rc) rc = gradcam_layer(&p, o.layer, &layer);
     if (!rc) rc = gradcam_prepare(&p);
     if (!rc) rc = pick(&o, c.N, &idx, &n);
@@ -230,13 +239,16 @@ int cmd_gradcam(int argc, char **argv)
         float *maps = ms_malloc((size_t)(rows ? rows : 1) * HW * sizeof(float));
         float *acts = o.feature_maps ? ms_malloc((size_t)(rows ? rows : 1) * A * sizeof(float)) : NULL;
         gradcam_info *info = ms_calloc((size_t)(rows ? rows : 1), sizeof *info);
+        uint8_t *mask = truth ? ms_malloc((size_t)HW) : NULL;
         for (long long j = 0; j < mine && !rc; j++) {
             const long long i = idx[first[d.rank] + j];
             float *img = imgs + (size_t)j * C * HW;
-            if ((rc = corpus_read(&c, i, 1, img, NULL, NULL, NULL))) break;
-            rc = gradcam_run(&p, layer, img, o.cls, NULL, maps + (size_t)j * HW, &info[j], acts ? acts + (size_t)j * A : NULL,
+            if ((rc = corpus_read(&c, i, 1, img, NULL, mask, NULL))) break;
+            for (int q = 0; mask && q < HW; q++) mask[q] = mask[q] == o.cls; /* the region: the class's true pixels */
+            rc = gradcam_run(&p, layer, img, o.cls, mask, maps + (size_t)j * HW, &info[j], acts ? acts + (size_t)j * A : NULL,
                              NULL);
         }
+        free(mask);
         rc = dist_agree(&d, "gradcam", rc);
         if (!rc) {
             dist_gather_rows(&d, imgs, mine, (size_t)C * HW * sizeof(float), first, counts);
