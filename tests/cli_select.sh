@@ -12,6 +12,7 @@
 #   (Debian: apt-get install weka);
 # - bad inputs: exit 2, one exact line on stderr, no output file left.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 MEDSSL=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 PHANTOM=$(dirname "$MEDSSL")/medssl_phantom
 fail() { echo "FAIL: $*"; exit 1; }
@@ -190,4 +191,23 @@ expect_error "medssl select: --out SUBSET.json is required (see medssl select --
     select --features f.h5 --method cfs
 expect_error "medssl select: --max-stale 0: expected an integer in [1, 1e+06]" x.json \
     select --features f.h5 --method cfs --out x.json --max-stale 0
+# ---- finetune --feature-subset: a probe on the selected features only ----
+"$MEDSSL" finetune --task classify --train cls.h5 --init pre/last.h5 --strategy feature-extractor --epochs 2 \
+    --feature-subset s.json --out fsub --threads 1 --log-every 1000 2> fsub.log || { cat fsub.log; fail "finetune --feature-subset"; }
+sel=$($PY -c 'import json; print("-".join(map(str, json.load(open("s.json"))["selected"])))')
+h5dump -a model_spec fsub/best.h5 | grep -q "subset=$sel\"" || fail "fsub/best.h5 model_spec lacks subset=$sel"
+"$MEDSSL" evaluate --model fsub/best.h5 --data cls.h5 --probabilities fsub_p.h5 > /dev/null 2>&1 || fail "evaluate the subset probe"
+if $PY -c "import torch" 2> /dev/null; then
+  $PY "$HERE/../tools/medssl_torch.py" fsub/best.h5 --data cls.h5 --check fsub_p.h5 --quiet ||
+    fail "the PyTorch loader differs on the subset probe"
+fi
+"$MEDSSL" select --features f1.h5 --method cfs --out s1.json 2> /dev/null || fail "select on stage-1 features"
+set +e; err=$("$MEDSSL" finetune --task classify --train cls.h5 --init pre/last.h5 --strategy feature-extractor \
+    --feature-subset s1.json --out fbad --threads 1 2>&1 >/dev/null); rc=$?; set -e
+[ $rc -eq 2 ] && [ "$err" = "medssl finetune: --feature-subset s1.json: selected among 16 features, but the head's stage gives 24 (use the --features stage medssl features exported)" ] ||
+  fail "a subset of stage-1 features on stage-2 features: exit $rc: $err"
+"$MEDSSL" finetune --task classify --train cls.h5 --init pre/last.h5 --strategy feature-extractor --features stage1 \
+    --epochs 1 --feature-subset s1.json --out fsub1 --threads 1 2> /dev/null || fail "--features stage1 --feature-subset s1.json"
+echo "finetune --feature-subset: the probe sees the $(echo "$sel" | tr '-' '\n' | wc -l) selected features (subset=$sel)"
+
 echo "cli_select: all passed"

@@ -34,6 +34,11 @@ static void test_spec_parse_and_format(void)
     TU_CHECK(model_spec_parse(&s2, text) == 0);
     model_spec_format(&s2, text2, sizeof text2);
     TU_CHECKF(strcmp(text, text2) == 0, "%s vs %s", text, text2);
+    TU_CHECK(model_spec_parse(&s, "encoder:widths=8-16;head:linear,classes=3,norm=bn,subset=0-5-15") == 0);
+    TU_CHECK(s.n_subset == 3 && s.subset[0] == 0 && s.subset[1] == 5 && s.subset[2] == 15);
+    model_spec_format(&s, text, sizeof text);
+    TU_CHECKF(strcmp(text, "encoder:in=1,widths=8-16,block=plain,convs=2;head:type=linear,classes=3,norm=bn,subset=0-5-15") == 0,
+              "%s", text);
     TU_CHECK(model_spec_parse(&s, "encoder:widths=8-16;decoder:out=3,up=nearest") == 0);
     TU_CHECK(s.has_decoder && s.dec_out == 3 && s.up == UP_NEAREST && s.head == HEAD_NONE);
 
@@ -48,6 +53,12 @@ static void test_spec_parse_and_format(void)
         { "encoder:widths=32;tail:x=1", "tail" },
         { "encoder:widths=32,convs=3,block=residual", "even" },
         { "encoder:widths=32;decoder:out=2;head:linear,classes=2,tiles=9", "tiles" },
+        { "encoder:widths=8;head:linear,classes=2,subset=3-3", "subset" },
+        { "encoder:widths=8;head:linear,classes=2,subset=5-2", "subset" },
+        { "encoder:widths=8;head:linear,classes=2,subset=1-", "subset" },
+        { "encoder:widths=8;head:linear,classes=2,subset=", "subset" },
+        { "encoder:widths=8;head:linear,classes=2,subset=2-8", "8 features" },
+        { "encoder:widths=8;head:mlp,classes=2,tiles=3,subset=1", "subset" },
         { "", "empty" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -192,6 +203,23 @@ static void test_gradcheck_plain_classifier(void)
 static void test_gradcheck_residual_mlp(void)
 {
     gradcheck_model("encoder:in=1,widths=3-5,block=residual,convs=2;head:mlp,classes=2,hidden=6,dropout=0.25", 2, 6, 6);
+}
+
+/* A head on a subset of the features (head.subset, e.g. a CFS selection):
+ * gradients through the gather, and the head sees exactly those columns. */
+static void test_gradcheck_subset(void)
+{
+    gradcheck_model("encoder:in=1,widths=3-6,convs=1;head:mlp,classes=3,hidden=5,norm=bn,subset=0-2-5", 4, 6, 6);
+    ms_model m;
+    build(&m, "encoder:in=1,widths=6,convs=1;head:linear,classes=2,subset=1-4");
+    TU_CHECK(model_plan(&m, 2, 4, 4) == 0);
+    float x[2 * 16];
+    tu_fill_uniform(x, 32, 3, 0, 1);
+    model_forward(&m, x, 0, 0);
+    const float *f = m.values[m.features].x, *g = m.values[m.ops[m.n_ops - 2].out].x;
+    TU_CHECK(strcmp(m.ops[m.n_ops - 2].name, "head.subset") == 0);
+    for (int n = 0; n < 2; n++) TU_CHECK(g[n * 2] == f[n * 6 + 1] && g[n * 2 + 1] == f[n * 6 + 4]);
+    model_free(&m);
 }
 
 static void test_gradcheck_tiles(void)
@@ -489,6 +517,7 @@ int main(void)
     TU_RUN(test_gradcheck_plain_classifier);
     TU_RUN(test_gradcheck_residual_mlp);
     TU_RUN(test_gradcheck_tiles);
+    TU_RUN(test_gradcheck_subset);
     TU_RUN(test_tiles_order);
     TU_RUN(test_set_rows_and_skip);
     TU_RUN(test_gradcheck_unet);

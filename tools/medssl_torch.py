@@ -80,7 +80,7 @@ def _float(key, v, lo, hi):
 def parse_spec(text):
     """model_spec text -> dict, with medssl's defaults, limits and error rules."""
     s = dict(in_channels=1, widths=[], block="plain", convs=2, head=None, classes=0, hidden=256,
-             dropout=0.0, head_norm=False, tiles=1, decoder=False, dec_out=1, up="bilinear")
+             dropout=0.0, head_norm=False, tiles=1, subset=None, decoder=False, dec_out=1, up="bilinear")
     if not text or len(text) > 4000:
         raise MedsslError("model spec: empty or too long")
     seen_encoder = False
@@ -134,13 +134,21 @@ def parse_spec(text):
                     s["dropout"] = _float("dropout", val, 0.0, 0.95)
                 elif key == "tiles":
                     s["tiles"] = _int("tiles", val, 1, 64)
+                elif key == "subset":
+                    try:
+                        sub = [int(t) for t in val.split("-")]
+                    except ValueError:
+                        raise MedsslError(f"model spec: subset={val} (expected increasing feature indices)") from None
+                    if not sub or any(b <= a for a, b in zip(sub, sub[1:])) or sub[0] < 0 or len(sub) > 128:
+                        raise MedsslError(f"model spec: subset={val} (expected increasing feature indices)")
+                    s["subset"] = sub
                 elif key == "norm":
                     if val not in ("bn", "none"):
                         raise MedsslError(f"model spec: norm={val} (expected bn or none)")
                     s["head_norm"] = val == "bn"
                 else:
                     raise MedsslError(f"model spec: unknown head key '{key}' "
-                                      "(expected type, classes, hidden, dropout, tiles, norm)")
+                                      "(expected type, classes, hidden, dropout, tiles, norm, subset)")
             else:
                 if key == "out":
                     s["dec_out"] = _int("out", val, 1, 4096)
@@ -158,6 +166,10 @@ def parse_spec(text):
         raise MedsslError(f"model spec: tiles={s['tiles']} needs a head")
     if s["tiles"] > 1 and s["decoder"]:
         raise MedsslError("model spec: tiles and a decoder cannot be combined")
+    if s["subset"] and (not s["head"] or s["tiles"] > 1):
+        raise MedsslError("model spec: subset needs a head without tiles")
+    if s["subset"] and s["widths"] and s["subset"][-1] >= s["widths"][-1]:
+        raise MedsslError(f"model spec: subset feature {s['subset'][-1]}, but the encoder gives {s['widths'][-1]} features")
     if s["block"] == "residual" and s["convs"] % 2:
         raise MedsslError("model spec: block=residual needs an even convs (2 convs per block)")
     return s
@@ -246,13 +258,14 @@ class Encoder(nn.Module):
 
 
 class Head(nn.Module):
-    """[tiles: (N, F) -> (N/T, T*F), rows concatenated in order] [bn: BatchNorm1d] then fc
-    (linear) or fc0, ReLU, Dropout, fc1 (mlp)."""
+    """[subset: the chosen feature columns (medssl select)] [tiles: (N, F) -> (N/T, T*F), rows
+    concatenated in order] [bn: BatchNorm1d] then fc (linear) or fc0, ReLU, Dropout, fc1 (mlp)."""
 
     def __init__(self, s, features):
         super().__init__()
         self.tiles, self.kind = s["tiles"], s["head"]
-        f = features * self.tiles
+        self.subset = s["subset"]
+        f = len(self.subset) if self.subset else features * self.tiles
         if s["head_norm"]:
             self.bn = nn.BatchNorm1d(f, eps=BN_EPS, momentum=BN_MOMENTUM)
         if self.kind == "linear":
@@ -263,6 +276,8 @@ class Head(nn.Module):
             self.fc1 = nn.Linear(s["hidden"], s["classes"])
 
     def forward(self, x):
+        if self.subset:
+            x = x[:, self.subset]
         if self.tiles > 1:
             if x.shape[0] % self.tiles:
                 raise MedsslError(f"batch of {x.shape[0]} images is not a multiple of the {self.tiles} tiles per sample")

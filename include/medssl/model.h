@@ -51,6 +51,7 @@
 #include "medssl/slab.h"
 
 #define MODEL_MAX_STAGES 8
+#define MODEL_MAX_SUBSET 128 /* features a head can be restricted to (subset=) */
 
 typedef enum { BLOCK_PLAIN, BLOCK_RESIDUAL, BLOCK__COUNT } ms_block_kind;
 typedef enum { HEAD_NONE, HEAD_LINEAR, HEAD_MLP, HEAD__COUNT } ms_head_kind;
@@ -72,6 +73,9 @@ typedef struct {
                              frozen features does not depend on their scale (as in MAE's linear probe) */
     int tiles;            /* >1: the head sees `tiles` consecutive feature vectors concatenated
                              (siamese encoder, e.g. jigsaw); model input rows = tiles x samples */
+    int n_subset;         /* >0: the head sees only these pooled features (subset=3-17-42, strictly
+                             increasing; e.g. a CFS selection, medssl select), in this order */
+    int subset[MODEL_MAX_SUBSET];
     /* decoder */
     int has_decoder;
     int dec_out;
@@ -88,7 +92,7 @@ void model_spec_format(const ms_model_spec *spec, char *buf, size_t cap);
 
 typedef enum {
     OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_DROPOUT, OP_UPSAMPLE,
-    OP_CONCAT, OP_ADD, OP_TILECAT, OP_PAD, OP_CROP, OP__COUNT
+    OP_CONCAT, OP_ADD, OP_TILECAT, OP_PAD, OP_CROP, OP_GATHER, OP__COUNT
 } ms_op_kind;
 
 /* An activation: (rows, C, H, W) with its gradient. H = W = 1 for vectors.

@@ -97,6 +97,8 @@ typedef struct {
     const char *init;         /* a checkpoint whose encoder is loaded, or NULL */
     const char *encoder;      /* encoder spec without init */
     const char *freeze, *unfreeze, *features, *head, *head_norm, *class_weights, *balance, *domains, *select;
+    const char *feature_subset; /* classify: a medssl select output (SUBSET.json): the head sees only its
+                                   "selected" features (the spec's head subset=), or NULL */
     int hidden, stage1_epochs, patience, classes, target_domain, keep_head, no_feature_cache;
     long steps_per_epoch;
     float dropout, encoder_lr_mult, target_weight;

@@ -30,6 +30,8 @@ int finetune_parse(ms_finetune_cfg *c, int *threads, int argc, char **argv)
         { "hidden", ARG_INT, &c->hidden, 1, 65536, "N", "mlp head: hidden units (default 256)" },
         { "dropout", ARG_FLOAT, &c->dropout, 0, 0.95, "P", "mlp head: dropout (default 0.5)" },
         { "encoder", ARG_STRING, &c->encoder, 0, 0, "SPEC", "encoder without --init (default widths=32-64-128-256)" },
+        { "feature-subset", ARG_STRING, &c->feature_subset, 0, 0, "SUBSET.json",
+          "classify: the head sees only the features medssl select chose (same --features stage)" },
         { "keep-head", ARG_BOOL, &c->keep_head, 0, 0, NULL, "also load the head (classify) or decoder (segment) of --init" },
         { "classes", ARG_INT, &c->classes, 2, LABELED_MAX_CLASSES, "K", "classes (default: from the corpus)" },
         { "class-weights", ARG_STRING, &c->class_weights, 0, 0, "auto|w0,w1,..", "loss class weights (auto: inverse frequency)" },

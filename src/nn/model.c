@@ -75,7 +75,8 @@ static int plan_shapes(ms_model *m, int H, int W)
             break;
         case OP_GAP: out->H = out->W = 1; break;
         case OP_TILECAT: CHECK(in->H == 1 && in->W == 1); break;
-        case OP_LINEAR: CHECK(in->H == 1 && in->W == 1); break;
+        case OP_LINEAR:
+        case OP_GATHER: CHECK(in->H == 1 && in->W == 1); break;
         case OP_UPSAMPLE: out->H = 2 * in->H; out->W = 2 * in->W; break;
         case OP_PAD:
             out->H = in->H + op->cfg.fit.top + op->cfg.fit.bottom;
@@ -380,6 +381,26 @@ static void bwd_dropout(ms_model *m, ms_op *op, uint64_t key)
     dropout_backward(din(m, op->in0), m->values[op->out].dx, nflat(m, op->out), p, op_key(key, m, op));
 }
 
+/* head.subset: out[n, j] = in[n, subset[j]] (the spec's feature subset). */
+static void fwd_gather(ms_model *m, ms_op *op, int training, uint64_t key)
+{
+    const int R = rows(m, op->in0), C = m->values[op->in0].C, J = m->spec.n_subset;
+    const float *in = m->values[op->in0].x;
+    float *out = m->values[op->out].x;
+    for (int n = 0; n < R; n++)
+        for (int j = 0; j < J; j++) out[(size_t)n * J + j] = in[(size_t)n * C + m->spec.subset[j]];
+}
+
+static void bwd_gather(ms_model *m, ms_op *op, uint64_t key)
+{
+    float *dinp = din(m, op->in0);
+    if (!dinp) return;
+    const int R = rows(m, op->in0), C = m->values[op->in0].C, J = m->spec.n_subset;
+    const float *dout = m->values[op->out].dx;
+    for (int n = 0; n < R; n++)
+        for (int j = 0; j < J; j++) dinp[(size_t)n * C + m->spec.subset[j]] += dout[(size_t)n * J + j];
+}
+
 static void fwd_upsample(ms_model *m, ms_op *op, int training, uint64_t key)
 {
     const ms_value *in = &m->values[op->in0];
@@ -485,6 +506,7 @@ static const struct {
     [OP_TILECAT] = { "tilecat", fwd_tilecat, bwd_tilecat },
     [OP_PAD] = { "pad", fwd_pad, bwd_pad },
     [OP_CROP] = { "crop", fwd_crop, bwd_crop },
+    [OP_GATHER] = { "gather", fwd_gather, bwd_gather },
 };
 _Static_assert(sizeof op_table / sizeof *op_table == OP__COUNT, "one entry per op kind");
 

@@ -204,6 +204,11 @@ static int build_head(ms_model *m, int x)
         close_op(m, op);
         x = op->out;
     }
+    if (s->n_subset) { /* only the chosen features reach the head */
+        ms_op *op = add_op(m, OP_GATHER, "head.subset", x, -1, s->n_subset);
+        close_op(m, op);
+        x = op->out;
+    }
     if (s->head_norm) x = g_bn(m, "head.bn", x);
     if (s->head == HEAD_LINEAR) return g_linear(m, "head.fc", x, s->classes);
     x = g_linear(m, "head.fc0", x, s->hidden);

@@ -63,6 +63,27 @@ static int parse_widths(ms_model_spec *s, const char *v)
     return MS_OK;
 }
 
+/* subset=3-17-42: feature indices, strictly increasing (checked against the
+ * features once the encoder is known, in model_spec_parse). */
+static int parse_subset(ms_model_spec *s, const char *v)
+{
+    s->n_subset = 0;
+    const char *p = v;
+    while (*p) {
+        if (s->n_subset == MODEL_MAX_SUBSET)
+            return MS_FAIL(MS_ERR_INPUT, "model spec: subset has more than %d features", MODEL_MAX_SUBSET);
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 65535 || (*end && *end != '-') || (s->n_subset && x <= s->subset[s->n_subset - 1]))
+            return MS_FAIL(MS_ERR_INPUT, "model spec: subset=%s (expected increasing feature indices, e.g. subset=3-17-42)", v);
+        s->subset[s->n_subset++] = (int)x;
+        p = *end ? end + 1 : end;
+        if (*end && !*p) return MS_FAIL(MS_ERR_INPUT, "model spec: subset=%s ends with '-'", v);
+    }
+    if (s->n_subset == 0) return MS_FAIL(MS_ERR_INPUT, "model spec: subset is empty");
+    return MS_OK;
+}
+
 static int parse_item(ms_model_spec *s, const char *part, char *item, int *seen_encoder)
 {
     char *eq = strchr(item, '=');
@@ -93,6 +114,7 @@ static int parse_item(ms_model_spec *s, const char *part, char *item, int *seen_
         if (strcmp(key, "hidden") == 0) return parse_int(val, 1, 65536, &s->hidden, "hidden");
         if (strcmp(key, "dropout") == 0) return parse_float(val, 0.0f, 0.95f, &s->dropout, "dropout");
         if (strcmp(key, "tiles") == 0) return parse_int(val, 1, 64, &s->tiles, "tiles");
+        if (strcmp(key, "subset") == 0) return parse_subset(s, val);
         if (strcmp(key, "norm") == 0) {
             if (strcmp(val, "bn") != 0 && strcmp(val, "none") != 0)
                 return MS_FAIL(MS_ERR_INPUT, "model spec: norm=%s (expected bn or none)", val);
@@ -100,7 +122,7 @@ static int parse_item(ms_model_spec *s, const char *part, char *item, int *seen_
             return MS_OK;
         }
         return MS_FAIL(MS_ERR_INPUT, "model spec: unknown head key '%s' (expected type, classes, hidden, dropout, tiles, "
-                                     "norm)", key);
+                                     "norm, subset)", key);
     }
     if (strcmp(part, "decoder") == 0) {
         s->has_decoder = 1;
@@ -133,7 +155,7 @@ double model_spec_params_bound(const ms_model_spec *s)
         prev = w;
         if (w > maxw) maxw = w;
     }
-    const double feat = prev * s->tiles, hid = s->head == HEAD_MLP ? s->hidden : 0;
+    const double feat = s->n_subset ? s->n_subset : prev * s->tiles, hid = s->head == HEAD_MLP ? s->hidden : 0;
     if (s->head != HEAD_NONE) n += 4 * feat + (feat + 1) * (hid + s->classes) + (hid + 1) * s->classes + 4 * hid;
     if (s->has_decoder) n += s->n_stages * s->convs * (9 * 2 * maxw * maxw + 8 * maxw) + (maxw + 1) * s->dec_out;
     return n;
@@ -185,6 +207,11 @@ int model_spec_parse(ms_model_spec *s, const char *text)
         return MS_FAIL(MS_ERR_INPUT, "model spec: tiles=%d needs a head", s->tiles);
     if (s->tiles > 1 && s->has_decoder)
         return MS_FAIL(MS_ERR_INPUT, "model spec: tiles and a decoder cannot be combined");
+    if (s->n_subset && (s->head == HEAD_NONE || s->tiles > 1))
+        return MS_FAIL(MS_ERR_INPUT, "model spec: subset needs a head without tiles");
+    if (s->n_subset && s->subset[s->n_subset - 1] >= s->widths[s->n_stages - 1])
+        return MS_FAIL(MS_ERR_INPUT, "model spec: subset feature %d, but the encoder gives %d features (0..%d)",
+                       s->subset[s->n_subset - 1], s->widths[s->n_stages - 1], s->widths[s->n_stages - 1] - 1);
     if (s->block == BLOCK_RESIDUAL && s->convs % 2)
         return MS_FAIL(MS_ERR_INPUT, "model spec: block=residual needs an even convs (2 convs per block)");
     if (model_spec_params_bound(s) > (double)MODEL_SPEC_MAX_PARAMS)
@@ -206,6 +233,8 @@ void model_spec_format(const ms_model_spec *s, char *buf, size_t cap)
             n += (size_t)snprintf(buf + n, cap - n, ",hidden=%d,dropout=%g", s->hidden, (double)s->dropout);
         if (s->tiles > 1 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ",tiles=%d", s->tiles);
         if (s->head_norm && n < cap) n += (size_t)snprintf(buf + n, cap - n, ",norm=bn");
+        for (int i = 0; i < s->n_subset && n < cap; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? "-" : ",subset=", s->subset[i]);
     }
     if (s->has_decoder && n < cap)
         snprintf(buf + n, cap - n, ";decoder:out=%d,up=%s", s->dec_out, up_names[s->up]);

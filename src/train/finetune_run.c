@@ -16,6 +16,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "run_internal.h"
 #include "medssl/common.h"
+#include "medssl/jsonr.h"
 #include "medssl/log.h"
 #include "medssl/labeled.h"
 #include "medssl/loader.h"
@@ -23,6 +24,7 @@
 #include "medssl/task.h"
 #include "medssl/transfer.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -55,6 +57,44 @@ void finetune_cfg_defaults(ms_finetune_cfg *c)
                             .encoder = "encoder:widths=32-64-128-256,block=plain,convs=2", .head = "linear",
                             .hidden = 256, .stage1_epochs = -1, .target_domain = -1, .dropout = 0.5f,
                             .encoder_lr_mult = -1, .target_weight = 1 };
+}
+
+/* --feature-subset: "selected" of a medssl select output into spec's head
+ * subset; its "features" must be F, the count the head's stage gives. */
+static int read_feature_subset(const char *path, int F, ms_model_spec *spec)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: %s", path, strerror(errno));
+    char *text = ms_malloc(1 << 20);
+    const size_t n = fread(text, 1, (1 << 20) - 1, f);
+    const int big = !feof(f);
+    fclose(f);
+    ms_jv *v = NULL;
+    char err[160];
+    int rc = MS_OK;
+    if (big) rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: larger than 1 MiB; not a medssl select output", path);
+    else if (jv_parse(text, n, &v, err, sizeof err))
+        rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: not JSON (%s)", path, err);
+    const ms_jv *sel = jv_get(v, "selected");
+    const double from = jv_num(jv_get(v, "features"), -1);
+    if (!rc && (!sel || sel->type != JV_ARR || jv_len(sel) == 0))
+        rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: no \"selected\" feature list (expected a medssl select output)", path);
+    if (!rc && from != F)
+        rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: selected among %g features, but the head's stage gives %d "
+                                   "(use the --features stage medssl features exported)", path, from, F);
+    if (!rc && jv_len(sel) > MODEL_MAX_SUBSET)
+        rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: %zu features, at most %d", path, jv_len(sel), MODEL_MAX_SUBSET);
+    for (size_t i = 0; !rc && i < jv_len(sel); i++) {
+        const double x = jv_num(jv_at(sel, i), -1);
+        if (!(x >= 0 && x < F && x == (int)x) || (i && x <= spec->subset[i - 1]))
+            rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: selected[%zu] = %g is not an increasing index in 0..%d", path,
+                         i, x, F - 1);
+        else spec->subset[i] = (int)x;
+    }
+    if (!rc) spec->n_subset = (int)jv_len(sel);
+    jv_free(v);
+    free(text);
+    return rc;
 }
 
 /* The model spec: the encoder (from init, else the encoder spec), cut at
@@ -90,6 +130,10 @@ static int build_spec(finetune_state *s, const ms_finetune_cfg *c)
     else
         h.head_norm = strcmp(c->head_norm, "bn") == 0;
     if ((rc = s->task->head(&spec, &h))) return rc;
+    if (c->feature_subset) {
+        if (masks) return MS_FAIL(MS_ERR_INPUT, "--feature-subset applies to --task classify");
+        if ((rc = read_feature_subset(c->feature_subset, spec.widths[spec.n_stages - 1], &spec))) return rc;
+    }
     model_spec_format(&spec, s->spec, sizeof s->spec);
     ms_model_spec check;
     if ((rc = model_spec_parse(&check, s->spec))) return rc;
