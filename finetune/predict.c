@@ -16,7 +16,7 @@ int predictor_open(ms_predictor *p, const char *ckpt, const ms_corpus *c, int ba
 {
     memset(p, 0, sizeof *p);
     snprintf(p->path, sizeof p->path, "%s", ckpt);
-    char spec_text[1024], task[64] = "";
+    char spec_text[2048], task[64] = "";
     int rc = ckpt_read_meta(ckpt, spec_text, sizeof spec_text, task, sizeof task);
     if (rc) return rc;
     if (!task[0] || !(p->task = task_named(task)))

@@ -185,7 +185,7 @@ int transfer_apply(const ms_transfer *t, ms_model *m, long epoch)
 
 int transfer_encoder_spec(const char *ckpt, ms_model_spec *enc)
 {
-    char text[1024];
+    char text[2048];
     int rc = ckpt_read_meta(ckpt, text, sizeof text, NULL, 0);
     if (rc) return rc;
     if ((rc = model_spec_parse(enc, text))) return MS_FAIL(rc, "%s: model_spec: %s", ckpt, ms_last_error());

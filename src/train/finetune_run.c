@@ -42,7 +42,7 @@ typedef struct {
     ms_loader *train, *val;
     ms_trainer tr;
     ms_transfer xfer;
-    char spec[1024], input_size[48];
+    char spec[2048], input_size[48];
     float class_w[LABELED_MAX_CLASSES];
     uint16_t *repeat_train, *repeat_val;
     int8_t *in_val;                 /* (N) the val_fraction split (labeled_split), or NULL */
