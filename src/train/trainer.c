@@ -29,7 +29,7 @@ static int fail(const ms_trainer *t, int code)
  * do. Otherwise a failure is this run's mismatch (spec, --batch, jigsaw set). */
 static int resume_from(ms_trainer *t, const char *path, int *damaged)
 {
-    char spec_in[1024];
+    char spec_in[2048];
     int rc;
     *damaged = 1;
     if ((rc = ckpt_read_meta(path, spec_in, sizeof spec_in, NULL, 0))) return rc;
