@@ -114,7 +114,8 @@ put("idx", "labels.idx.gz", gzip.compress(labels, mtime=0))
 specs = ["encoder:in=1,widths=32-64-128-256,block=plain,convs=2;head:type=linear,classes=4",
          "widths=16-32-64,convs=2", "encoder:in=3,widths=8-16,block=residual,convs=2;head:type=mlp,classes=10,hidden=256,dropout=0.5",
          "encoder:widths=4-8;head:type=linear,classes=10,norm=bn", "encoder:widths=8;head:type=mlp,classes=100,hidden=512,tiles=9",
-         "encoder:in=1,widths=8-16-32;decoder:out=2,up=bilinear", "encoder:widths=4-8;decoder:out=3,up=nearest;head:linear,classes=2"]
+         "encoder:in=1,widths=8-16-32;decoder:out=2,up=bilinear", "encoder:widths=4-8;decoder:out=3,up=nearest;head:linear,classes=2",
+         "encoder:widths=8-16;head:type=linear,classes=3,norm=bn,subset=0-5-15"]
 for i, s in enumerate(specs):
     put("model_spec", "spec%d.txt" % i, s.encode())
 pipes = ["flip:h,rotate:15,crop:0.8,shift:0.1,scale:0.9-1.1,noise:0.05,elastic:34:4,brightness:0.1,contrast:0.2,gamma:0.8-1.25",
