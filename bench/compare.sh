@@ -11,7 +11,8 @@
 #            (the policy medssl sets for itself; PyTorch's OpenMP spins by
 #            default, which a shared machine punishes);
 #            at other per-step batches, 1 process x 2 threads:
-#            encoder 16 32 (64 is the global batch), unet 8 (16 is), demo 32 64 (128 is)
+#            encoder 16 32 (64 is the global batch), unet 8 (16 is), demo 32 64 (128 is);
+#            medssl too, 1x2 and 2x1, at those global batches
 # Every run's JSON (and its stderr, when not empty) goes to OUT (default
 # bench/runs/compare-<UTC time>/), with command.txt, environment.txt and
 # failures.txt; at the end bench/compare_summary.py OUT prints the tables
@@ -80,6 +81,9 @@ configs() {
   echo "torch-1x2-passive|env OMP_WAIT_POLICY=PASSIVE $PY bench/torch_twins.py --threads 2 $common"
   for b in $(other_batches "$w"); do
     echo "torch-1x2-b$b|$PY bench/torch_twins.py --threads 2 --batch $b $common"
+    # medssl at the same other global batches (fair both ways: each side's best batch)
+    echo "medssl-1x2-b$b|$BUILD/medssl bench --json --threads 2 --batch $b $common"
+    echo "medssl-2x1-b$b|mpirun -np 2 --bind-to none $BUILD/medssl bench --json --threads 1 --batch $b $common"
   done
 }
 

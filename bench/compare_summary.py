@@ -3,9 +3,9 @@
 
 Per workload: every configuration's median images/s over the rounds (min-max,
 runs), ranks/processes x threads, per-step batch per process, global batch
-and peak RSS (the largest process of any of its runs, MiB); then medssl's
-best configuration, PyTorch's best at medssl's global batch, PyTorch's
-fastest at any per-step batch, and medssl's speed as a multiple of each.
+and peak RSS (the largest process of any of its runs, MiB); then, at the
+workload's global batch, each side's best and the ratio, and at any batch
+(both sides also run at the other batches), each side's fastest and the ratio.
 A configuration torch_twins reported as not supported (--jit where neither
 tracing nor scripting trains) is listed with its error and left out of the
 best and the ratios. Above the tables: the date, the command, the commit, the
@@ -76,7 +76,9 @@ def main():
         configs = {c: rs for (ww, c), rs in runs.items() if ww == w}
         params = {r["params"] for rs in configs.values() for r in rs}
         ms_runs = [r for c, rs in configs.items() if c.startswith("medssl") for r in rs]
-        base = ms_runs[0]["batch"] if ms_runs else None  # medssl's global batch
+        # the workload's global batch: that of medssl's runs without a -b<batch> suffix
+        base_runs = [r for c, rs in configs.items() if c in ("medssl-1x2", "medssl-2x1") for r in rs] or ms_runs
+        base = base_runs[0]["batch"] if base_runs else None
         print(f"#### {w}: {', '.join(f'{p:,}' for p in sorted(params))} parameters"
               + (f", medssl's global batch {base}" if base else "") + "\n")
         if len(params) != 1:
@@ -100,6 +102,7 @@ def main():
             print(f"| {c} | {shape(c, r0)} | {per} | {gb} | {med[c]:.1f} ({min(v):.1f}-{max(v):.1f}, {len(v)}) | "
                   f"{rss:.0f} |")
         ms = {c: v for c, v in med.items() if c.startswith("medssl")}
+        ms_same = {c: v for c, v in ms.items() if glob_b[c] == base}
         same = {c: v for c, v in med.items() if c.startswith("torch") and glob_b[c] == base}
         anyb = {c: v for c, v in med.items() if c.startswith("torch")}
         print()
@@ -108,13 +111,13 @@ def main():
             continue
         bm = max(ms, key=ms.get)
         ba = max(anyb, key=anyb.get)
-        line = f"medssl's best: {bm} {ms[bm]:.1f} images/s. "
-        if same:
-            bs = max(same, key=same.get)
-            line += (f"PyTorch's best at the global batch {base}: {bs} {same[bs]:.1f} -> medssl "
-                     f"**{ms[bm] / same[bs]:.2f}x**. ")
-        line += (f"PyTorch's fastest at any per-step batch: {ba} (batch {glob_b[ba]}) {anyb[ba]:.1f} -> medssl "
-                 f"**{ms[bm] / anyb[ba]:.2f}x**.")
+        line = ""
+        if same and ms_same:
+            bs, bms = max(same, key=same.get), max(ms_same, key=ms_same.get)
+            line += (f"At the global batch {base}: medssl's best {bms} {ms_same[bms]:.1f}, PyTorch's best {bs} "
+                     f"{same[bs]:.1f} -> medssl **{ms_same[bms] / same[bs]:.2f}x**. ")
+        line += (f"At any batch: medssl's fastest {bm} (batch {glob_b[bm]}) {ms[bm]:.1f}, PyTorch's fastest {ba} "
+                 f"(batch {glob_b[ba]}) {anyb[ba]:.1f} -> medssl **{ms[bm] / anyb[ba]:.2f}x**.")
         print(line + "\n")
     fail_path = os.path.join(d, "failures.txt")
     failures = [line.strip() for line in open(fail_path)] if os.path.exists(fail_path) else []
