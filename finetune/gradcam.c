@@ -54,18 +54,10 @@ int gradcam_run(ms_predictor *p, int layer, const float *img, int cls, const uin
     const int H = p->H, W = p->W, HW = H * W, K = p->K, seg = p->task->masks;
     const float *out = model_forward(m, img, 0, 0);
     const size_t nout = (size_t)K * (seg ? HW : 1);
-    float *logits = ms_malloc(nout * sizeof *logits);
-    memcpy(logits, out, nout * sizeof *logits);
-    /* softmax per pixel (segment) or once (classify) */
+    /* the probabilities evaluate and predict report: softmax per pixel (segment) or once (classify) */
     float *prob = ms_malloc(nout * sizeof *prob);
-    const int P = seg ? HW : 1;
-    for (int q = 0; q < P; q++) {
-        float mx = logits[q];
-        for (int k = 1; k < K; k++) mx = fmaxf(mx, logits[(size_t)k * P + q]);
-        double sum = 0;
-        for (int k = 0; k < K; k++) sum += exp((double)(logits[(size_t)k * P + q] - mx));
-        for (int k = 0; k < K; k++) prob[(size_t)k * P + q] = (float)(exp((double)(logits[(size_t)k * P + q] - mx)) / sum);
-    }
+    memcpy(prob, out, nout * sizeof *prob);
+    predict_softmax(prob, K, seg ? HW : 1);
     uint8_t *pred = seg ? ms_malloc((size_t)HW) : NULL;
     if (seg) {
         long long *count = ms_calloc((size_t)K, sizeof *count);
@@ -123,7 +115,6 @@ int gradcam_run(ms_predictor *p, int layer, const float *img, int cls, const uin
         *info = (gradcam_info){ .cls = cls, .prob = (float)(seg ? (n_region ? psum / n_region : 0) : psum),
                                 .region = seg ? n_region : 0, .h = h, .w = w, .K = Kl };
     free(cam);
-    free(logits);
     free(prob);
     free(pred);
     return MS_OK;

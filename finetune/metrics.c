@@ -78,19 +78,13 @@ static uint64_t boot_key(uint64_t seed, int domain, int b)
     return rng_key(seed, METRICS_BOOT_TAG + (uint64_t)(domain + 1), (uint64_t)b, RNG_SPLIT);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Drops the NaNs of v (n) and sorts the rest; returns how many are left. */
 static int64_t compact_sort(double *v, int64_t n)
 {
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++)
         if (!isnan(v[i])) v[m++] = v[i];
-    qsort(v, (size_t)m, sizeof *v, cmp_double);
+    qsort(v, (size_t)m, sizeof *v, ms_cmp_double);
     return m;
 }
 

@@ -48,8 +48,7 @@ void predictor_close(ms_predictor *p)
     p->images = NULL;
 }
 
-/* Softmax over K of x (K, HW) for every pixel, in place. */
-static void softmax_channels(float *x, int K, int HW)
+void predict_softmax(float *x, int K, int HW)
 {
     for (int q = 0; q < HW; q++) {
         float mx = x[q];
@@ -78,7 +77,7 @@ int predictor_run(ms_predictor *p, ms_corpus *c, long long first, long long n, f
         const float *out = model_forward(&p->model, p->images, 0, 0);
         float *dst = probs + (size_t)done * per;
         memcpy(dst, out, (size_t)b * per * sizeof(float));
-        for (int i = 0; i < b; i++) softmax_channels(dst + (size_t)i * per, p->K, p->task->masks ? HW : 1);
+        for (int i = 0; i < b; i++) predict_softmax(dst + (size_t)i * per, p->K, p->task->masks ? HW : 1);
         if (p->on_batch) p->on_batch(p->on_batch_user, done + b, n);
     }
     return MS_OK;

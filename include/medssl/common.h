@@ -64,5 +64,11 @@ double ms_now(void); /* monotonic seconds */
  * first one on ties; n >= 1): a class from scores, a pixel's class from
  * (K, HW) planes with stride HW. */
 int ms_argmax(const float *x, int n, long long stride);
+/* qsort comparator of doubles, ascending (NaNs are not ordered: drop them first). */
+int ms_cmp_double(const void *a, const void *b);
+/* The whole regular file `path` into *buf (malloc'd, NUL-terminated, *len
+ * bytes) if it holds at most max bytes; MS_ERR_INPUT naming the file
+ * otherwise (missing, not a regular file, too large, read error), *buf NULL. */
+int ms_read_file(const char *path, size_t max, char **buf, size_t *len);
 
 #endif

@@ -57,6 +57,9 @@ typedef struct ms_predictions {
 int predict_corpus(const ms_dist *d, ms_predictor *p, ms_corpus *c, int want_domains, int keep_probs, ms_predictions *e);
 void predictions_free(ms_predictions *e);
 
+/* Softmax over K of x (K, HW) for every pixel (HW = 1: one vector), in place. */
+void predict_softmax(float *x, int K, int HW);
+
 /* Argmax over K of probs (n, K, HW) per pixel into pred (n, HW). */
 void predict_argmax_pixels(const float *probs, long long n, int K, int HW, uint8_t *pred);
 

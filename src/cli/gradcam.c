@@ -264,9 +264,7 @@ int cmd_gradcam(int argc, char **argv)
             if (!rc) fprintf(f.f, "index,class,probability,peak_row,peak_col\n");
             for (long long j = 0; j < n && !rc; j++) {
                 const float *m = maps + (size_t)j * HW;
-                int peak = 0;
-                for (int q = 1; q < HW; q++)
-                    if (m[q] > m[peak]) peak = q;
+                const int peak = ms_argmax(m, HW, 1);
                 fprintf(f.f, "%lld,%d,%.6f,%d,%d\n", idx[j], info[j].cls, info[j].prob, peak / W, peak % W);
                 rc = write_panel(o.out, idx[j], &info[j], imgs + (size_t)j * C * HW, m, C, H, W);
                 if (!rc && acts) rc = write_features(o.out, idx[j], acts + (size_t)j * A, lv->C, lv->H, lv->W);

@@ -117,9 +117,7 @@ static int write_csv(const char *dir, const sample_ids *ids, const float *probs,
     fputc('\n', a.f);
     for (long long i = 0; i < n; i++) {
         const float *p = probs + i * K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            if (p[k] > p[best]) best = k;
+        const int best = ms_argmax(p, K, 1);
         sample_id(ids, i, id, sizeof id);
         if (strpbrk(id, ",\"\r\n")) {
             fputc('"', a.f);

@@ -2,11 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "medssl/common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static _Thread_local char err_msg[1024];
@@ -123,4 +125,39 @@ int ms_argmax(const float *x, int n, long long stride)
     for (int k = 1; k < n; k++)
         if (x[k * stride] > x[best * stride]) best = k;
     return best;
+}
+
+int ms_cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int ms_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+    *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return MS_FAIL(MS_ERR_INPUT, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return MS_FAIL(MS_ERR_INPUT, "%s: not a regular file", path);
+    }
+    if ((size_t)st.st_size > max) {
+        fclose(f);
+        return MS_FAIL(MS_ERR_INPUT, "%s: %lld bytes, more than the %zu MiB read from it", path,
+                       (long long)st.st_size, max >> 20);
+    }
+    char *b = ms_malloc((size_t)st.st_size + 1);
+    size_t n = fread(b, 1, (size_t)st.st_size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b);
+        return MS_FAIL(MS_ERR_INPUT, "%s: read error", path);
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return MS_OK;
 }

@@ -69,36 +69,6 @@ static void note(run_info *r, const ms_logger *log, const char *fmt, ...)
     text_puts(&r->notes, "</li>");
 }
 
-/* The whole file into *buf (NUL-terminated) if it is at most max bytes. */
-static int read_all(const char *path, size_t max, char **buf, size_t *len)
-{
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return MS_FAIL(MS_ERR_INPUT, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return MS_FAIL(MS_ERR_INPUT, "%s: not a regular file", path);
-    }
-    if ((size_t)st.st_size > max) {
-        fclose(f);
-        return MS_FAIL(MS_ERR_INPUT, "%s: %lld bytes, more than the %zu MiB a report reads", path,
-                       (long long)st.st_size, max >> 20);
-    }
-    char *b = ms_malloc((size_t)st.st_size + 1);
-    size_t n = fread(b, 1, (size_t)st.st_size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return MS_FAIL(MS_ERR_INPUT, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return MS_OK;
-}
-
 /* ---- reading a run folder ------------------------------------------------------------------ */
 
 static void read_jsonl(run_info *r, const ms_logger *log)
@@ -109,7 +79,7 @@ static void read_jsonl(run_info *r, const ms_logger *log)
     struct stat st;
     if (stat(path, &st) != 0) return;
     r->have_jsonl = 1;
-    if (read_all(path, MAX_JSONL, &buf, &len)) {
+    if (ms_read_file(path, MAX_JSONL, &buf, &len)) {
         note(r, log, "%s", ms_last_error());
         return;
     }
@@ -199,7 +169,7 @@ static void read_evals(run_info *r, const ms_logger *log)
         snprintf(path, sizeof path, "%s/%s", r->dir, files[i]);
         ms_jv *v = NULL;
         char err[160];
-        if (read_all(path, MAX_METRICS, &buf, &len)) {
+        if (ms_read_file(path, MAX_METRICS, &buf, &len)) {
             note(r, log, "%s", ms_last_error());
         } else if (jv_parse(buf, len, &v, err, sizeof err)) {
             note(r, log, "%s skipped: %s", files[i], err);
@@ -694,7 +664,7 @@ static void pictures_section(ms_text *t, run_info *r, const ms_logger *log)
         char path[PATH_CAP * 2], *buf;
         size_t len;
         snprintf(path, sizeof path, "%s/%s", r->dir, r->pictures[i]);
-        if (read_all(path, MAX_PICTURE, &buf, &len)) {
+        if (ms_read_file(path, MAX_PICTURE, &buf, &len)) {
             note(r, log, "picture not inlined: %s", ms_last_error());
             continue;
         }
@@ -742,11 +712,6 @@ typedef struct {
     long best_epoch, epochs;
 } run_summary;
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static run_summary summarise(const run_info *r)
 {
@@ -772,7 +737,7 @@ static run_summary summarise(const run_info *r)
         if (isfinite(ips[i])) ips[nips++] = ips[i];
     free(xs);
     if (nips) {
-        qsort(ips, (size_t)nips, sizeof *ips, cmp_double);
+        qsort(ips, (size_t)nips, sizeof *ips, ms_cmp_double);
         s.ips = nips % 2 ? ips[nips / 2] : 0.5 * (ips[nips / 2 - 1] + ips[nips / 2]);
     }
     free(ips);

@@ -282,12 +282,6 @@ void svg_heatmap(ms_text *t, const char *title, const int64_t *counts, int K, co
 
 /* ---- box and strip ------------------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The q-quantile of sorted v (n > 0), linear between order statistics. */
 static double quantile(const double *v, int n, double q)
 {
@@ -313,7 +307,7 @@ void svg_box_strip(ms_text *t, const char *title, const char *ylabel, double ymi
         int n = 0;
         for (int i = 0; i < g[k].n; i++)
             if (isfinite(g[k].v[i])) v[n++] = g[k].v[i];
-        qsort(v, (size_t)n, sizeof *v, cmp_double);
+        qsort(v, (size_t)n, sizeof *v, ms_cmp_double);
         const double cx = x0 + slot * (k + 0.5);
         const char *col = svg_colour(k);
         text_puts(t, "<g class=\"series\" data-name=\"");

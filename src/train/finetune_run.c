@@ -24,7 +24,6 @@
 #include "medssl/task.h"
 #include "medssl/transfer.h"
 
-#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -63,17 +62,13 @@ void finetune_cfg_defaults(ms_finetune_cfg *c)
  * subset; its "features" must be F, the count the head's stage gives. */
 static int read_feature_subset(const char *path, int F, ms_model_spec *spec)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: %s", path, strerror(errno));
-    char *text = ms_malloc(1 << 20);
-    const size_t n = fread(text, 1, (1 << 20) - 1, f);
-    const int big = !feof(f);
-    fclose(f);
+    char *text;
+    size_t n;
+    if (ms_read_file(path, (size_t)1 << 20, &text, &n)) return MS_FAIL(MS_ERR_INPUT, "--feature-subset: %s", ms_last_error());
     ms_jv *v = NULL;
     char err[160];
     int rc = MS_OK;
-    if (big) rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: larger than 1 MiB; not a medssl select output", path);
-    else if (jv_parse(text, n, &v, err, sizeof err))
+    if (jv_parse(text, n, &v, err, sizeof err))
         rc = MS_FAIL(MS_ERR_INPUT, "--feature-subset %s: not JSON (%s)", path, err);
     const ms_jv *sel = jv_get(v, "selected");
     const double from = jv_num(jv_get(v, "features"), -1);
