@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,12 @@ static const conv_case CASES[] = {
     { 5, 2, 40, 40, 3, 3, 3, 1, 1, 1 }, /* 1600 px: groups of 2 images per GEMM, remainder 1 */
     { 7, 3, 20, 30, 2, 3, 3, 1, 1, 0 }, /* groups of 6 + 1, non-square same-width path */
     { 3, 2, 8, 8, 4, 5, 5, 1, 2, 1 },   /* 5x5 same-width path, whole padding rows */
+    /* 3x3 stride-1 pad-1 with >= 8 channels: Winograd F(2x2,3x3) unless MEDSSL_CONV=gemm */
+    { 3, 8, 7, 9, 10, 3, 3, 1, 1, 1 },  /* odd height and width: half tiles at both edges */
+    { 2, 9, 1, 1, 8, 3, 3, 1, 1, 0 },   /* 1x1 map: one tile, three quarters outside */
+    { 2, 12, 2, 3, 16, 3, 3, 1, 1, 1 }, /* K > C */
+    { 1, 16, 6, 4, 8, 3, 3, 1, 1, 0 },  /* C > K, even sizes */
+    { 3, 8, 37, 150, 9, 3, 3, 1, 1, 1 }, /* rows wider than one 64-tile chunk, several blocks */
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
@@ -142,7 +149,7 @@ static void test_conv_vs_reference(void)
  * that never runs im2col). */
 static void test_conv_backward_accumulates_and_skips(void)
 {
-    const size_t picks[] = { 0, 2, 6, 9 };
+    const size_t picks[] = { 0, 2, 6, 9, 16, 18 };
     for (size_t q = 0; q < sizeof picks / sizeof picks[0]; q++) {
         const conv_case *c = &CASES[picks[q]];
         conv_bufs b;
@@ -231,12 +238,67 @@ static void test_im2col_exact(void)
     TU_ALLCLOSE(col2, want2, 6, 1e-6, 0);
 }
 
+/* max |x - ref| / max |ref|: the error relative to the output's scale. */
+static double normwise_err(const float *x, const float *ref, size_t n)
+{
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)x[i] - ref[i]), a = fabs((double)ref[i]);
+        if (d > e) e = d;
+        if (a > m) m = a;
+    }
+    return m > 0 ? e / m : e;
+}
+
+/* The accuracy of F(2x2,3x3) against the direct sum, beside im2col + GEMM's, on a
+ * layer of the reference encoder's shape (32 -> 32 channels, 16x16, 4 images).
+ * Normwise errors measured here (max |x - ref| / max |ref|, printed by the test):
+ * Winograd forward 2.8e-7, dinp 2.6e-7, dw 6.9e-7; im2col + GEMM 6.2e-7, 7.6e-7,
+ * 5.2e-7. At the points 0, 1, -1 the transforms only add and halve, so F(2x2,3x3)
+ * stays at float rounding. Bound: 2e-6 for each. */
+static void test_winograd_accuracy(void)
+{
+    const conv_case c = { 4, 32, 16, 16, 32, 3, 3, 1, 1, 0 };
+    conv_bufs b;
+    bufs_make(&b, &c, 77);
+    ref_conv2d_forward(b.ref_out, b.inp, b.w, NULL, c.N, c.C, c.H, c.W, c.K, 3, 3, 1, 1);
+    ref_conv2d_backward(b.ref_dinp, b.ref_dw, b.ref_dbias, b.dout, b.inp, b.w, c.N, c.C, c.H, c.W, c.K, 3, 3, 1, 1);
+    static const char *algos[] = { "gemm", "winograd" };
+    for (int a = 0; a < 2; a++) {
+        CHECK(conv_algo_select(algos[a]) == MS_OK);
+        conv2d_forward(&b.cs, b.out, b.col, b.inp, b.w, NULL);
+        fill(b.dinp, b.n_inp, 0.0f);
+        fill(b.dw, b.n_w, 0.0f);
+        conv2d_backward(&b.cs, b.dinp, b.dw, NULL, b.col, b.dout, b.inp, b.w);
+        const double ef = normwise_err(b.out, b.ref_out, b.n_out), ei = normwise_err(b.dinp, b.ref_dinp, b.n_inp),
+                     ew = normwise_err(b.dw, b.ref_dw, b.n_w);
+        printf("  %-8s normwise error: forward %.2g, dinp %.2g, dw %.2g\n", algos[a], ef, ei, ew);
+        TU_CHECKF(ef <= 2e-6 && ei <= 2e-6 && ew <= 2e-6, "%s: %.3g %.3g %.3g", algos[a], ef, ei, ew);
+    }
+    CHECK(conv_algo_select("winograd") == MS_OK);
+    bufs_free(&b);
+}
+
+/* Both algorithms of the 3x3 stride-1 pad-1 cases (the rest is the same code either way). */
+static void test_conv_vs_reference_both_algorithms(void)
+{
+    static const char *algos[] = { "gemm", "winograd" };
+    for (int a = 0; a < 2; a++) {
+        TU_CHECK(conv_algo_select(algos[a]) == MS_OK && strcmp(conv_algo_name(), algos[a]) == 0);
+        test_conv_vs_reference();
+        test_conv_backward_accumulates_and_skips();
+    }
+    TU_CHECK(conv_algo_select("direct") == MS_ERR_INPUT);
+    TU_CHECKF(strcmp(ms_last_error(), "MEDSSL_CONV=direct: expected winograd or gemm") == 0, "'%s'", ms_last_error());
+    TU_CHECK(conv_algo_select(NULL) == MS_OK && strcmp(conv_algo_name(), "winograd") == 0);
+}
+
 int main(void)
 {
     TU_RUN(test_conv_shape);
     TU_RUN(test_im2col_exact);
     TU_RUN(test_im2col_col2im_adjoint);
-    TU_RUN(test_conv_vs_reference);
-    TU_RUN(test_conv_backward_accumulates_and_skips);
+    TU_RUN(test_conv_vs_reference_both_algorithms);
+    TU_RUN(test_winograd_accuracy);
     return tu_summary();
 }

@@ -27,6 +27,18 @@ typedef struct {
     int OH, OW;          /* output, from conv_shape_make */
 } ms_conv_shape;
 
+/* The algorithm for 3x3, stride-1, pad-1 convolutions with at least
+ * CONV_WINO_MIN_CHANNELS input and output channels:
+ *   "winograd" (the default): Winograd's F(2x2, 3x3), src/nn/winograd.h;
+ *   "gemm": im2col + GEMM, as every other convolution.
+ * MEDSSL_CONV=gemm|winograd chooses (medssl main reads it). NULL or "" keeps
+ * the default; MS_ERR_INPUT for another name. Workspace sizes cover both, so
+ * the choice may change between calls. */
+#define CONV_WINO_MIN_CHANNELS 8
+int conv_algo_select(const char *name);
+/* "winograd" or "gemm": recorded with every run. */
+const char *conv_algo_name(void);
+
 /* Fills OH/OW: OH = (H + 2*pad - R) / stride + 1. Returns 0, or -1 if the
  * output would be empty. */
 int conv_shape_make(ms_conv_shape *cs, int N, int C, int H, int W, int K, int R, int S,

@@ -1,6 +1,7 @@
 /* main — the medssl binary: dispatches to one subcommand per file in src/cli/. */
 #include "cli.h"
 #include "medssl/common.h"
+#include "medssl/conv.h"
 #include "medssl/h5util.h"
 #include "medssl/parallel.h"
 #include "medssl/runctl.h"
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
         printf("medssl %s\n", MEDSSL_VERSION);
         return 0;
     }
-    if (parallel_gemm_select(getenv("MEDSSL_GEMM"))) {
+    if (parallel_gemm_select(getenv("MEDSSL_GEMM")) || conv_algo_select(getenv("MEDSSL_CONV"))) {
         fprintf(stderr, "medssl: %s\n", ms_last_error());
         return 2;
     }

@@ -20,6 +20,7 @@
 #include "medssl/common.h"
 #include "medssl/parallel.h"
 #include "vec.h"
+#include "winograd.h"
 
 #include <limits.h>
 #include <string.h>
@@ -40,6 +41,27 @@ int conv_shape_make(ms_conv_shape *cs, int N, int C, int H, int W, int K, int R,
     CHECK((long long)C * R * S <= INT_MAX && (long long)cs->OH * cs->OW <= INT_MAX);
     return 0;
 }
+
+static int conv_winograd_on = 1;
+
+int conv_algo_select(const char *name)
+{
+    if (!name || !*name) return MS_OK;
+    if (strcmp(name, "winograd") == 0 || strcmp(name, "gemm") == 0) {
+        conv_winograd_on = name[0] == 'w';
+        return MS_OK;
+    }
+    return MS_FAIL(MS_ERR_INPUT, "MEDSSL_CONV=%s: expected winograd or gemm", name);
+}
+
+const char *conv_algo_name(void) { return conv_winograd_on ? "winograd" : "gemm"; }
+
+static int conv_winograd_fits(const ms_conv_shape *cs)
+{
+    return wino_shape_fits(cs) && cs->C >= CONV_WINO_MIN_CHANNELS && cs->K >= CONV_WINO_MIN_CHANNELS;
+}
+
+static int conv_uses_winograd(const ms_conv_shape *cs) { return conv_winograd_on && conv_winograd_fits(cs); }
 
 /* 1x1 kernel, stride 1, no padding: im2col is the identity. */
 static int conv_is_pointwise(const ms_conv_shape *cs)
@@ -308,7 +330,9 @@ size_t conv_col_size(const ms_conv_shape *cs)
     if (conv_is_pointwise(cs)) return 0;
     const size_t G = (size_t)conv_group(cs), OHW = (size_t)cs->OH * cs->OW;
     const conv_ws ws = conv_workspace(cs);
-    return ws.rows * G * OHW + (G > 1 ? ws.chans * G * OHW : 0) + ws.wflip;
+    const size_t gemm = ws.rows * G * OHW + (G > 1 ? ws.chans * G * OHW : 0) + ws.wflip;
+    const size_t wino = conv_winograd_fits(cs) ? wino_ws_size(cs) : 0;
+    return gemm > wino ? gemm : wino;
 }
 
 /* Moves images between NCHW (each image (K, OHW) contiguous) and the grouped
@@ -351,6 +375,10 @@ void conv2d_forward(const ms_conv_shape *cs, float *out, float *col, const float
     CHECK(cs->OH > 0 && cs->OW > 0);
     const int pointwise = conv_is_pointwise(cs);
     CHECK(pointwise || col != NULL);
+    if (conv_uses_winograd(cs)) {
+        wino_forward(cs, out, col, inp, w, bias);
+        return;
+    }
     const int K_out = cs->K, CRS = cs->C * cs->R * cs->S, OHW = cs->OH * cs->OW;
     const int G_max = conv_group(cs);
     const size_t in_image = (size_t)cs->C * cs->H * cs->W, out_image = (size_t)K_out * OHW;
@@ -404,6 +432,10 @@ void conv2d_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *dbi
             for (int k = 0; k < K_out; k++)
                 dbias[k] += (float)vec_sum(dout + n * out_image + (size_t)k * OHW, (size_t)OHW);
     if (!dw && !dinp) return;
+    if (conv_uses_winograd(cs)) {
+        wino_backward(cs, dinp, dw, col, dout, inp, w);
+        return;
+    }
     if (pointwise) {
         for (int n = 0; n < cs->N; n++) {
             const float *inp_n = inp + (size_t)n * in_image;    /* (C, HW) */
