@@ -26,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Inlined into each ISA variant (WT_VARIANTS below). */
+#define WT_KERNEL static inline __attribute__((always_inline))
+
 #define WT_CHUNK 64 /* tiles along a row per inner pass */
 #define XI 16       /* transformed positions per tile */
 
@@ -93,34 +96,27 @@ size_t wino_ws_size(const ms_conv_shape *cs)
 /* Row y of plane (H, W), tiles [m0, m0+nm] of a row (one more than nm, for the
  * right neighbour): E[i] = x[2(m0+i)], O[i] = x[2(m0+i) - 1] (pad-1 tiles start one
  * column left), 0 outside the image. */
-static void load_eo_shifted(float *restrict E, float *restrict O, const float *plane, int y, int H, int W,
-                            int m0, int nm)
+WT_KERNEL void load_eo_shifted(float *restrict E, float *restrict O, const float *restrict plane, int y, int H,
+                               int W, int m0, int nm)
 {
     if (y < 0 || y >= H) {
         memset(E, 0, (size_t)(nm + 1) * sizeof(float));
         memset(O, 0, (size_t)(nm + 1) * sizeof(float));
         return;
     }
-    const float *row = plane + (size_t)y * W;
+    const float *row = plane + (size_t)y * W + 2 * m0;
     const int x0 = 2 * m0;
-    if (x0 >= 1 && x0 + 2 * nm < W) { /* every column inside */
-        const float *r = row + x0;
-        for (int i = 0; i <= nm; i++) {
-            E[i] = r[2 * i];
-            O[i] = r[2 * i - 1];
-        }
-        return;
-    }
-    for (int i = 0; i <= nm; i++) {
-        const int xe = x0 + 2 * i, xo = xe - 1;
-        E[i] = xe < W ? row[xe] : 0.0f;
-        O[i] = xo >= 0 && xo < W ? row[xo] : 0.0f;
-    }
+    /* i in [1, nm) is always inside: 1 <= x0 + 2i - 1 and x0 + 2i <= 2*TW - 2 <= W - 1 */
+    E[0] = row[0];
+    O[0] = x0 >= 1 ? row[-1] : 0.0f;
+    VEC_FOR(i, nm - 1, E[i + 1] = row[2 * i + 2]; O[i + 1] = row[2 * i + 1]);
+    E[nm] = x0 + 2 * nm < W ? row[2 * nm] : 0.0f;
+    O[nm] = x0 + 2 * nm - 1 < W ? row[2 * nm - 1] : 0.0f;
 }
 
 /* Row y of plane (H, W), tiles [m0, m0+nm): E[i] = x[2(m0+i)], O[i] = x[2(m0+i)+1]
  * (output-aligned tiles), 0 outside. */
-static void load_eo_aligned(float *restrict E, float *restrict O, const float *plane, int y, int H, int W,
+WT_KERNEL void load_eo_aligned(float *restrict E, float *restrict O, const float *plane, int y, int H, int W,
                             int m0, int nm)
 {
     if (y >= H) {
@@ -131,10 +127,7 @@ static void load_eo_aligned(float *restrict E, float *restrict O, const float *p
     const float *row = plane + (size_t)y * W + 2 * m0;
     const int x0 = 2 * m0;
     if (x0 + 2 * nm <= W) {
-        for (int i = 0; i < nm; i++) {
-            E[i] = row[2 * i];
-            O[i] = row[2 * i + 1];
-        }
+        VEC_FOR(i, nm, E[i] = row[2 * i]; O[i] = row[2 * i + 1]);
         return;
     }
     for (int i = 0; i < nm; i++) {
@@ -143,13 +136,27 @@ static void load_eo_aligned(float *restrict E, float *restrict O, const float *p
     }
 }
 
+/* The column half of B^T d B for one row of tiles: v0..v3 from the even and odd columns. */
+WT_KERNEL void b_columns(float *restrict v0, float *restrict v1, float *restrict v2, float *restrict v3,
+                         const float *restrict e, const float *restrict o, int nm)
+{
+    VEC_FOR(i, nm, v0[i] = o[i] - o[i + 1]; v1[i] = e[i] + o[i + 1]; v2[i] = o[i + 1] - e[i];
+            v3[i] = e[i] - e[i + 1]);
+}
+
+/* The column half of A dy A^T: [p q] -> [p, p+q, p-q, -q]. */
+WT_KERNEL void a_columns(float *restrict t0, float *restrict t1, float *restrict t2, float *restrict t3,
+                         const float *restrict p, const float *restrict q, int nm)
+{
+    VEC_FOR(i, nm, t0[i] = p[i]; t1[i] = p[i] + q[i]; t2[i] = p[i] - q[i]; t3[i] = -q[i]);
+}
+
 /* V (16, chans, tb) <- B^T d B for every tile of tile rows [q0, q0+qn) of x (N, chans, H, W). */
-static void input_transform(float *V, size_t ld, const float *x, int chans, int H, int W, const wino_plan *p,
-                            int q0, int qn)
+WT_KERNEL void input_channel(float *V, size_t ld, const float *x, int chans, int H, int W, const wino_plan *p,
+                             int q0, int qn, int c)
 {
     const size_t ps = plane_stride(chans, ld);
-    PARALLEL_FOR((size_t)chans * ld * XI)
-    for (int c = 0; c < chans; c++) {
+    {
         float E[4][WT_CHUNK + 1], O[4][WT_CHUNK + 1];
         float DE[4][WT_CHUNK + 1], DO[4][WT_CHUNK + 1];
         for (int qi = 0; qi < qn; qi++) {
@@ -164,29 +171,22 @@ static void input_transform(float *V, size_t ld, const float *x, int chans, int 
                         DO[0][i] = O[0][i] - O[2][i]; DO[1][i] = O[1][i] + O[2][i];
                         DO[2][i] = O[2][i] - O[1][i]; DO[3][i] = O[1][i] - O[3][i]);
                 /* B over the 4 columns x = 2m-1, 2m, 2m+1, 2m+2 = O[m], E[m], O[m+1], E[m+1] */
-                const size_t j0 = (size_t)qi * p->TW + m0;
-                for (int r = 0; r < 4; r++) {
-                    float *restrict v0 = V + (size_t)(4 * r + 0) * ps + (size_t)c * ld + j0;
-                    float *restrict v1 = V + (size_t)(4 * r + 1) * ps + (size_t)c * ld + j0;
-                    float *restrict v2 = V + (size_t)(4 * r + 2) * ps + (size_t)c * ld + j0;
-                    float *restrict v3 = V + (size_t)(4 * r + 3) * ps + (size_t)c * ld + j0;
-                    const float *e = DE[r], *o = DO[r];
-                    VEC_FOR(i, nm, v0[i] = o[i] - o[i + 1]; v1[i] = e[i] + o[i + 1];
-                            v2[i] = o[i + 1] - e[i]; v3[i] = e[i] - e[i + 1]);
-                }
+                float *v = V + (size_t)c * ld + (size_t)qi * p->TW + m0;
+                for (int r = 0; r < 4; r++)
+                    b_columns(v + (size_t)(4 * r) * ps, v + (size_t)(4 * r + 1) * ps, v + (size_t)(4 * r + 2) * ps,
+                              v + (size_t)(4 * r + 3) * ps, DE[r], DO[r], nm);
             }
         }
     }
 }
 
 /* DY (16, K, tb) <- A dy A^T for every 2x2 tile of dy (N, K, H, W) in tile rows [q0, q0+qn). */
-static void grad_transform(float *DY, size_t ld, const float *dy, int K, int H, int W, const wino_plan *p,
-                           int q0, int qn)
+WT_KERNEL void grad_channel(float *DY, size_t ld, const float *dy, int K, int H, int W, const wino_plan *p,
+                            int q0, int qn, int k)
 {
     const size_t ps = plane_stride(K, ld);
-    PARALLEL_FOR((size_t)K * ld * XI)
-    for (int k = 0; k < K; k++) {
-        float a[WT_CHUNK], b[WT_CHUNK], c[WT_CHUNK], d[WT_CHUNK];
+    {
+        float a[WT_CHUNK], b[WT_CHUNK], c[WT_CHUNK], d[WT_CHUNK], P[4][WT_CHUNK], Q[4][WT_CHUNK];
         for (int qi = 0; qi < qn; qi++) {
             const int q = q0 + qi, n = q / p->TH, ty = q % p->TH;
             const float *plane = dy + ((size_t)n * K + k) * H * W;
@@ -194,18 +194,13 @@ static void grad_transform(float *DY, size_t ld, const float *dy, int K, int H, 
                 const int nm = p->TW - m0 < WT_CHUNK ? p->TW - m0 : WT_CHUNK;
                 load_eo_aligned(a, b, plane, 2 * ty, H, W, m0, nm);
                 load_eo_aligned(c, d, plane, 2 * ty + 1, H, W, m0, nm);
-                const size_t j0 = (size_t)qi * p->TW + m0;
-                float *restrict t[XI];
-                for (int xi = 0; xi < XI; xi++) t[xi] = DY + (size_t)xi * ps + (size_t)k * ld + j0;
-                /* rows (A): [a b], [a+c b+d], [a-c b-d], [-c -d]; columns (A^T): [p q] -> [p, p+q, p-q, -q] */
-                VEC_FOR(i, nm, const float p0 = a[i], q0v = b[i];
-                        const float p1 = a[i] + c[i], q1 = b[i] + d[i];
-                        const float p2 = a[i] - c[i], q2 = b[i] - d[i];
-                        const float p3 = -c[i], q3 = -d[i];
-                        t[0][i] = p0; t[1][i] = p0 + q0v; t[2][i] = p0 - q0v; t[3][i] = -q0v;
-                        t[4][i] = p1; t[5][i] = p1 + q1; t[6][i] = p1 - q1; t[7][i] = -q1;
-                        t[8][i] = p2; t[9][i] = p2 + q2; t[10][i] = p2 - q2; t[11][i] = -q2;
-                        t[12][i] = p3; t[13][i] = p3 + q3; t[14][i] = p3 - q3; t[15][i] = -q3);
+                /* rows (A): [a b], [a+c b+d], [a-c b-d], [-c -d] */
+                VEC_FOR(i, nm, P[0][i] = a[i]; Q[0][i] = b[i]; P[1][i] = a[i] + c[i]; Q[1][i] = b[i] + d[i];
+                        P[2][i] = a[i] - c[i]; Q[2][i] = b[i] - d[i]; P[3][i] = -c[i]; Q[3][i] = -d[i]);
+                float *t = DY + (size_t)k * ld + (size_t)qi * p->TW + m0;
+                for (int r = 0; r < 4; r++)
+                    a_columns(t + (size_t)(4 * r) * ps, t + (size_t)(4 * r + 1) * ps, t + (size_t)(4 * r + 2) * ps,
+                              t + (size_t)(4 * r + 3) * ps, P[r], Q[r], nm);
             }
         }
     }
@@ -213,12 +208,11 @@ static void grad_transform(float *DY, size_t ld, const float *dy, int K, int H, 
 
 /* y (N, chans, H, W) = (or += when accumulate) A^T M A (+ bias) for the tiles of tile rows
  * [q0, q0+qn); M (16, chans, tb). */
-static void output_transform(float *y, const float *M, size_t ld, int chans, int H, int W, const wino_plan *p,
-                             int q0, int qn, const float *bias, int accumulate)
+WT_KERNEL void output_channel(float *y, const float *M, size_t ld, int chans, int H, int W, const wino_plan *p,
+                              int q0, int qn, const float *bias, int accumulate, int k)
 {
     const size_t ps = plane_stride(chans, ld);
-    PARALLEL_FOR((size_t)chans * ld * XI)
-    for (int k = 0; k < chans; k++) {
+    {
         float e0[WT_CHUNK], o0[WT_CHUNK], e1[WT_CHUNK], o1[WT_CHUNK];
         const float bk = bias ? bias[k] : 0.0f;
         for (int qi = 0; qi < qn; qi++) {
@@ -245,16 +239,71 @@ static void output_transform(float *y, const float *M, size_t ld, int chans, int
                     const float *e = half ? e1 : e0, *o = half ? o1 : o0;
                     const int full = 2 * (m0 + nm) <= W ? nm : nm - 1; /* tiles with both columns inside */
                     if (accumulate) {
-                        for (int i = 0; i < full; i++) row[2 * i] += e[i], row[2 * i + 1] += o[i];
+                        VEC_FOR(i, full, row[2 * i] += e[i]; row[2 * i + 1] += o[i]);
                         if (full < nm) row[2 * full] += e[full];
                     } else {
-                        for (int i = 0; i < full; i++) row[2 * i] = e[i], row[2 * i + 1] = o[i];
+                        VEC_FOR(i, full, row[2 * i] = e[i]; row[2 * i + 1] = o[i]);
                         if (full < nm) row[2 * full] = e[full];
                     }
                 }
             }
         }
     }
+}
+
+/* Each kernel above is compiled twice, for AVX2+FMA and for the baseline, and
+ * chosen by a CPU check once (as ggml does); the loops over channels split over
+ * the threads. */
+static int wt_avx2(void)
+{
+    static int have = -1; /* a benign race: every thread stores the same answer */
+    if (have < 0) have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return have;
+}
+
+#define WT_VARIANTS(name, params, args)                                   \
+    __attribute__((target("avx2,fma"))) static void name##_avx2 params { name args; } \
+    static void name##_base params { name args; }
+
+WT_VARIANTS(input_channel,
+            (float *V, size_t ld, const float *x, int chans, int H, int W, const wino_plan *p, int q0, int qn, int c),
+            (V, ld, x, chans, H, W, p, q0, qn, c))
+WT_VARIANTS(grad_channel,
+            (float *DY, size_t ld, const float *dy, int K, int H, int W, const wino_plan *p, int q0, int qn, int k),
+            (DY, ld, dy, K, H, W, p, q0, qn, k))
+WT_VARIANTS(output_channel,
+            (float *y, const float *M, size_t ld, int chans, int H, int W, const wino_plan *p, int q0, int qn,
+             const float *bias, int accumulate, int k),
+            (y, M, ld, chans, H, W, p, q0, qn, bias, accumulate, k))
+
+/* V (16, chans, ld) <- B^T d B for every tile of tile rows [q0, q0+qn) of x (N, chans, H, W). */
+static void input_transform(float *V, size_t ld, const float *x, int chans, int H, int W, const wino_plan *p,
+                            int q0, int qn)
+{
+    const int avx2 = wt_avx2();
+    PARALLEL_FOR((size_t)chans * ld * XI)
+    for (int c = 0; c < chans; c++)
+        (avx2 ? input_channel_avx2 : input_channel_base)(V, ld, x, chans, H, W, p, q0, qn, c);
+}
+
+/* DY (16, K, ld) <- A dy A^T for every 2x2 tile of dy (N, K, H, W) in tile rows [q0, q0+qn). */
+static void grad_transform(float *DY, size_t ld, const float *dy, int K, int H, int W, const wino_plan *p,
+                           int q0, int qn)
+{
+    const int avx2 = wt_avx2();
+    PARALLEL_FOR((size_t)K * ld * XI)
+    for (int k = 0; k < K; k++) (avx2 ? grad_channel_avx2 : grad_channel_base)(DY, ld, dy, K, H, W, p, q0, qn, k);
+}
+
+/* y (N, chans, H, W) = (or += when accumulate) A^T M A (+ bias) for the tiles of tile rows
+ * [q0, q0+qn); M (16, chans, ld). */
+static void output_transform(float *y, const float *M, size_t ld, int chans, int H, int W, const wino_plan *p,
+                             int q0, int qn, const float *bias, int accumulate)
+{
+    const int avx2 = wt_avx2();
+    PARALLEL_FOR((size_t)chans * ld * XI)
+    for (int k = 0; k < chans; k++)
+        (avx2 ? output_channel_avx2 : output_channel_base)(y, M, ld, chans, H, W, p, q0, qn, bias, accumulate, k);
 }
 
 /* U (16, A, B) <- G g G^T of each 3x3 filter. Forward: A = K, B = C, g = w[k][c].
