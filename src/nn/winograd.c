@@ -355,6 +355,11 @@ static void weight_grad_finish(float *dw, const float *Mw, int K, int C)
     }
 }
 
+/* With several threads, the 16 products of a block go to the threads whole (each a
+ * single-threaded GEMM: parallel_sgemm does not split inside a parallel region).
+ * Splitting each product instead halved the speed on 2 threads: they are small. */
+#define WT_GEMM_WORK(K, tb, C) ((size_t)XI * (size_t)(K) * (size_t)(tb) * (size_t)(C))
+
 /* ---- the convolution ------------------------------------------------------------------- */
 
 void wino_forward(const ms_conv_shape *cs, float *out, float *ws, const float *inp, const float *w,
@@ -368,6 +373,7 @@ void wino_forward(const ms_conv_shape *cs, float *out, float *ws, const float *i
     for (int q0 = 0; q0 < p.rows; q0 += p.qb) {
         const int qn = p.rows - q0 < p.qb ? p.rows - q0 : p.qb, tb = qn * p.TW, ld = row_ld(tb);
         input_transform(V, (size_t)ld, inp, C, H, W, &p, q0, qn);
+        PARALLEL_FOR(WT_GEMM_WORK(K, tb, C))
         for (size_t xi = 0; xi < XI; xi++) /* M_xi (K, tb) = U_xi (K, C) * V_xi (C, tb) */
             parallel_sgemm(0, 0, K, tb, C, 1.0f, U + xi * K * C, C, V + xi * plane_stride(C, (size_t)ld), ld, 0.0f,
                            M + xi * plane_stride(K, (size_t)ld), ld);
@@ -391,12 +397,14 @@ void wino_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *ws, c
             input_transform(V, (size_t)ld, inp, C, H, W, &p, q0, qn);
             grad_transform(M, (size_t)ld, dout, K, H, W, &p, q0, qn);
             const float beta = q0 == 0 ? 0.0f : 1.0f;
+            PARALLEL_FOR(WT_GEMM_WORK(K, tb, C))
             for (size_t xi = 0; xi < XI; xi++) /* Mw_xi (K, C) += DY_xi (K, tb) * V_xi^T (tb, C) */
                 parallel_sgemm(0, 1, K, C, tb, 1.0f, M + xi * plane_stride(K, (size_t)ld), ld,
                                V + xi * plane_stride(C, (size_t)ld), ld, beta, Mw + xi * K * C, C);
         }
         if (dinp) {
             input_transform(V, (size_t)ld, dout, K, H, W, &p, q0, qn);
+            PARALLEL_FOR(WT_GEMM_WORK(K, tb, C))
             for (size_t xi = 0; xi < XI; xi++) /* M_xi (C, tb) = U'_xi (C, K) * V_xi (K, tb) */
                 parallel_sgemm(0, 0, C, tb, K, 1.0f, U + xi * C * K, K, V + xi * plane_stride(K, (size_t)ld), ld,
                                0.0f, M + xi * plane_stride(C, (size_t)ld), ld);
