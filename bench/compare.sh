@@ -59,6 +59,7 @@ echo "bench/compare.sh $BUILD $ROUNDS $STEPS (WORKLOADS=$WORKLOADS WARMUP=$WARMU
   echo "cores: $(nproc)"
   echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-unset}"
   echo "MEDSSL_GEMM: ${MEDSSL_GEMM:-unset}"
+  echo "MEDSSL_CONV: ${MEDSSL_CONV:-unset}"
   echo "torch: $($PY -c 'import torch; print(torch.__version__)')"
   echo "python: $($PY -c 'import sys; print(sys.version.split()[0])')"
   echo "commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"

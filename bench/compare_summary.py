@@ -63,11 +63,12 @@ def main():
     cmd_path = os.path.join(d, "command.txt")
     cmd = open(cmd_path).read().strip() if os.path.exists(cmd_path) else "?"
     gemm = next((rs[0].get("gemm") for (w, c), rs in runs.items() if c.startswith("medssl")), "?")
+    conv = next((rs[0].get("conv") for (w, c), rs in runs.items() if c.startswith("medssl")), None) or "gemm (before MEDSSL_CONV)"
     torch_v = next((rs[0].get("torch") for (w, c), rs in runs.items() if c.startswith("torch")), env.get("torch", "?"))
     print(f"Measured {env.get('start', '?')} to {env.get('end', '?')} (UTC) by `{cmd}` (folder {d}); "
           f"commit {env.get('commit', '?')}; {env.get('cpu', '?')}, {env.get('cores', '?')} cores; "
           f"OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '?')}, MEDSSL_GEMM={env.get('MEDSSL_GEMM', '?')} "
-          f"(medssl GEMM: {gemm}); PyTorch {torch_v}, Python {env.get('python', '?')}; load average "
+          f"(medssl GEMM: {gemm}), MEDSSL_CONV={env.get('MEDSSL_CONV', '?')} (medssl 3x3 convolutions: {conv}); PyTorch {torch_v}, Python {env.get('python', '?')}; load average "
           f"{env.get('loadavg at start', '?')} at the start, {env.get('loadavg at end', '?')} at the end.")
     print("images/s: global images per second, median over the rounds (min-max, runs); peak RSS: ru_maxrss of "
           "the largest process (rank), MiB, largest over the runs.\n")

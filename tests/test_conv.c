@@ -46,6 +46,7 @@ static const conv_case CASES[] = {
     { 2, 12, 2, 3, 16, 3, 3, 1, 1, 1 }, /* K > C */
     { 1, 16, 6, 4, 8, 3, 3, 1, 1, 0 },  /* C > K, even sizes */
     { 3, 8, 37, 150, 9, 3, 3, 1, 1, 1 }, /* rows wider than one 64-tile chunk, several blocks */
+    { 2, 70, 5, 6, 67, 3, 3, 1, 1, 0 }, /* > 64 channels: weight transforms in chunks */
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 

@@ -31,6 +31,7 @@
  */
 #include "cli.h"
 #include "medssl/common.h"
+#include "medssl/conv.h"
 #include "medssl/json.h"
 #include "medssl/dist.h"
 #include "medssl/loss.h"
@@ -285,6 +286,7 @@ static int run(const bench_opts *o, const ms_dist *d)
             json_str(&j, "workload", WORKLOADS[o->wl].name);
             json_str(&j, "spec", spec_text);
             json_str(&j, "gemm", gemm);
+            json_str(&j, "conv", conv_algo_name());
             json_int(&j, "params", (long long)slab_count_trainable(&m.slab));
             json_fixed(&j, "peak_rss_mb", peak_rss_mb, 1);
             json_array_inline(&j, "peak_rss_mb_per_rank");
@@ -305,6 +307,7 @@ static int run(const bench_opts *o, const ms_dist *d)
             printf("medssl bench: %s, %d rank(s) x %d thread(s), global batch %d, %dx%d input, %d steps\n",
                    WORKLOADS[o->wl].name, d->size, threads, o->batch, o->size, o->size, o->steps);
             printf("model %s (%lld parameters)\n", spec_text, (long long)slab_count_trainable(&m.slab));
+            printf("3x3 convolutions: %s (MEDSSL_CONV)\n", conv_algo_name());
             printf("sgemm ceiling (n=%d, per rank, %s): %.1f GFLOP/s\npeak RSS per rank (MiB):", o->sgemm_n, gemm,
                    sgemm_avg);
             for (int k = 0; k < d->size; k++) printf(" %.1f", rss[k]);

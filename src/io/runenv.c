@@ -1,6 +1,7 @@
 /* runenv — the run's environment as JSON (see include/medssl/runenv.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "medssl/runenv.h"
+#include "medssl/conv.h"
 #include "medssl/parallel.h"
 
 #include <cblas.h>
@@ -83,6 +84,7 @@ void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads,
     json_str(j, "blas_core", core);
     json_str(j, "openblas_coretype_env", coretype ? coretype : "");
     json_str(j, "gemm", gemm);
+    json_str(j, "conv", conv_algo_name());
     json_str(j, "mpi", mpi);
     json_str(j, "mpi_thread_level", level);
     json_str(j, "hdf5", hdf5);

@@ -11,8 +11,11 @@
  * workspace does not grow with the batch:
  *   V  (16, chans, tb)   transformed input (or output gradient) tiles
  *   M  (16, chans, tb)   GEMM products (forward, dinp), or DY for dw
+ *   DYt (16, tb, K)      DY transposed, for dw
  *   U  (16, K, C)        transformed weights (dinp: (16, C, K), of the rotated ones)
+ *   Ut (16, K, C)        dinp: the rotated ones before their transpose
  *   Mw (16, K, C)        the weight gradient in the transformed domain, summed over blocks
+ *                        ((16, C, K) when computed as V * DYt, see wino_backward)
  *
  * Rows of the map are read as even and odd columns (E[i] = x[2(m0+i)],
  * O[i] = x[2(m0+i)-1]) so that every transform is a plain elementwise loop
@@ -23,6 +26,7 @@
 #include "medssl/parallel.h"
 #include "vec.h"
 
+#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,13 +86,37 @@ static wino_plan plan_of(const ms_conv_shape *cs)
 static size_t plane_stride(int chans, size_t ld) { return (size_t)chans * ld + WT_PLANE_PAD; }
 /* Floats from one row of a plane to the next: the block's tiles plus a quarter line, for
  * the same reason (a block of 1024 tiles made rows 4 KiB apart). */
+#define WT_THIN 32
 #define WT_ROW_PAD 4
 static int row_ld(int tb) { return tb + WT_ROW_PAD; }
+
+/* The workspace, carved in wino_forward/wino_backward's order. */
+typedef struct {
+    float *U, *Mw, *Ut, *V, *M, *DYt;
+} wino_ws;
+
+static size_t dyt_stride(int K, size_t tb) { return tb * (size_t)K + WT_PLANE_PAD; }
+
+/* Floats of U and Mw (each), and of V and M (each). */
+static size_t ws_weights(const ms_conv_shape *cs) { return (size_t)XI * cs->K * cs->C; }
+static size_t ws_tiles(const wino_plan *p) { return (size_t)XI * plane_stride(p->chans, (size_t)row_ld((int)p->tb_max)); }
+
+static wino_ws ws_carve(float *ws, const ms_conv_shape *cs, const wino_plan *p)
+{
+    wino_ws w;
+    w.U = ws;
+    w.Mw = w.U + ws_weights(cs);
+    w.Ut = w.Mw + ws_weights(cs);
+    w.V = w.Ut + ws_weights(cs);
+    w.M = w.V + ws_tiles(p);
+    w.DYt = w.M + ws_tiles(p);
+    return w;
+}
 
 size_t wino_ws_size(const ms_conv_shape *cs)
 {
     const wino_plan p = plan_of(cs);
-    return 2 * (size_t)XI * cs->K * cs->C + 2 * (size_t)XI * plane_stride(p.chans, (size_t)row_ld((int)p.tb_max));
+    return 3 * ws_weights(cs) + 2 * ws_tiles(&p) + (size_t)XI * dyt_stride(cs->K, p.tb_max);
 }
 
 /* ---- transforms ---------------------------------------------------------------------- */
@@ -306,53 +334,126 @@ static void output_transform(float *y, const float *M, size_t ld, int chans, int
         (avx2 ? output_channel_avx2 : output_channel_base)(y, M, ld, chans, H, W, p, q0, qn, bias, accumulate, k);
 }
 
-/* U (16, A, B) <- G g G^T of each 3x3 filter. Forward: A = K, B = C, g = w[k][c].
- * Input gradient (rotated): A = C, B = K, g[r][s] = w[k][c][2-r][2-s]. */
-static void weight_transform(float *U, const float *w, int K, int C, int rotated)
+/* dst (cols, rows), row stride ldd = src (rows, cols)^T, row stride lds; 8x8 blocks
+ * through AVX registers where the CPU has them. */
+__attribute__((target("avx2"))) static void transpose8_avx2(float *dst, size_t ldd, const float *src, size_t lds)
 {
-    const int A = rotated ? C : K, B = rotated ? K : C;
-    for (int k = 0; k < K; k++)
-        for (int c = 0; c < C; c++) {
-            const float *f = w + ((size_t)k * C + c) * 9;
-            float g[9];
-            for (int i = 0; i < 9; i++) g[i] = rotated ? f[8 - i] : f[i];
-            float t[4][3]; /* G g: rows g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2 */
-            for (int s = 0; s < 3; s++) {
-                t[0][s] = g[s];
-                t[1][s] = 0.5f * (g[s] + g[3 + s] + g[6 + s]);
-                t[2][s] = 0.5f * (g[s] - g[3 + s] + g[6 + s]);
-                t[3][s] = g[6 + s];
-            }
-            const size_t at = rotated ? (size_t)c * B + k : (size_t)k * B + c;
-            for (int i = 0; i < 4; i++) {
-                const float u[4] = { t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
-                                     0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2] };
-                for (int j = 0; j < 4; j++) U[(size_t)(4 * i + j) * A * B + at] = u[j];
-            }
-        }
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
 }
 
-/* dw (K, C, 3, 3) += G^T X G with X[i][j] = Mw (16, K, C) at xi = 4i + j. */
-static void weight_grad_finish(float *dw, const float *Mw, int K, int C)
+static void transpose_plane(float *restrict dst, size_t ldd, const float *restrict src, size_t lds, int rows,
+                            int cols, int avx2)
 {
+    const int r8 = avx2 ? rows / 8 * 8 : 0, c8 = avx2 ? cols / 8 * 8 : 0;
+    for (int r = 0; r < r8; r += 8)
+        for (int c = 0; c < c8; c += 8) transpose8_avx2(dst + (size_t)c * ldd + r, ldd, src + (size_t)r * lds + c, lds);
+    for (int r = 0; r < rows; r++) /* what the blocks left: the last rows, the last columns */
+        for (int c = r < r8 ? c8 : 0; c < cols; c++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+}
+
+/* U (16, K, C) at `at` <- G g G^T of the filters g = w[k][c], c in [0, C) (rotated by 180
+ * degrees when `rotated`), vectorised over c: the 9 taps are first copied apart, g[i][c]. */
+WT_KERNEL void weight_row(float *U, size_t KC, const float *restrict wk, int C, int rotated, size_t at)
+{
+    float g[9][WT_CHUNK];
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < 9; i++) g[i][c] = wk[(size_t)c * 9 + (rotated ? 8 - i : i)];
+    const float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3], *g4 = g[4], *g5 = g[5], *g6 = g[6], *g7 = g[7],
+                *g8 = g[8];
+    float o[XI][WT_CHUNK]; /* the 16 transformed values, in a local array the loop can vectorise into */
+    float *u0 = o[0], *u1 = o[1], *u2 = o[2], *u3 = o[3], *u4 = o[4], *u5 = o[5], *u6 = o[6], *u7 = o[7],
+          *u8 = o[8], *u9 = o[9], *u10 = o[10], *u11 = o[11], *u12 = o[12], *u13 = o[13], *u14 = o[14], *u15 = o[15];
+    /* rows of G g: t0 = g row 0, t1 = (g0+g1+g2)/2 by rows, t2 = (g0-g1+g2)/2, t3 = g row 2;
+     * then each row [a b c] -> [a, (a+b+c)/2, (a-b+c)/2, c] */
+#define WT_G(d0, d1, d2, d3, a, b, c_) \
+    d0[c] = (a); d1[c] = 0.5f * ((a) + (b) + (c_)); d2[c] = 0.5f * ((a) - (b) + (c_)); d3[c] = (c_)
+    VEC_FOR(c, C, const float t1a = 0.5f * (g0[c] + g3[c] + g6[c]); const float t1b = 0.5f * (g1[c] + g4[c] + g7[c]);
+            const float t1c = 0.5f * (g2[c] + g5[c] + g8[c]); const float t2a = 0.5f * (g0[c] - g3[c] + g6[c]);
+            const float t2b = 0.5f * (g1[c] - g4[c] + g7[c]); const float t2c = 0.5f * (g2[c] - g5[c] + g8[c]);
+            WT_G(u0, u1, u2, u3, g0[c], g1[c], g2[c]); WT_G(u4, u5, u6, u7, t1a, t1b, t1c);
+            WT_G(u8, u9, u10, u11, t2a, t2b, t2c); WT_G(u12, u13, u14, u15, g6[c], g7[c], g8[c]));
+#undef WT_G
+    for (int xi = 0; xi < XI; xi++) memcpy(U + at + (size_t)xi * KC, o[xi], (size_t)C * sizeof(float));
+}
+
+WT_VARIANTS(weight_row, (float *restrict U, size_t KC, const float *restrict wk, int C, int rotated, size_t at),
+            (U, KC, wk, C, rotated, at))
+
+/* Forward: U (16, K, C) from w (K, C, 3, 3). Input gradient (rotated): U (16, C, K) of the
+ * filters rotated by 180 degrees, through tmp (16, K, C) and a transpose per position. */
+static void weight_transform(float *U, float *tmp, const float *w, int K, int C, int rotated)
+{
+    const int avx2 = wt_avx2();
     const size_t KC = (size_t)K * C;
-    for (size_t kc = 0; kc < KC; kc++) {
-        float x[4][4], z[3][4];
-        for (int xi = 0; xi < XI; xi++) x[xi / 4][xi % 4] = Mw[xi * KC + kc];
-        for (int j = 0; j < 4; j++) { /* G^T over rows */
-            const float h = 0.5f * (x[1][j] + x[2][j]);
-            z[0][j] = x[0][j] + h;
-            z[1][j] = 0.5f * (x[1][j] - x[2][j]);
-            z[2][j] = h + x[3][j];
-        }
-        float *g = dw + kc * 9;
-        for (int r = 0; r < 3; r++) { /* G over columns */
-            const float h = 0.5f * (z[r][1] + z[r][2]);
-            g[3 * r + 0] += z[r][0] + h;
-            g[3 * r + 1] += 0.5f * (z[r][1] - z[r][2]);
-            g[3 * r + 2] += h + z[r][3];
-        }
+    float *dst = rotated ? tmp : U;
+    PARALLEL_FOR(KC * XI)
+    for (int k = 0; k < K; k++)
+        for (int c0 = 0; c0 < C; c0 += WT_CHUNK)
+            (avx2 ? weight_row_avx2 : weight_row_base)(dst, KC, w + ((size_t)k * C + c0) * 9,
+                                                       C - c0 < WT_CHUNK ? C - c0 : WT_CHUNK, rotated,
+                                                       (size_t)k * C + c0);
+    if (rotated) {
+        PARALLEL_FOR(KC * XI)
+        for (int xi = 0; xi < XI; xi++)
+            transpose_plane(U + (size_t)xi * KC, (size_t)K, tmp + (size_t)xi * KC, (size_t)C, K, C, avx2);
     }
+}
+
+/* dw (K, C, 3, 3) += G^T X G with X[i][j] = Mw at xi = 4i + j, Mw (16, A, B): (A, B) = (C, K)
+ * when `ck` (the transposed product), else (K, C). Vectorised over a run of b; the nine
+ * results of each filter are then added where the filter lives. */
+WT_KERNEL void weight_grad_run(float *restrict dw, const float *restrict Mw, size_t KC, int K, int C, int ck, int a,
+                               int b0, int nb)
+{
+    const float *x[XI];
+    for (int xi = 0; xi < XI; xi++) x[xi] = Mw + (size_t)xi * KC + (size_t)a * (ck ? K : C) + b0;
+    float z[9][WT_CHUNK];
+    /* G^T over rows (z_r = X0 + (X1+X2)/2, (X1-X2)/2, (X1+X2)/2 + X3 per column j), then G over columns */
+    VEC_FOR(i, nb,
+            const float h0 = 0.5f * (x[4][i] + x[8][i]), h1 = 0.5f * (x[5][i] + x[9][i]);
+            const float h2 = 0.5f * (x[6][i] + x[10][i]), h3 = 0.5f * (x[7][i] + x[11][i]);
+            const float r00 = x[0][i] + h0, r01 = x[1][i] + h1, r02 = x[2][i] + h2, r03 = x[3][i] + h3;
+            const float r10 = 0.5f * (x[4][i] - x[8][i]), r11 = 0.5f * (x[5][i] - x[9][i]);
+            const float r12 = 0.5f * (x[6][i] - x[10][i]), r13 = 0.5f * (x[7][i] - x[11][i]);
+            const float r20 = h0 + x[12][i], r21 = h1 + x[13][i], r22 = h2 + x[14][i], r23 = h3 + x[15][i];
+            const float c0 = 0.5f * (r01 + r02), c1 = 0.5f * (r11 + r12), c2 = 0.5f * (r21 + r22);
+            z[0][i] = r00 + c0; z[1][i] = 0.5f * (r01 - r02); z[2][i] = c0 + r03;
+            z[3][i] = r10 + c1; z[4][i] = 0.5f * (r11 - r12); z[5][i] = c1 + r13;
+            z[6][i] = r20 + c2; z[7][i] = 0.5f * (r21 - r22); z[8][i] = c2 + r23);
+    for (int i = 0; i < nb; i++) {
+        const int b = b0 + i;
+        float *g = dw + ((size_t)(ck ? b : a) * C + (ck ? a : b)) * 9;
+        for (int t = 0; t < 9; t++) g[t] += z[t][i];
+    }
+}
+
+WT_VARIANTS(weight_grad_run, (float *restrict dw, const float *restrict Mw, size_t KC, int K, int C, int ck, int a,
+                              int b0, int nb),
+            (dw, Mw, KC, K, C, ck, a, b0, nb))
+
+static void weight_grad_finish(float *dw, const float *Mw, int K, int C, int ck)
+{
+    const int avx2 = wt_avx2(), A = ck ? C : K, B = ck ? K : C;
+    const size_t KC = (size_t)K * C;
+    for (int a = 0; a < A; a++)
+        for (int b0 = 0; b0 < B; b0 += WT_CHUNK)
+            (avx2 ? weight_grad_run_avx2 : weight_grad_run_base)(dw, Mw, KC, K, C, ck, a, b0,
+                                                                 B - b0 < WT_CHUNK ? B - b0 : WT_CHUNK);
 }
 
 /* With several threads, the 16 products of a block go to the threads whole (each a
@@ -368,8 +469,9 @@ void wino_forward(const ms_conv_shape *cs, float *out, float *ws, const float *i
     CHECK(wino_shape_fits(cs));
     const wino_plan p = plan_of(cs);
     const int C = cs->C, K = cs->K, H = cs->H, W = cs->W;
-    float *U = ws, *V = ws + 2 * (size_t)XI * K * C, *M = V + (size_t)XI * plane_stride(p.chans, (size_t)row_ld((int)p.tb_max));
-    weight_transform(U, w, K, C, 0);
+    const wino_ws b = ws_carve(ws, cs, &p);
+    float *U = b.U, *V = b.V, *M = b.M;
+    weight_transform(U, NULL, w, K, C, 0);
     for (int q0 = 0; q0 < p.rows; q0 += p.qb) {
         const int qn = p.rows - q0 < p.qb ? p.rows - q0 : p.qb, tb = qn * p.TW, ld = row_ld(tb);
         input_transform(V, (size_t)ld, inp, C, H, W, &p, q0, qn);
@@ -388,9 +490,14 @@ void wino_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *ws, c
     if (!dinp && !dw) return;
     const wino_plan p = plan_of(cs);
     const int C = cs->C, K = cs->K, H = cs->H, W = cs->W;
-    float *U = ws, *Mw = ws + (size_t)XI * K * C;
-    float *V = ws + 2 * (size_t)XI * K * C, *M = V + (size_t)XI * plane_stride(p.chans, (size_t)row_ld((int)p.tb_max));
-    if (dinp) weight_transform(U, w, K, C, 1);
+    const wino_ws b = ws_carve(ws, cs, &p);
+    float *U = b.U, *Mw = b.Mw, *V = b.V, *M = b.M, *DYt = b.DYt;
+    const int avx2 = wt_avx2();
+    /* The weight gradient's product: NN through a transpose of DY when a side is thin
+     * (<= 32 channels: measured faster, e.g. 96 -> 32 channels at 96x96, 8 images: 27.5
+     * -> 20.8 ms), else DY * V^T (NT), which was faster from 128 channels up. */
+    const int ck = C <= WT_THIN || K <= WT_THIN;
+    if (dinp) weight_transform(U, b.Ut, w, K, C, 1);
     for (int q0 = 0; q0 < p.rows; q0 += p.qb) {
         const int qn = p.rows - q0 < p.qb ? p.rows - q0 : p.qb, tb = qn * p.TW, ld = row_ld(tb);
         if (dw) {
@@ -398,9 +505,16 @@ void wino_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *ws, c
             grad_transform(M, (size_t)ld, dout, K, H, W, &p, q0, qn);
             const float beta = q0 == 0 ? 0.0f : 1.0f;
             PARALLEL_FOR(WT_GEMM_WORK(K, tb, C))
-            for (size_t xi = 0; xi < XI; xi++) /* Mw_xi (K, C) += DY_xi (K, tb) * V_xi^T (tb, C) */
-                parallel_sgemm(0, 1, K, C, tb, 1.0f, M + xi * plane_stride(K, (size_t)ld), ld,
-                               V + xi * plane_stride(C, (size_t)ld), ld, beta, Mw + xi * K * C, C);
+            for (size_t xi = 0; xi < XI; xi++) {
+                const float *dy_xi = M + xi * plane_stride(K, (size_t)ld), *v_xi = V + xi * plane_stride(C, (size_t)ld);
+                if (ck) { /* Mw_xi (C, K) += V_xi (C, tb) * DYt_xi (tb, K) */
+                    float *dyt = DYt + xi * dyt_stride(K, (size_t)tb);
+                    transpose_plane(dyt, (size_t)K, dy_xi, (size_t)ld, K, tb, avx2);
+                    parallel_sgemm(0, 0, C, K, tb, 1.0f, v_xi, ld, dyt, K, beta, Mw + xi * K * C, K);
+                } else { /* Mw_xi (K, C) += DY_xi (K, tb) * V_xi^T (tb, C) */
+                    parallel_sgemm(0, 1, K, C, tb, 1.0f, dy_xi, ld, v_xi, ld, beta, Mw + xi * K * C, C);
+                }
+            }
         }
         if (dinp) {
             input_transform(V, (size_t)ld, dout, K, H, W, &p, q0, qn);
@@ -411,5 +525,5 @@ void wino_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *ws, c
             output_transform(dinp, M, (size_t)ld, C, H, W, &p, q0, qn, NULL, 1);
         }
     }
-    if (dw) weight_grad_finish(dw, Mw, K, C);
+    if (dw) weight_grad_finish(dw, Mw, K, C, ck);
 }
