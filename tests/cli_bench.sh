@@ -3,7 +3,8 @@
 # flag), a real short run with --json checked for the DESIGN.md keys and for a
 # falling loss, and the same under mpirun -np 2 (gradients all-reduced); each
 # --workload (encoder, unet, demo) for 2 steps with the keys bench/compare.sh
-# reads, and the pretext workloads learning on 2 ranks.
+# reads, and the pretext workloads learning on 2 ranks; MEDSSL_CONV (refused when
+# unknown, recorded in the JSON, both algorithms learning).
 set -euo pipefail
 MEDSSL=$1
 fail() { echo "FAIL: $*"; exit 1; }
@@ -31,6 +32,10 @@ set +e; err=$("$MEDSSL" bench --workload bogus 2>&1 >/dev/null); rc=$?; set -e
 expect_usage_error "--spec: give only the encoder part" \
   bench --workload unet --spec "encoder:widths=8-16;head:type=linear,classes=4"
 expect_usage_error "model spec" bench --spec "encoder:widths=8,colour=red;head:linear,classes=2" --steps 1
+# the convolution algorithm: an unknown MEDSSL_CONV is refused before anything runs
+set +e; err=$(MEDSSL_CONV=direct "$MEDSSL" bench --steps 1 2>&1 >/dev/null); rc=$?; set -e
+[ "$rc" = 2 ] && [ "$err" = "medssl: MEDSSL_CONV=direct: expected winograd or gemm" ] ||
+  fail "MEDSSL_CONV=direct: exit $rc, '$err'"
 set +e; err=$(mpirun -np 2 "$MEDSSL" bench --batch 7 --steps 1 --threads 1 --size 16 2>&1 >/dev/null); rc=$?; set -e
 [ "$rc" = 2 ] || fail "mpirun -np 2 bench --batch 7 exited $rc, expected 2"
 echo "$err" | grep -q "divisible" || fail "odd batch over 2 ranks: '$err'"
@@ -53,6 +58,12 @@ out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 "$MEDSSL" bench --json --steps 12 --warmup 0 --batch 8 --size 32 --sgemm-n 128 --threads 1 > "$out/one.json" 2> "$out/one.err"
 [ "$(wc -l < "$out/one.json")" = 1 ] || fail "--json printed more than one line on stdout"
 check_json "$out/one.json" 1 || fail "1-rank JSON: $(cat "$out/one.json")"
+# Winograd is the default and is recorded; im2col + GEMM (MEDSSL_CONV=gemm) learns the same batch too
+MEDSSL_CONV=gemm "$MEDSSL" bench --json --steps 12 --warmup 0 --batch 8 --size 32 --sgemm-n 128 --threads 1 \
+  > "$out/gemm.json" 2> "$out/gemm.err"
+check_json "$out/gemm.json" 1 || fail "MEDSSL_CONV=gemm JSON: $(cat "$out/gemm.json")"
+/usr/bin/python3 -c 'import json, sys; a, b = (json.load(open(p)) for p in sys.argv[1:]); assert (a["conv"], b["conv"]) == ("winograd", "gemm"), (a["conv"], b["conv"])' \
+  "$out/one.json" "$out/gemm.json" || fail "the runs do not record their convolution algorithm"
 mpirun -np 2 "$MEDSSL" bench --json --steps 12 --warmup 0 --batch 8 --size 32 --sgemm-n 128 --threads 1 > "$out/two.json" 2> "$out/two.err"
 check_json "$out/two.json" 2 || fail "2-rank JSON: $(cat "$out/two.json")"
 # every workload: 2 steps at its own input size (small batches), one JSON line with the keys

@@ -27,7 +27,6 @@
 #include "vec.h"
 
 #include <immintrin.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Inlined into each ISA variant (WT_VARIANTS below). */
@@ -51,14 +50,13 @@ typedef struct {
 } wino_plan;
 
 /* Tiles per block: about WT_BLOCK_FLOATS floats of V and M together, and at least
- * WT_MIN_TILES so the GEMMs stay wide enough to run near the GEMM's peak. */
+ * WT_MIN_TILES so the GEMMs stay wide enough to run near the GEMM's peak. (Blocks of
+ * 128 to 2048 tiles measured within the noise of each other on this project's shapes.) */
 #define WT_BLOCK_FLOATS ((size_t)1 << 20)
 #define WT_MIN_TILES 256
 
 static size_t block_tiles_target(int C, int K)
 {
-    const char *env = getenv("MEDSSL_WINO_TILES"); /* tuning knob for bench/ */
-    if (env && atoi(env) > 0) return (size_t)atoi(env);
     size_t t = WT_BLOCK_FLOATS / ((size_t)XI * (size_t)(C + K));
     return t < WT_MIN_TILES ? WT_MIN_TILES : t;
 }
@@ -86,7 +84,6 @@ static wino_plan plan_of(const ms_conv_shape *cs)
 static size_t plane_stride(int chans, size_t ld) { return (size_t)chans * ld + WT_PLANE_PAD; }
 /* Floats from one row of a plane to the next: the block's tiles plus a quarter line, for
  * the same reason (a block of 1024 tiles made rows 4 KiB apart). */
-#define WT_THIN 32
 #define WT_ROW_PAD 4
 static int row_ld(int tb) { return tb + WT_ROW_PAD; }
 
@@ -179,100 +176,93 @@ WT_KERNEL void a_columns(float *restrict t0, float *restrict t1, float *restrict
     VEC_FOR(i, nm, t0[i] = p[i]; t1[i] = p[i] + q[i]; t2[i] = p[i] - q[i]; t3[i] = -q[i]);
 }
 
-/* V (16, chans, tb) <- B^T d B for every tile of tile rows [q0, q0+qn) of x (N, chans, H, W). */
+/* One channel c of input_transform (below). */
 WT_KERNEL void input_channel(float *V, size_t ld, const float *x, int chans, int H, int W, const wino_plan *p,
                              int q0, int qn, int c)
 {
     const size_t ps = plane_stride(chans, ld);
-    {
-        float E[4][WT_CHUNK + 1], O[4][WT_CHUNK + 1];
-        float DE[4][WT_CHUNK + 1], DO[4][WT_CHUNK + 1];
-        for (int qi = 0; qi < qn; qi++) {
-            const int q = q0 + qi, n = q / p->TH, ty = q % p->TH;
-            const float *plane = x + ((size_t)n * chans + c) * H * W;
-            for (int m0 = 0; m0 < p->TW; m0 += WT_CHUNK) {
-                const int nm = p->TW - m0 < WT_CHUNK ? p->TW - m0 : WT_CHUNK;
-                for (int r = 0; r < 4; r++) load_eo_shifted(E[r], O[r], plane, 2 * ty - 1 + r, H, W, m0, nm);
-                /* B^T over the 4 rows */
-                VEC_FOR(i, nm + 1, DE[0][i] = E[0][i] - E[2][i]; DE[1][i] = E[1][i] + E[2][i];
-                        DE[2][i] = E[2][i] - E[1][i]; DE[3][i] = E[1][i] - E[3][i];
-                        DO[0][i] = O[0][i] - O[2][i]; DO[1][i] = O[1][i] + O[2][i];
-                        DO[2][i] = O[2][i] - O[1][i]; DO[3][i] = O[1][i] - O[3][i]);
-                /* B over the 4 columns x = 2m-1, 2m, 2m+1, 2m+2 = O[m], E[m], O[m+1], E[m+1] */
-                float *v = V + (size_t)c * ld + (size_t)qi * p->TW + m0;
-                for (int r = 0; r < 4; r++)
-                    b_columns(v + (size_t)(4 * r) * ps, v + (size_t)(4 * r + 1) * ps, v + (size_t)(4 * r + 2) * ps,
-                              v + (size_t)(4 * r + 3) * ps, DE[r], DO[r], nm);
-            }
+    float E[4][WT_CHUNK + 1], O[4][WT_CHUNK + 1];
+    float DE[4][WT_CHUNK + 1], DO[4][WT_CHUNK + 1];
+    for (int qi = 0; qi < qn; qi++) {
+        const int q = q0 + qi, n = q / p->TH, ty = q % p->TH;
+        const float *plane = x + ((size_t)n * chans + c) * H * W;
+        for (int m0 = 0; m0 < p->TW; m0 += WT_CHUNK) {
+            const int nm = p->TW - m0 < WT_CHUNK ? p->TW - m0 : WT_CHUNK;
+            for (int r = 0; r < 4; r++) load_eo_shifted(E[r], O[r], plane, 2 * ty - 1 + r, H, W, m0, nm);
+            /* B^T over the 4 rows */
+            VEC_FOR(i, nm + 1, DE[0][i] = E[0][i] - E[2][i]; DE[1][i] = E[1][i] + E[2][i];
+                    DE[2][i] = E[2][i] - E[1][i]; DE[3][i] = E[1][i] - E[3][i];
+                    DO[0][i] = O[0][i] - O[2][i]; DO[1][i] = O[1][i] + O[2][i];
+                    DO[2][i] = O[2][i] - O[1][i]; DO[3][i] = O[1][i] - O[3][i]);
+            /* B over the 4 columns x = 2m-1, 2m, 2m+1, 2m+2 = O[m], E[m], O[m+1], E[m+1] */
+            float *v = V + (size_t)c * ld + (size_t)qi * p->TW + m0;
+            for (int r = 0; r < 4; r++)
+                b_columns(v + (size_t)(4 * r) * ps, v + (size_t)(4 * r + 1) * ps, v + (size_t)(4 * r + 2) * ps,
+                          v + (size_t)(4 * r + 3) * ps, DE[r], DO[r], nm);
         }
     }
 }
 
-/* DY (16, K, tb) <- A dy A^T for every 2x2 tile of dy (N, K, H, W) in tile rows [q0, q0+qn). */
+/* One channel k of grad_transform (below). */
 WT_KERNEL void grad_channel(float *DY, size_t ld, const float *dy, int K, int H, int W, const wino_plan *p,
                             int q0, int qn, int k)
 {
     const size_t ps = plane_stride(K, ld);
-    {
-        float a[WT_CHUNK], b[WT_CHUNK], c[WT_CHUNK], d[WT_CHUNK], P[4][WT_CHUNK], Q[4][WT_CHUNK];
-        for (int qi = 0; qi < qn; qi++) {
-            const int q = q0 + qi, n = q / p->TH, ty = q % p->TH;
-            const float *plane = dy + ((size_t)n * K + k) * H * W;
-            for (int m0 = 0; m0 < p->TW; m0 += WT_CHUNK) {
-                const int nm = p->TW - m0 < WT_CHUNK ? p->TW - m0 : WT_CHUNK;
-                load_eo_aligned(a, b, plane, 2 * ty, H, W, m0, nm);
-                load_eo_aligned(c, d, plane, 2 * ty + 1, H, W, m0, nm);
-                /* rows (A): [a b], [a+c b+d], [a-c b-d], [-c -d] */
-                VEC_FOR(i, nm, P[0][i] = a[i]; Q[0][i] = b[i]; P[1][i] = a[i] + c[i]; Q[1][i] = b[i] + d[i];
-                        P[2][i] = a[i] - c[i]; Q[2][i] = b[i] - d[i]; P[3][i] = -c[i]; Q[3][i] = -d[i]);
-                float *t = DY + (size_t)k * ld + (size_t)qi * p->TW + m0;
-                for (int r = 0; r < 4; r++)
-                    a_columns(t + (size_t)(4 * r) * ps, t + (size_t)(4 * r + 1) * ps, t + (size_t)(4 * r + 2) * ps,
-                              t + (size_t)(4 * r + 3) * ps, P[r], Q[r], nm);
-            }
+    float a[WT_CHUNK], b[WT_CHUNK], c[WT_CHUNK], d[WT_CHUNK], P[4][WT_CHUNK], Q[4][WT_CHUNK];
+    for (int qi = 0; qi < qn; qi++) {
+        const int q = q0 + qi, n = q / p->TH, ty = q % p->TH;
+        const float *plane = dy + ((size_t)n * K + k) * H * W;
+        for (int m0 = 0; m0 < p->TW; m0 += WT_CHUNK) {
+            const int nm = p->TW - m0 < WT_CHUNK ? p->TW - m0 : WT_CHUNK;
+            load_eo_aligned(a, b, plane, 2 * ty, H, W, m0, nm);
+            load_eo_aligned(c, d, plane, 2 * ty + 1, H, W, m0, nm);
+            /* rows (A): [a b], [a+c b+d], [a-c b-d], [-c -d] */
+            VEC_FOR(i, nm, P[0][i] = a[i]; Q[0][i] = b[i]; P[1][i] = a[i] + c[i]; Q[1][i] = b[i] + d[i];
+                    P[2][i] = a[i] - c[i]; Q[2][i] = b[i] - d[i]; P[3][i] = -c[i]; Q[3][i] = -d[i]);
+            float *t = DY + (size_t)k * ld + (size_t)qi * p->TW + m0;
+            for (int r = 0; r < 4; r++)
+                a_columns(t + (size_t)(4 * r) * ps, t + (size_t)(4 * r + 1) * ps, t + (size_t)(4 * r + 2) * ps,
+                          t + (size_t)(4 * r + 3) * ps, P[r], Q[r], nm);
         }
     }
 }
 
-/* y (N, chans, H, W) = (or += when accumulate) A^T M A (+ bias) for the tiles of tile rows
- * [q0, q0+qn); M (16, chans, tb). */
+/* One channel k of output_transform (below). */
 WT_KERNEL void output_channel(float *y, const float *M, size_t ld, int chans, int H, int W, const wino_plan *p,
                               int q0, int qn, const float *bias, int accumulate, int k)
 {
     const size_t ps = plane_stride(chans, ld);
-    {
-        float e0[WT_CHUNK], o0[WT_CHUNK], e1[WT_CHUNK], o1[WT_CHUNK];
-        const float bk = bias ? bias[k] : 0.0f;
-        for (int qi = 0; qi < qn; qi++) {
-            const int q = q0 + qi, n = q / p->TH, ty = q % p->TH;
-            float *plane = y + ((size_t)n * chans + k) * H * W;
-            for (int m0 = 0; m0 < p->TW; m0 += WT_CHUNK) {
-                const int nm = p->TW - m0 < WT_CHUNK ? p->TW - m0 : WT_CHUNK;
-                const size_t j0 = (size_t)qi * p->TW + m0;
-                const float *m[XI];
-                for (int xi = 0; xi < XI; xi++) m[xi] = M + (size_t)xi * ps + (size_t)k * ld + j0;
-                /* A^T over rows: P0 = M0 + M1 + M2, P1 = M1 - M2 - M3 (per column j);
-                 * then over columns: [e, o] = [P0 + P1 + P2, P1 - P2 - P3] */
-                VEC_FOR(i, nm,
-                        const float a0 = m[0][i] + m[4][i] + m[8][i], a1 = m[1][i] + m[5][i] + m[9][i];
-                        const float a2 = m[2][i] + m[6][i] + m[10][i], a3 = m[3][i] + m[7][i] + m[11][i];
-                        const float b0 = m[4][i] - m[8][i] - m[12][i], b1 = m[5][i] - m[9][i] - m[13][i];
-                        const float b2 = m[6][i] - m[10][i] - m[14][i], b3 = m[7][i] - m[11][i] - m[15][i];
-                        e0[i] = a0 + a1 + a2 + bk; o0[i] = a1 - a2 - a3 + bk;
-                        e1[i] = b0 + b1 + b2 + bk; o1[i] = b1 - b2 - b3 + bk);
-                for (int half = 0; half < 2; half++) {
-                    const int yy = 2 * ty + half;
-                    if (yy >= H) break;
-                    float *row = plane + (size_t)yy * W + 2 * m0;
-                    const float *e = half ? e1 : e0, *o = half ? o1 : o0;
-                    const int full = 2 * (m0 + nm) <= W ? nm : nm - 1; /* tiles with both columns inside */
-                    if (accumulate) {
-                        VEC_FOR(i, full, row[2 * i] += e[i]; row[2 * i + 1] += o[i]);
-                        if (full < nm) row[2 * full] += e[full];
-                    } else {
-                        VEC_FOR(i, full, row[2 * i] = e[i]; row[2 * i + 1] = o[i]);
-                        if (full < nm) row[2 * full] = e[full];
-                    }
+    float e0[WT_CHUNK], o0[WT_CHUNK], e1[WT_CHUNK], o1[WT_CHUNK];
+    const float bk = bias ? bias[k] : 0.0f;
+    for (int qi = 0; qi < qn; qi++) {
+        const int q = q0 + qi, n = q / p->TH, ty = q % p->TH;
+        float *plane = y + ((size_t)n * chans + k) * H * W;
+        for (int m0 = 0; m0 < p->TW; m0 += WT_CHUNK) {
+            const int nm = p->TW - m0 < WT_CHUNK ? p->TW - m0 : WT_CHUNK;
+            const size_t j0 = (size_t)qi * p->TW + m0;
+            const float *m[XI];
+            for (int xi = 0; xi < XI; xi++) m[xi] = M + (size_t)xi * ps + (size_t)k * ld + j0;
+            /* A^T over rows: P0 = M0 + M1 + M2, P1 = M1 - M2 - M3 (per column j);
+             * then over columns: [e, o] = [P0 + P1 + P2, P1 - P2 - P3] */
+            VEC_FOR(i, nm,
+                    const float a0 = m[0][i] + m[4][i] + m[8][i], a1 = m[1][i] + m[5][i] + m[9][i];
+                    const float a2 = m[2][i] + m[6][i] + m[10][i], a3 = m[3][i] + m[7][i] + m[11][i];
+                    const float b0 = m[4][i] - m[8][i] - m[12][i], b1 = m[5][i] - m[9][i] - m[13][i];
+                    const float b2 = m[6][i] - m[10][i] - m[14][i], b3 = m[7][i] - m[11][i] - m[15][i];
+                    e0[i] = a0 + a1 + a2 + bk; o0[i] = a1 - a2 - a3 + bk;
+                    e1[i] = b0 + b1 + b2 + bk; o1[i] = b1 - b2 - b3 + bk);
+            for (int half = 0; half < 2; half++) {
+                const int yy = 2 * ty + half;
+                if (yy >= H) break;
+                float *row = plane + (size_t)yy * W + 2 * m0;
+                const float *e = half ? e1 : e0, *o = half ? o1 : o0;
+                const int full = 2 * (m0 + nm) <= W ? nm : nm - 1; /* tiles with both columns inside */
+                if (accumulate) {
+                    VEC_FOR(i, full, row[2 * i] += e[i]; row[2 * i + 1] += o[i]);
+                    if (full < nm) row[2 * full] += e[full];
+                } else {
+                    VEC_FOR(i, full, row[2 * i] = e[i]; row[2 * i + 1] = o[i]);
+                    if (full < nm) row[2 * full] = e[full];
                 }
             }
         }
@@ -496,7 +486,7 @@ void wino_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *ws, c
     /* The weight gradient's product: NN through a transpose of DY when a side is thin
      * (<= 32 channels: measured faster, e.g. 96 -> 32 channels at 96x96, 8 images: 27.5
      * -> 20.8 ms), else DY * V^T (NT), which was faster from 128 channels up. */
-    const int ck = C <= WT_THIN || K <= WT_THIN;
+    const int ck = C <= 32 || K <= 32;
     if (dinp) weight_transform(U, b.Ut, w, K, C, 1);
     for (int q0 = 0; q0 < p.rows; q0 += p.qb) {
         const int qn = p.rows - q0 < p.qb ? p.rows - q0 : p.qb, tb = qn * p.TW, ld = row_ld(tb);
