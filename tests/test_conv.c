@@ -8,6 +8,7 @@
  */
 #include "medssl/common.h"
 #include "medssl/conv.h"
+#include "medssl/parallel.h"
 #include "reference.h"
 #include "testutil.h"
 
@@ -294,8 +295,18 @@ static void test_conv_vs_reference_both_algorithms(void)
     TU_CHECK(conv_algo_select(NULL) == MS_OK && strcmp(conv_algo_name(), "winograd") == 0);
 }
 
+/* The kernels this run exercises: MEDSSL_NO_AVX2=1 (ctest's test_conv_baseline) must give the
+ * baseline builds, which a CPU without AVX2 runs. */
+static void test_kernel_isa(void)
+{
+    const char *off = getenv("MEDSSL_NO_AVX2");
+    printf("  kernels: %s\n", parallel_kernels_isa());
+    if (off && strcmp(off, "1") == 0) TU_CHECK(strcmp(parallel_kernels_isa(), "baseline") == 0);
+}
+
 int main(void)
 {
+    TU_RUN(test_kernel_isa);
     TU_RUN(test_conv_shape);
     TU_RUN(test_im2col_exact);
     TU_RUN(test_im2col_col2im_adjoint);

@@ -44,6 +44,14 @@ void parallel_gemm_describe(char *buf, size_t cap);
 void parallel_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                     int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Whether medssl's own AVX2+FMA kernels run (the Winograd transforms, the 2x2
+ * max-pool): the CPU has AVX2 and FMA and MEDSSL_NO_AVX2 is unset, empty or 0.
+ * Otherwise their baseline builds run (what a CPU without AVX2 gets; tests run
+ * them on this CPU too with MEDSSL_NO_AVX2=1). Read once per process. */
+int parallel_avx2(void);
+/* "avx2+fma" or "baseline": parallel_avx2() in words. */
+const char *parallel_kernels_isa(void);
+
 /* dst (n) = 0, split over the threads. */
 void parallel_zero(float *dst, size_t n);
 

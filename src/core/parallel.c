@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef MEDSSL_HAVE_ONEDNN
 #include <dnnl.h>
@@ -112,6 +113,20 @@ void parallel_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, 
 }
 
 int parallel_threads(void) { return omp_get_max_threads(); }
+
+int parallel_avx2(void)
+{
+    static _Atomic int have = -1;
+    int h = have;
+    if (h < 0) {
+        const char *off = getenv("MEDSSL_NO_AVX2");
+        h = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        have = h;
+    }
+    return h;
+}
+
+const char *parallel_kernels_isa(void) { return parallel_avx2() ? "avx2+fma" : "baseline"; }
 
 void parallel_zero(float *dst, size_t n)
 {

@@ -85,6 +85,7 @@ void runenv_describe(ms_json *j, const char *key, const ms_dist *d, int threads,
     json_str(j, "openblas_coretype_env", coretype ? coretype : "");
     json_str(j, "gemm", gemm);
     json_str(j, "conv", conv_algo_name());
+    json_str(j, "kernels", parallel_kernels_isa());
     json_str(j, "mpi", mpi);
     json_str(j, "mpi_thread_level", level);
     json_str(j, "hdf5", hdf5);

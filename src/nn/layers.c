@@ -178,7 +178,7 @@ void maxpool2x2_forward(float *out, int32_t *argmax, const float *inp, int N, in
     CHECK(N > 0 && C > 0 && H >= 2 && W >= 2);
     const int OH = H / 2, OW = W / 2;
 #if POOL_AVX2
-    const int avx2 = __builtin_cpu_supports("avx2");
+    const int avx2 = parallel_avx2();
 #endif
     PARALLEL_FOR((size_t)N * C * H * W)
     for (size_t p = 0; p < (size_t)N * C; p++) {

@@ -270,14 +270,8 @@ WT_KERNEL void output_channel(float *y, const float *M, size_t ld, int chans, in
 }
 
 /* Each kernel above is compiled twice, for AVX2+FMA and for the baseline, and
- * chosen by a CPU check once (as ggml does); the loops over channels split over
- * the threads. */
-static int wt_avx2(void)
-{
-    static int have = -1; /* a benign race: every thread stores the same answer */
-    if (have < 0) have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return have;
-}
+ * chosen by a CPU check (parallel_avx2, as ggml does); the loops over channels
+ * split over the threads. */
 
 #define WT_VARIANTS(name, params, args)                                   \
     __attribute__((target("avx2,fma"))) static void name##_avx2 params { name args; } \
@@ -298,7 +292,7 @@ WT_VARIANTS(output_channel,
 static void input_transform(float *V, size_t ld, const float *x, int chans, int H, int W, const wino_plan *p,
                             int q0, int qn)
 {
-    const int avx2 = wt_avx2();
+    const int avx2 = parallel_avx2();
     PARALLEL_FOR((size_t)chans * ld * XI)
     for (int c = 0; c < chans; c++)
         (avx2 ? input_channel_avx2 : input_channel_base)(V, ld, x, chans, H, W, p, q0, qn, c);
@@ -308,7 +302,7 @@ static void input_transform(float *V, size_t ld, const float *x, int chans, int 
 static void grad_transform(float *DY, size_t ld, const float *dy, int K, int H, int W, const wino_plan *p,
                            int q0, int qn)
 {
-    const int avx2 = wt_avx2();
+    const int avx2 = parallel_avx2();
     PARALLEL_FOR((size_t)K * ld * XI)
     for (int k = 0; k < K; k++) (avx2 ? grad_channel_avx2 : grad_channel_base)(DY, ld, dy, K, H, W, p, q0, qn, k);
 }
@@ -318,7 +312,7 @@ static void grad_transform(float *DY, size_t ld, const float *dy, int K, int H, 
 static void output_transform(float *y, const float *M, size_t ld, int chans, int H, int W, const wino_plan *p,
                              int q0, int qn, const float *bias, int accumulate)
 {
-    const int avx2 = wt_avx2();
+    const int avx2 = parallel_avx2();
     PARALLEL_FOR((size_t)chans * ld * XI)
     for (int k = 0; k < chans; k++)
         (avx2 ? output_channel_avx2 : output_channel_base)(y, M, ld, chans, H, W, p, q0, qn, bias, accumulate, k);
@@ -388,7 +382,7 @@ WT_VARIANTS(weight_row, (float *restrict U, size_t KC, const float *restrict wk,
  * filters rotated by 180 degrees, through tmp (16, K, C) and a transpose per position. */
 static void weight_transform(float *U, float *tmp, const float *w, int K, int C, int rotated)
 {
-    const int avx2 = wt_avx2();
+    const int avx2 = parallel_avx2();
     const size_t KC = (size_t)K * C;
     float *dst = rotated ? tmp : U;
     PARALLEL_FOR(KC * XI)
@@ -438,7 +432,7 @@ WT_VARIANTS(weight_grad_run, (float *restrict dw, const float *restrict Mw, size
 
 static void weight_grad_finish(float *dw, const float *Mw, int K, int C, int ck)
 {
-    const int avx2 = wt_avx2(), A = ck ? C : K, B = ck ? K : C;
+    const int avx2 = parallel_avx2(), A = ck ? C : K, B = ck ? K : C;
     const size_t KC = (size_t)K * C;
     for (int a = 0; a < A; a++)
         for (int b0 = 0; b0 < B; b0 += WT_CHUNK)
@@ -482,7 +476,7 @@ void wino_backward(const ms_conv_shape *cs, float *dinp, float *dw, float *ws, c
     const int C = cs->C, K = cs->K, H = cs->H, W = cs->W;
     const wino_ws b = ws_carve(ws, cs, &p);
     float *U = b.U, *Mw = b.Mw, *V = b.V, *M = b.M, *DYt = b.DYt;
-    const int avx2 = wt_avx2();
+    const int avx2 = parallel_avx2();
     /* The weight gradient's product: NN through a transpose of DY when a side is thin
      * (<= 32 channels: measured faster, e.g. 96 -> 32 channels at 96x96, 8 images: 27.5
      * -> 20.8 ms), else DY * V^T (NT), which was faster from 128 channels up. */
